@@ -1,0 +1,128 @@
+"""The application factory: create_app() reads as a table of contents."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.blueprints.auth import blp as auth_blp
+from app.blueprints.favorites import blp as favorites_blp
+from app.blueprints.health import blp as health_blp
+from app.blueprints.movies import blp as movies_blp
+from app.blueprints.recommendations import blp as recommendations_blp
+from app.cli import register_cli
+from app.errors import register_error_handlers
+from app.extensions import api, cache, cors, db, jwt, limiter, migrate
+from app.security import register_security_headers
+from app.services.tokens import register_jwt_callbacks
+from config import INSTANCE_DIR, get_config
+
+
+def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
+    """Build the app for `config_name` (or APP_ENV), with optional config overrides."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(get_config(config_name))
+    app.config.update(overrides)
+    configure_logging(app)
+    configure_proxy(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+
+
+def configure_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-* only from as many proxies as configured (none by default)."""
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(INSTANCE_DIR.parent / "migrations"),
+        render_as_batch=True,  # SQLite can only ALTER tables by copying them
+        compare_type=True,
+    )
+    configure_jwt(app)
+    jwt.init_app(app)
+    register_jwt_callbacks(jwt)
+    cache.init_app(app, config=cache_config(app))
+    cors.init_app(
+        app,
+        resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+        expose_headers=["Retry-After", "X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    limiter.init_app(app)
+    api.init_app(app)
+
+
+def cache_config(app: Flask) -> dict[str, Any]:
+    """Redis when REDIS_URL is set, an in-process cache otherwise."""
+    if app.config["REDIS_URL"]:
+        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": app.config["REDIS_URL"]}
+    return {"CACHE_TYPE": "SimpleCache"}
+
+
+def configure_jwt(app: Flask) -> None:
+    app.config["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(minutes=app.config["JWT_ACCESS_MINUTES"])
+    app.config["JWT_REFRESH_TOKEN_EXPIRES"] = timedelta(days=app.config["JWT_REFRESH_DAYS"])
+
+
+def register_blueprints(app: Flask) -> None:
+    api.register_blueprint(auth_blp, url_prefix="/api/v1/auth")
+    api.register_blueprint(movies_blp, url_prefix="/api/v1/movies")
+    api.register_blueprint(favorites_blp, url_prefix="/api/v1/favorites")
+    api.register_blueprint(recommendations_blp, url_prefix="/api/v1/recommendations")
+    api.register_blueprint(health_blp, url_prefix="/health")
+    # Probes and documentation are never throttled: load balancers and browsers poll them.
+    limiter.exempt(health_blp)
+    for endpoint in ("swagger_assets", "openapi_schema", "root"):
+        limiter.exempt(app.view_functions[endpoint])
+    for name, blueprint in app.blueprints.items():
+        if name.endswith("api-docs"):
+            limiter.exempt(blueprint)  # type: ignore[call-overload]
+
+
+def register_commands(app: Flask) -> None:
+    register_cli(app)
+
+
+@event.listens_for(Engine, "connect")
+def configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
+    """Foreign keys on, and let SQLAlchemy drive transactions so SAVEPOINTs work."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def begin_sqlite_transaction(connection: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,1 @@
+"""HTTP only: each blueprint parses a request, calls a service and serialises the result."""

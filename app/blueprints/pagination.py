@@ -1,0 +1,65 @@
+"""The one page shape of the API: ``{count, next, previous, results}``."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import request
+from marshmallow import validate
+
+from app.services.pagination import Page
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class PageArgs(ma.Schema):
+    """`page` (from 1) and `page_size` (1 to 100; larger is refused with 400)."""
+
+    page = ma.fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=1_000_000),
+        metadata={"example": 1},
+    )
+    page_size = ma.fields.Integer(
+        load_default=DEFAULT_PAGE_SIZE,
+        validate=validate.Range(min=1, max=MAX_PAGE_SIZE),
+        metadata={"example": DEFAULT_PAGE_SIZE},
+    )
+
+
+@cache
+def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """A page of `item_schema` items, named after it in the OpenAPI document."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    return type(
+        name,
+        (ma.Schema,),
+        {
+            "count": ma.fields.Integer(required=True, metadata={"example": 42}),
+            "next": ma.fields.String(allow_none=True, required=True),
+            "previous": ma.fields.String(allow_none=True, required=True),
+            "results": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+        },
+    )
+
+
+def page_url(page_number: int) -> str:
+    """This request's absolute URL with `page` replaced, other parameters kept."""
+    args = request.args.copy()
+    args["page"] = str(page_number)
+    query = urlencode(list(args.items(multi=True)))
+    return f"{request.base_url}?{query}"
+
+
+def page_body(page: Page[Any], results: list[Any] | None = None) -> dict[str, Any]:
+    """The response body for `page` (its items, or `results` already prepared from them)."""
+    return {
+        "count": page.count,
+        "next": page_url(page.page + 1) if page.has_next else None,
+        "previous": page_url(page.page - 1) if page.has_previous else None,
+        "results": page.items if results is None else results,
+    }

@@ -1,0 +1,11 @@
+"""Command-line entry points (`flask ...`), each group in its own module."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.cli.demo import seed_demo_command
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)

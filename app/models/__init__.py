@@ -1,0 +1,26 @@
+"""All models, importable from one place (Alembic and the app see the whole metadata)."""
+
+from app.models.base import Base, SoftDeleteMixin, TimestampMixin, utcnow
+from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
+from app.models.movies import Genre, Movie, movie_genres
+from app.models.recommendations import Recommendation, RecommendationFeedback
+from app.models.users import TokenBlocklist, User, UserProfile
+
+__all__ = [
+    "Base",
+    "Favorite",
+    "Genre",
+    "Movie",
+    "Rating",
+    "Recommendation",
+    "RecommendationFeedback",
+    "SoftDeleteMixin",
+    "TimestampMixin",
+    "TokenBlocklist",
+    "User",
+    "UserProfile",
+    "WatchHistory",
+    "WatchlistEntry",
+    "movie_genres",
+    "utcnow",
+]

@@ -1,0 +1,198 @@
+"""Settings for every environment, read from the environment in this one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+# Values that must never reach production: the development defaults below.
+INSECURE_DEFAULT_SECRETS = {"", "dev-secret-key", "dev-jwt-secret-key", "change-me"}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value in (None, "") else float(value)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for postgres:// and postgresql:// URLs (Heroku-style URLs included)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the environment asks for an unsafe or impossible configuration."""
+
+
+class Config:
+    APP_ENV = "development"
+    DEBUG = False
+    TESTING = False
+
+    SECRET_KEY = env_str("SECRET_KEY", "dev-secret-key")
+    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", "dev-jwt-secret-key")
+
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        env_str("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'movies.db'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    REDIS_URL = env_str("REDIS_URL")
+
+    # Largest request body accepted, in bytes (a review of 5,000 characters fits many times).
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+
+    # JWT
+    JWT_ACCESS_MINUTES = env_int("JWT_ACCESS_MINUTES", 60)
+    JWT_REFRESH_DAYS = env_int("JWT_REFRESH_DAYS", 7)
+    JWT_TOKEN_LOCATION = ["headers"]
+    JWT_ERROR_MESSAGE_KEY = "detail"
+
+    # CORS
+    CORS_ORIGINS = env_list(
+        "CORS_ORIGINS",
+        "http://localhost:3000,http://localhost:8080,http://localhost:4200",
+    )
+
+    # Rate limits (Flask-Limiter reads RATELIMIT_*).
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_ANONYMOUS = env_str("RATELIMIT_ANONYMOUS", "100/hour")
+    RATELIMIT_USER = env_str("RATELIMIT_USER", "1000/hour")
+    RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10/minute")
+    RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "10/minute")
+    RATELIMIT_HEADERS_ENABLED = True
+    # Number of proxies in front of the app whose X-Forwarded-For may be trusted (0: none).
+    TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+    # TMDb
+    TMDB_API_KEY = env_str("TMDB_API_KEY")
+    TMDB_BASE_URL = env_str("TMDB_BASE_URL", "https://api.themoviedb.org/3")
+    TMDB_IMAGE_BASE_URL = env_str("TMDB_IMAGE_BASE_URL", "https://image.tmdb.org/t/p/w500")
+    TMDB_LANGUAGE = env_str("TMDB_LANGUAGE", "en-US")
+    TMDB_CONNECT_TIMEOUT = env_float("TMDB_CONNECT_TIMEOUT", 3.05)
+    TMDB_READ_TIMEOUT = env_float("TMDB_READ_TIMEOUT", 10.0)
+    TMDB_MAX_RETRIES = env_int("TMDB_MAX_RETRIES", 3)
+    TMDB_BACKOFF_FACTOR = env_float("TMDB_BACKOFF_FACTOR", 0.5)
+    # Longest Retry-After (seconds) the client will wait before giving up on a 429.
+    TMDB_MAX_RETRY_AFTER = env_float("TMDB_MAX_RETRY_AFTER", 10.0)
+    TMDB_CACHE_LIST_SECONDS = env_int("TMDB_CACHE_LIST_SECONDS", 60 * 60)
+    TMDB_CACHE_DETAILS_SECONDS = env_int("TMDB_CACHE_DETAILS_SECONDS", 24 * 60 * 60)
+    TMDB_CACHE_GENRES_SECONDS = env_int("TMDB_CACHE_GENRES_SECONDS", 7 * 24 * 60 * 60)
+
+    # Recommendation engine weights (the original engine's defaults).
+    RECOMMENDER_WEIGHT_GENRE = env_float("RECOMMENDER_WEIGHT_GENRE", 0.45)
+    RECOMMENDER_WEIGHT_QUALITY = env_float("RECOMMENDER_WEIGHT_QUALITY", 0.20)
+    RECOMMENDER_WEIGHT_POPULARITY = env_float("RECOMMENDER_WEIGHT_POPULARITY", 0.15)
+    RECOMMENDER_WEIGHT_RECENCY = env_float("RECOMMENDER_WEIGHT_RECENCY", 0.10)
+    RECOMMENDER_WEIGHT_COLLABORATIVE = env_float("RECOMMENDER_WEIGHT_COLLABORATIVE", 0.10)
+    RECOMMENDER_BATCH_SIZE = env_int("RECOMMENDER_BATCH_SIZE", 20)
+    # New positive interactions since the last build that trigger a rebuild of the item model.
+    RECOMMENDER_REBUILD_AFTER = env_int("RECOMMENDER_REBUILD_AFTER", 500)
+
+    # Cache
+    CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
+
+    # OpenAPI / Swagger UI (assets served locally, never from a CDN)
+    API_TITLE = "Movie Recommendation API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs/"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse configurations that are unsafe for this environment."""
+
+
+class DevelopmentConfig(Config):
+    APP_ENV = "development"
+    DEBUG = env_bool("FLASK_DEBUG", False)
+
+
+class TestingConfig(Config):
+    APP_ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production"
+    JWT_SECRET_KEY = "testing-jwt-secret-key-not-for-production-use"
+    # One SQLite file per test process, so parallel runs never share (or delete) a database.
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        env_str("TEST_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / f'test-{os.getpid()}.db'}")
+    )
+    REDIS_URL = env_str("TEST_REDIS_URL")
+    # The limiter stays on (as in production) with limits no test reaches by accident;
+    # throttling tests lower them with monkeypatch.setitem(app.config, ...).
+    RATELIMIT_ANONYMOUS = "100000/hour"
+    RATELIMIT_USER = "100000/hour"
+    RATELIMIT_LOGIN = "100000/hour"
+    RATELIMIT_REGISTER = "100000/hour"
+    TMDB_API_KEY = "test-tmdb-key"
+    TMDB_BASE_URL = "http://127.0.0.1:9/3"  # replaced by the fake server's address in tests
+    TMDB_MAX_RETRIES = 2
+    TMDB_BACKOFF_FACTOR = 0.0
+    TMDB_READ_TIMEOUT = 1.0
+    TMDB_MAX_RETRY_AFTER = 2.0
+
+
+class ProductionConfig(Config):
+    APP_ENV = "production"
+
+    @classmethod
+    def validate(cls) -> None:
+        for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
+            value = getattr(cls, name)
+            if value in INSECURE_DEFAULT_SECRETS or len(value) < 32:
+                raise ConfigurationError(
+                    f"{name} must be set to a random value of at least 32 characters in "
+                    f"production (for example: python -c 'import secrets; "
+                    f"print(secrets.token_urlsafe(48))')."
+                )
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> type[Config]:
+    """The configuration class named by `name`, or by APP_ENV (development by default)."""
+    env_name = (name or env_str("APP_ENV", "development")).strip().lower()
+    try:
+        config = CONFIGS[env_name]
+    except KeyError:
+        raise ConfigurationError(
+            f"APP_ENV must be one of {', '.join(CONFIGS)}, not {env_name!r}."
+        ) from None
+    config.validate()
+    return config

@@ -1,0 +1,93 @@
+"""The database itself refuses bad rows, whatever the Python code does."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Favorite, Movie, Rating, Recommendation, RecommendationFeedback
+from tests.factories import make_movie, make_user
+
+
+def insert_and_commit(app: Flask, *rows: object) -> None:
+    with app.app_context():
+        db.session.add_all(rows)
+        db.session.commit()
+
+
+def test_duplicate_favourite_is_refused_by_the_database(app: Flask) -> None:
+    user, movie = make_user(app), make_movie(app)
+    insert_and_commit(app, Favorite(user_id=user.id, movie_id=movie.id))
+    with pytest.raises(IntegrityError):
+        insert_and_commit(app, Favorite(user_id=user.id, movie_id=movie.id))
+
+
+@pytest.mark.parametrize("value", [0, 11, -3])
+def test_rating_outside_1_to_10_is_refused_by_the_database(app: Flask, value: int) -> None:
+    user, movie = make_user(app), make_movie(app)
+    with pytest.raises(IntegrityError):
+        insert_and_commit(app, Rating(user_id=user.id, movie_id=movie.id, rating=value))
+
+
+def test_duplicate_rating_is_refused_by_the_database(app: Flask) -> None:
+    user, movie = make_user(app), make_movie(app)
+    insert_and_commit(app, Rating(user_id=user.id, movie_id=movie.id, rating=8))
+    with pytest.raises(IntegrityError):
+        insert_and_commit(app, Rating(user_id=user.id, movie_id=movie.id, rating=9))
+
+
+def test_duplicate_tmdb_id_is_refused_by_the_database(app: Flask) -> None:
+    make_movie(app, tmdb_id=4242)
+    with pytest.raises(IntegrityError):
+        insert_and_commit(app, Movie(tmdb_id=4242, title="Impostor"))
+
+
+def test_recommendation_type_and_confidence_are_checked(app: Flask) -> None:
+    user, movie = make_user(app), make_movie(app)
+    with pytest.raises(IntegrityError):
+        insert_and_commit(
+            app,
+            Recommendation(
+                user_id=user.id,
+                movie_id=movie.id,
+                recommendation_type="magic",
+                confidence_score=0.5,
+            ),
+        )
+    with pytest.raises(IntegrityError):
+        insert_and_commit(
+            app,
+            Recommendation(
+                user_id=user.id,
+                movie_id=movie.id,
+                recommendation_type="hybrid",
+                confidence_score=1.5,
+            ),
+        )
+
+
+def test_feedback_is_unique_per_user_and_movie(app: Flask) -> None:
+    user, movie = make_user(app), make_movie(app)
+    insert_and_commit(
+        app, RecommendationFeedback(user_id=user.id, movie_id=movie.id, feedback_type="like")
+    )
+    with pytest.raises(IntegrityError):
+        insert_and_commit(
+            app,
+            RecommendationFeedback(user_id=user.id, movie_id=movie.id, feedback_type="dislike"),
+        )
+
+
+def test_a_rolled_back_conflict_leaves_no_row_behind(app: Flask) -> None:
+    """Isolation check: the app's rollback must not undo the test's savepoint scheme."""
+    user, movie = make_user(app), make_movie(app)
+    with app.app_context():
+        db.session.add(Favorite(user_id=user.id, movie_id=movie.id))
+        db.session.add(Favorite(user_id=user.id, movie_id=movie.id))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        assert db.session.query(Favorite).count() == 0
+        assert db.session.get(Movie, movie.id) is not None

@@ -1,0 +1,94 @@
+"""The app factory, configuration, documentation and security headers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from openapi_spec_validator import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_create_app(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("SECRET_KEY")}
+    return subprocess.run(
+        [sys.executable, "-c", "from app import create_app; create_app()"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_secrets() -> None:
+    result = run_create_app({"APP_ENV": "production"})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set to a random value" in result.stderr
+
+
+def test_production_refuses_the_development_default_secret() -> None:
+    result = run_create_app(
+        {"APP_ENV": "production", "SECRET_KEY": "dev-secret-key", "JWT_SECRET_KEY": "x" * 40}
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_starts_with_strong_secrets() -> None:
+    result = run_create_app(
+        {"APP_ENV": "production", "SECRET_KEY": "s" * 48, "JWT_SECRET_KEY": "j" * 48}
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_unknown_app_env_is_refused_clearly() -> None:
+    result = run_create_app({"APP_ENV": "staging"})
+    assert result.returncode != 0
+    assert "APP_ENV must be one of development, testing, production" in result.stderr
+
+
+def test_openapi_document_is_valid_and_declares_bearer_auth(client: Any) -> None:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    validate(spec)
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert client.get("/api/schema/").get_json() == spec
+
+
+def test_swagger_ui_is_served_with_local_assets_only(client: Any) -> None:
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/docs/assets/swagger-ui-bundle.js" in html
+    assert "//cdn" not in html and "unpkg" not in html and "jsdelivr" not in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        response = client.get(f"/api/docs/assets/{asset}")
+        assert response.status_code == 200, asset
+        assert len(response.data) > 1000
+
+
+def test_root_redirects_to_the_docs(client: Any) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/api/docs/")
+
+
+def test_security_headers_on_api_responses(client: Any) -> None:
+    for path in ("/health/live/", "/api/v1/missing/"):
+        headers = client.get(path).headers
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_cors_allows_only_configured_origins(client: Any) -> None:
+    allowed = client.get("/api/openapi.json", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    refused = client.get("/api/openapi.json", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in refused.headers
