@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Insert, delete, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.errors import NotFound
 from app.extensions import db
 from app.models import Genre, Movie, movie_genres, utcnow
 
@@ -43,6 +44,14 @@ class MalformedPayload(ValueError):
 class GenreRecord:
     tmdb_id: int
     name: str
+
+
+def get_movie(movie_id: int) -> Movie:
+    """A local movie by id; NotFound when there is none (or it was removed)."""
+    movie = db.session.get(Movie, movie_id)
+    if movie is None or movie.deleted_at is not None:
+        raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
+    return movie
 
 
 def dialect_insert(table: Any) -> Insert:
