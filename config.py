@@ -128,6 +128,8 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+    # Set (to an empty, writable folder) under gunicorn so /metrics adds up all workers.
+    PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 
     @classmethod
     def validate(cls) -> None:

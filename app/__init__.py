@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -20,6 +19,11 @@ from app.blueprints.recommendations import blp as recommendations_blp
 from app.cli import register_cli
 from app.errors import register_error_handlers
 from app.extensions import api, cache, cors, db, jwt, limiter, migrate
+from app.observability import (
+    configure_logging,
+    register_metrics_endpoint,
+    register_request_tracking,
+)
 from app.security import register_security_headers
 from app.services.tokens import register_jwt_callbacks
 from config import INSTANCE_DIR, get_config
@@ -32,16 +36,14 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     app.config.update(overrides)
     configure_logging(app)
     configure_proxy(app)
+    register_request_tracking(app)
     register_extensions(app)
+    register_metrics_endpoint(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)
     return app
-
-
-def configure_logging(app: Flask) -> None:
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
 
 
 def configure_proxy(app: Flask) -> None:
@@ -99,7 +101,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(health_blp, url_prefix="/health")
     # Probes and documentation are never throttled: load balancers and browsers poll them.
     limiter.exempt(health_blp)
-    for endpoint in ("swagger_assets", "openapi_schema", "root"):
+    for endpoint in ("swagger_assets", "openapi_schema", "root", "metrics"):
         limiter.exempt(app.view_functions[endpoint])
     for name, blueprint in app.blueprints.items():
         if name.endswith("api-docs"):
