@@ -63,6 +63,7 @@ class ProblemApi(flask_smorest.Api):
         return http_exception_to_problem(error)
 
     def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        app.url_map.converters["id"] = IdConverter
         super().init_app(app, *args, **kwargs)
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
