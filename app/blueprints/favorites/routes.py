@@ -1,11 +1,271 @@
-"""The personal library: favourites, ratings with reviews and the watchlist."""
+"""The personal library: favourites, ratings with reviews and the watchlist.
+
+Every operation acts on the caller's own entries: another user's entry is a 404.
+"""
 
 from __future__ import annotations
 
-from app.api import Blueprint
+from collections.abc import Callable
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user, jwt_required
+
+from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.blueprints.favorites.schemas import (
+    FavoriteCheckSchema,
+    FavoriteCreateSchema,
+    FavoriteListArgs,
+    FavoriteSchema,
+    RatingCreateSchema,
+    RatingListArgs,
+    RatingPatchSchema,
+    RatingReplaceSchema,
+    RatingSchema,
+    RatingWatchlistArgs,
+    WatchlistEntryCreateSchema,
+    WatchlistEntrySchema,
+    WatchlistListArgs,
+)
+from app.blueprints.pagination import page_body, page_schema
+from app.errors import PROBLEM_MIMETYPE
+from app.models import Favorite, Rating, WatchlistEntry
+from app.services import library
 
 blp = Blueprint(
     "favorites",
     __name__,
-    description="The personal library: favourites, ratings with reviews and the watchlist.",
+    description="The personal library: favourites, ratings with reviews (integers from 1 "
+    "to 10, reviews up to 5000 characters) and the watchlist. Every list is newest first, "
+    "paginated, filterable by TMDb genre id and orderable by date added, title or rating.",
 )
+
+
+def problem(status: int, description: str) -> Callable[[Any], Any]:
+    """Document a problem+json outcome of an operation."""
+    return blp.alt_response(
+        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
+    )
+
+
+NOT_AUTHENTICATED = "No valid access token"
+UPSTREAM_ERROR = "tmdb_id: TMDb answered with an error"
+UPSTREAM_UNAVAILABLE = "tmdb_id: TMDb is not configured or unreachable"
+
+
+def caller_id() -> int:
+    return int(current_user.id)
+
+
+# --- favourites ----------------------------------------------------------------------------
+
+
+@blp.route("/favorites/")
+class Favorites(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(FavoriteListArgs, location="query")
+    @blp.response(200, page_schema(FavoriteSchema))
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The page does not exist")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Your favourites, newest first, each with its movie."""
+        return page_body(library.list_favorites(caller_id(), **args))
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(FavoriteCreateSchema, example={"movie": 12}, description="`movie` or `tmdb_id`")
+    @blp.response(201, FavoriteSchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
+    @problem(409, "Already a favourite; `existing_id` names the stored entry")
+    @problem(502, UPSTREAM_ERROR)
+    @problem(503, UPSTREAM_UNAVAILABLE)
+    def post(self, data: dict[str, Any]) -> Favorite:
+        """Add a movie to your favourites, by local id (`movie`) or TMDb id (`tmdb_id`)."""
+        return library.add_favorite(
+            caller_id(), movie_id=data.get("movie"), tmdb_id=data.get("tmdb_id")
+        )
+
+
+@blp.route("/favorites/<id:favorite_id>/")
+class FavoriteById(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.response(204)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "No such favourite of yours")
+    def delete(self, favorite_id: int) -> None:
+        """Remove one of your favourites."""
+        library.remove_favorite(caller_id(), favorite_id)
+
+
+@blp.route("/favorites/check/<id:movie_id>/")
+class FavoriteCheck(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.response(200, FavoriteCheckSchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The movie does not exist")
+    def get(self, movie_id: int) -> dict[str, bool]:
+        """Whether a movie (local id) is one of your favourites."""
+        return {"is_favorited": library.is_favorited(caller_id(), movie_id)}
+
+
+# --- ratings -------------------------------------------------------------------------------
+
+
+@blp.route("/ratings/")
+class Ratings(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(RatingListArgs, location="query")
+    @blp.response(200, page_schema(RatingSchema))
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The page does not exist")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Your ratings, newest first, each with its movie and review."""
+        return page_body(library.list_ratings(caller_id(), **args))
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(RatingWatchlistArgs, location="query")
+    @blp.arguments(
+        RatingCreateSchema,
+        example={"movie": 12, "rating": 8, "review": "Still holds up."},
+        description="`movie` or `tmdb_id`; `rating` an integer from 1 to 10",
+    )
+    @blp.response(201, RatingSchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
+    @problem(409, "Already rated; update it with PUT or PATCH (`existing_id` names it)")
+    @problem(502, UPSTREAM_ERROR)
+    @problem(503, UPSTREAM_UNAVAILABLE)
+    def post(self, query: dict[str, Any], data: dict[str, Any]) -> Rating:
+        """Rate a movie from 1 to 10, with an optional review.
+
+        One rating per movie. Rating marks your recommendation of the movie as rated; it
+        stays on your watchlist unless you send `?remove_from_watchlist=true`.
+        """
+        return library.rate_movie(
+            caller_id(),
+            rating=data["rating"],
+            review=data["review"],
+            movie_id=data.get("movie"),
+            tmdb_id=data.get("tmdb_id"),
+            remove_from_watchlist=query["remove_from_watchlist"],
+        )
+
+
+@blp.route("/ratings/<id:rating_id>/")
+class RatingById(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.response(200, RatingSchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "No such rating of yours")
+    def get(self, rating_id: int) -> Rating:
+        """One of your ratings."""
+        return library.get_rating(caller_id(), rating_id)
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(RatingWatchlistArgs, location="query")
+    @blp.arguments(RatingReplaceSchema, example={"rating": 9, "review": "Better the second time."})
+    @blp.response(200, RatingSchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "No such rating of yours")
+    def put(self, query: dict[str, Any], data: dict[str, Any], rating_id: int) -> Rating:
+        """Replace the score and review of one of your ratings (a missing review empties it)."""
+        return library.update_rating(
+            caller_id(),
+            rating_id,
+            rating=data["rating"],
+            review=data["review"],
+            remove_from_watchlist=query["remove_from_watchlist"],
+        )
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(RatingWatchlistArgs, location="query")
+    @blp.arguments(RatingPatchSchema, example={"rating": 9})
+    @blp.response(200, RatingSchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "No such rating of yours")
+    def patch(self, query: dict[str, Any], data: dict[str, Any], rating_id: int) -> Rating:
+        """Change the score, the review or both of one of your ratings."""
+        return library.update_rating(
+            caller_id(),
+            rating_id,
+            rating=data.get("rating"),
+            review=data.get("review"),
+            remove_from_watchlist=query["remove_from_watchlist"],
+        )
+
+    @blp.doc(security=bearer_auth())
+    @blp.response(204)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "No such rating of yours")
+    def delete(self, rating_id: int) -> None:
+        """Delete one of your ratings."""
+        library.delete_rating(caller_id(), rating_id)
+
+
+@blp.route("/ratings/movie/<id:movie_id>/")
+class RatingByMovie(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.response(200, RatingSchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The movie does not exist, or you have not rated it")
+    def get(self, movie_id: int) -> Rating:
+        """Your rating of a movie (local id)."""
+        return library.get_rating_for_movie(caller_id(), movie_id)
+
+
+# --- watchlist -----------------------------------------------------------------------------
+
+
+@blp.route("/watchlist/")
+class Watchlist(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(WatchlistListArgs, location="query")
+    @blp.response(200, page_schema(WatchlistEntrySchema))
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The page does not exist")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The movies you want to see, newest first."""
+        return page_body(library.list_watchlist(caller_id(), **args))
+
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(
+        WatchlistEntryCreateSchema, example={"tmdb_id": 603}, description="`movie` or `tmdb_id`"
+    )
+    @blp.response(201, WatchlistEntrySchema)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
+    @problem(409, "Already on your watchlist; `existing_id` names the stored entry")
+    @problem(502, UPSTREAM_ERROR)
+    @problem(503, UPSTREAM_UNAVAILABLE)
+    def post(self, data: dict[str, Any]) -> WatchlistEntry:
+        """Add a movie to your watchlist, by local id (`movie`) or TMDb id (`tmdb_id`)."""
+        return library.add_to_watchlist(
+            caller_id(), movie_id=data.get("movie"), tmdb_id=data.get("tmdb_id")
+        )
+
+
+@blp.route("/watchlist/<id:entry_id>/")
+class WatchlistEntryById(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.doc(security=bearer_auth())
+    @blp.response(204)
+    @problem(401, NOT_AUTHENTICATED)
+    @problem(404, "No such watchlist entry of yours")
+    def delete(self, entry_id: int) -> None:
+        """Take a movie off your watchlist."""
+        library.remove_from_watchlist(caller_id(), entry_id)

@@ -1,0 +1,182 @@
+"""Schemas of the personal library: favourites, ratings with reviews, the watchlist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.api import MAX_ID
+from app.blueprints.pagination import PageArgs
+from app.blueprints.schemas import MovieSummarySchema
+from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
+from app.services.library import DEFAULT_ORDERING, ORDERINGS
+
+LIBRARY_ORDERINGS = tuple(ORDERINGS)
+RATING_DESCRIPTION = f"An integer from {RATING_MIN} to {RATING_MAX} (no half steps)."
+REVIEW_DESCRIPTION = f"Free text, at most {REVIEW_MAX_LENGTH} characters."
+
+
+def movie_id_field(description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": description, "example": 12},
+    )
+
+
+def rating_field(**kwargs: Any) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        strict=True,
+        validate=validate.Range(
+            min=RATING_MIN,
+            max=RATING_MAX,
+            error=f"Must be an integer from {RATING_MIN} to {RATING_MAX}.",
+        ),
+        metadata={"description": RATING_DESCRIPTION, "example": 8},
+        **kwargs,
+    )
+
+
+def review_field(**kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(
+        validate=validate.Length(max=REVIEW_MAX_LENGTH),
+        metadata={"description": REVIEW_DESCRIPTION, "example": "Still holds up."},
+        **kwargs,
+    )
+
+
+# --- query strings -------------------------------------------------------------------------
+
+
+class LibraryListArgs(PageArgs):
+    """Filters and ordering shared by the three lists."""
+
+    genre = ma.fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={
+            "description": "Only movies of this genre (a TMDb genre id, e.g. 878).",
+            "example": 878,
+        },
+    )
+
+
+class FavoriteListArgs(LibraryListArgs):
+    ordering = ma.fields.String(
+        load_default=DEFAULT_ORDERING,
+        validate=validate.OneOf(LIBRARY_ORDERINGS),
+        metadata={
+            "description": "created_at (date added), title, or rating (the movie's TMDb "
+            "vote average); a leading '-' reverses. Newest first by default.",
+            "example": "-created_at",
+        },
+    )
+
+
+class WatchlistListArgs(FavoriteListArgs):
+    pass
+
+
+class RatingListArgs(LibraryListArgs):
+    ordering = ma.fields.String(
+        load_default=DEFAULT_ORDERING,
+        validate=validate.OneOf(LIBRARY_ORDERINGS),
+        metadata={
+            "description": "created_at (date rated), title, or rating (your own rating); "
+            "a leading '-' reverses. Newest first by default.",
+            "example": "-rating",
+        },
+    )
+
+
+class RatingWatchlistArgs(ma.Schema):
+    remove_from_watchlist = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "true: also take the movie off your watchlist. "
+            "By default rating a movie leaves the watchlist as it is.",
+            "example": True,
+        },
+    )
+
+
+# --- request bodies --------------------------------------------------------------------------
+
+
+class MovieReferenceSchema(ma.Schema):
+    """Exactly one of `movie` (a local id) or `tmdb_id` (fetched from TMDb if not local)."""
+
+    movie = movie_id_field("A local movie id.")
+    tmdb_id = movie_id_field("A TMDb movie id; the movie is fetched from TMDb if not local.")
+
+    @ma.validates_schema
+    def exactly_one_movie(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("movie" in data) == ("tmdb_id" in data):
+            raise ma.ValidationError(
+                "Give exactly one of 'movie' (a local movie id) or 'tmdb_id'.", "movie"
+            )
+
+
+class FavoriteCreateSchema(MovieReferenceSchema):
+    pass
+
+
+class WatchlistEntryCreateSchema(MovieReferenceSchema):
+    pass
+
+
+class RatingCreateSchema(MovieReferenceSchema):
+    rating = rating_field(required=True)
+    review = review_field(load_default="")
+
+
+class RatingReplaceSchema(ma.Schema):
+    """PUT: the whole rating; a missing review becomes empty."""
+
+    rating = rating_field(required=True)
+    review = review_field(load_default="")
+
+
+class RatingPatchSchema(ma.Schema):
+    """PATCH: the fields to change, at least one."""
+
+    rating = rating_field()
+    review = review_field()
+
+    @ma.validates_schema
+    def something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give 'rating', 'review' or both.", "_schema")
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+class FavoriteSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True, metadata={"example": 31})
+    movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "When added"})
+
+
+class WatchlistEntrySchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True, metadata={"example": 5})
+    movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "When added"})
+
+
+class RatingSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True, metadata={"example": 17})
+    movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
+    rating = ma.fields.Integer(
+        dump_only=True, metadata={"description": RATING_DESCRIPTION, "example": 8}
+    )
+    review = ma.fields.String(
+        dump_only=True, metadata={"description": REVIEW_DESCRIPTION, "example": "Still holds up."}
+    )
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "When rated"})
+    updated_at = ma.fields.DateTime(dump_only=True, metadata={"description": "Last change"})
+
+
+class FavoriteCheckSchema(ma.Schema):
+    is_favorited = ma.fields.Boolean(required=True, metadata={"example": True})
