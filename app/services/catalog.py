@@ -1,4 +1,5 @@
-"""The local catalogue: idempotent upserts of TMDb movies and genres, keyed by tmdb_id.
+"""The local catalogue: idempotent upserts of TMDb movies and genres (keyed by tmdb_id),
+the browse-and-persist operations behind the TMDb endpoints, and catalogue sync runs.
 
 Everything here writes in one transaction per call and validates the whole batch before
 the first write, so a malformed payload never leaves a half-saved movie behind.
@@ -7,43 +8,32 @@ the first write, so a malformed payload never leaves a half-saved movie behind.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import Insert, delete, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.errors import NotFound
+from app.errors import NotFound, UpstreamError
 from app.extensions import db
 from app.models import Genre, Movie, movie_genres, utcnow
-
-# TMDb field -> Movie column, for the fields a list result carries.
-LIST_FIELDS = (
-    "title",
-    "original_title",
-    "overview",
-    "poster_path",
-    "backdrop_path",
-    "release_date",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "original_language",
-    "adult",
+from app.services.tmdb import (
+    GenreRecord,
+    MalformedPayload,
+    normalise_genre,
+    normalise_movie,
+    tmdb_client,
 )
-# The extra fields only the details endpoint carries.
-DETAIL_FIELDS = ("runtime", "status", "budget", "revenue", "homepage")
 
-
-class MalformedPayload(ValueError):
-    """A TMDb record lacks a required field or has one of the wrong type."""
-
-
-@dataclass(frozen=True)
-class GenreRecord:
-    tmdb_id: int
-    name: str
+__all__ = [
+    "GenreRecord",
+    "MalformedPayload",
+    "ensure_movie_by_tmdb_id",
+    "get_movie",
+    "normalise_genre",
+    "normalise_movie",
+    "upsert_genres",
+    "upsert_movies",
+]
 
 
 def get_movie(movie_id: int) -> Movie:
@@ -54,108 +44,36 @@ def get_movie(movie_id: int) -> Movie:
     return movie
 
 
+def ensure_movie_by_tmdb_id(tmdb_id: int) -> Movie:
+    """The local movie with this TMDb id, fetched from TMDb and saved (with its genres)
+    when it is not in the catalogue yet. Commits when it saves.
+
+    Raises NotFound when TMDb has no such movie, UpstreamError/UpstreamUnavailable when
+    TMDb fails.
+    """
+    movie = db.session.scalar(select(Movie).where(Movie.tmdb_id == tmdb_id))
+    if movie is not None and movie.deleted_at is None:
+        return movie
+    details = tmdb_client().movie_details(tmdb_id)
+    return save_tmdb_records([details])[0]
+
+
+def save_tmdb_records(records: list[dict[str, Any]]) -> list[Movie]:
+    """Upsert validated TMDb records in one transaction; a malformed one saves nothing."""
+    try:
+        return upsert_movies(records)
+    except MalformedPayload:
+        raise UpstreamError(
+            "TMDb sent a movie in an unexpected shape; nothing was saved.",
+            code="tmdb_bad_response",
+        ) from None
+
+
 def dialect_insert(table: Any) -> Insert:
     """INSERT that supports ON CONFLICT on both PostgreSQL and SQLite."""
     if db.engine.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-def _require_int(payload: Mapping[str, Any], key: str) -> int:
-    value = payload.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedPayload(f"field {key!r} must be an integer, got {value!r}")
-    return value
-
-
-def _optional_number(payload: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = payload.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MalformedPayload(f"field {key!r} must be a number, got {value!r}")
-    return kind(value)
-
-
-def _optional_text(payload: Mapping[str, Any], key: str) -> str | None:
-    value = payload.get(key)
-    if value is not None and not isinstance(value, str):
-        raise MalformedPayload(f"field {key!r} must be a string, got {value!r}")
-    return value
-
-
-def parse_release_date(value: Any) -> date | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise MalformedPayload(f"release_date must be a string, got {value!r}")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise MalformedPayload(f"release_date {value!r} is not YYYY-MM-DD") from None
-
-
-def normalise_genre(payload: Mapping[str, Any]) -> GenreRecord:
-    name = _optional_text(payload, "name")
-    if not name:
-        raise MalformedPayload(f"genre {payload!r} has no name")
-    return GenreRecord(tmdb_id=_require_int(payload, "id"), name=name[:100])
-
-
-def normalise_movie(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Column values (plus `genre_tmdb_ids`) from a TMDb list or details record.
-
-    Only the fields present in the payload are returned, so a list result never blanks
-    the details (runtime, budget, ...) stored by an earlier details fetch.
-    """
-    if not isinstance(payload, Mapping):
-        raise MalformedPayload(f"a movie must be an object, got {type(payload).__name__}")
-    title = _optional_text(payload, "title")
-    if not title:
-        raise MalformedPayload(f"movie {payload.get('id')!r} has no title")
-    row: dict[str, Any] = {"tmdb_id": _require_int(payload, "id"), "title": title[:500]}
-    for key in (
-        "original_title",
-        "overview",
-        "original_language",
-        "status",
-        "homepage",
-    ):
-        if key in payload:
-            row[key] = (_optional_text(payload, key) or "")[: 500 if key != "overview" else None]
-    for key in ("poster_path", "backdrop_path"):
-        if key in payload:
-            row[key] = _optional_text(payload, key)
-    if "release_date" in payload:
-        row["release_date"] = parse_release_date(payload["release_date"])
-    for key, kind in (
-        ("vote_average", float),
-        ("popularity", float),
-        ("vote_count", int),
-    ):
-        if key in payload:
-            row[key] = _optional_number(payload, key, kind) or kind(0)
-    for key in ("runtime", "budget", "revenue"):
-        if key in payload:
-            row[key] = _optional_number(payload, key, int)
-    if "adult" in payload:
-        row["adult"] = bool(payload["adult"])
-    if "genres" in payload:  # details: [{id, name}]
-        genres = payload["genres"]
-        if not isinstance(genres, list):
-            raise MalformedPayload("genres must be a list")
-        row["genres"] = [normalise_genre(genre) for genre in genres]
-        row["genre_tmdb_ids"] = [genre.tmdb_id for genre in row["genres"]]
-    elif "genre_ids" in payload:  # lists: [id, ...]
-        genre_ids = payload["genre_ids"]
-        if not isinstance(genre_ids, list) or not all(
-            isinstance(gid, int) and not isinstance(gid, bool) for gid in genre_ids
-        ):
-            raise MalformedPayload("genre_ids must be a list of integers")
-        row["genre_tmdb_ids"] = list(genre_ids)
-    if any(key in payload for key in DETAIL_FIELDS):
-        row["details_fetched_at"] = utcnow()
-    return row
 
 
 def upsert_genres(genres: Iterable[GenreRecord]) -> dict[int, int]:
