@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint typecheck format bench install clean
+.PHONY: run test lint typecheck format bench load install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,14 @@ typecheck: install
 
 bench: install
 	$(BIN)/python -m benchmarks.recommender
+
+$(VENV)/.installed-load: requirements-load.txt | $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-load.txt
+	touch $@
+
+# Needs PostgreSQL and Redis on 127.0.0.1 (see docs/performance.md); stops by itself.
+load: $(VENV)/.installed-load
+	$(BIN)/python loadtest/run.py
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache
