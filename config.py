@@ -86,6 +86,12 @@ class Config:
     RATELIMIT_USER = env_str("RATELIMIT_USER", "1000/hour")
     RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10/minute")
     RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "10/minute")
+
+    # Argon2id password hashing cost (argon2-cffi's RFC 9106 low-memory profile by default).
+    # Hashes made with other parameters are upgraded at the next login.
+    ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
+    ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
     RATELIMIT_HEADERS_ENABLED = True
     # Number of proxies in front of the app whose X-Forwarded-For may be trusted (0: none).
     TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
@@ -127,6 +133,18 @@ class Config:
     OPENAPI_SWAGGER_UI_PATH = "docs/"
     OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
+    # Staff admin (/admin/): a server-side session (Flask-Session) whose cookie only /admin sees,
+    # and CSRF tokens on its forms. The JSON API uses Bearer tokens: no cookie, no CSRF check.
+    SESSION_COOKIE_NAME = "admin_session"
+    SESSION_COOKIE_PATH = "/admin"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    ADMIN_SESSION_HOURS = env_int("ADMIN_SESSION_HOURS", 8)
+    WTF_CSRF_CHECK_DEFAULT = False  # app/admin checks every /admin form itself
+    WTF_CSRF_TIME_LIMIT = None  # a token lives as long as the admin session
+    ADMIN_PAGE_SIZE = env_int("ADMIN_PAGE_SIZE", 50)
+
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
     # Set (to an empty, writable folder) under gunicorn so /metrics adds up all workers.
     PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
@@ -157,6 +175,10 @@ class TestingConfig(Config):
     RATELIMIT_USER = "100000/hour"
     RATELIMIT_LOGIN = "100000/hour"
     RATELIMIT_REGISTER = "100000/hour"
+    # Cheap hashing: the suite creates hundreds of users (production keeps the defaults).
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 1024
+    ARGON2_PARALLELISM = 1
     TMDB_API_KEY = "test-tmdb-key"
     TMDB_BASE_URL = "http://127.0.0.1:9/3"  # replaced by the fake server's address in tests
     TMDB_MAX_RETRIES = 2
@@ -167,6 +189,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     APP_ENV = "production"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
 
     @classmethod
     def validate(cls) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app.admin import init_admin
 from app.blueprints.auth import blp as auth_blp
 from app.blueprints.favorites import blp as favorites_blp
 from app.blueprints.health import blp as health_blp
@@ -40,6 +41,7 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     register_extensions(app)
     register_metrics_endpoint(app)
     register_blueprints(app)
+    init_admin(app)
     register_error_handlers(app)
     register_security_headers(app)
     register_commands(app)

@@ -1,0 +1,132 @@
+"""The staff admin at /admin/ (Flask-Admin): its session, CSRF protection and views.
+
+Only /admin uses a cookie session (server-side, Flask-Session: files under the instance
+folder, or Redis when REDIS_URL is set) and only /admin checks CSRF tokens; the JSON API
+under /api authenticates with Bearer tokens and is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from cachelib import FileSystemCache
+from flask import Blueprint, Flask, render_template, request
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_session import Session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from redis import Redis
+
+from app.admin.views import (
+    FavoriteView,
+    FeedbackView,
+    GenreView,
+    HistoryView,
+    MovieView,
+    ProfileView,
+    RatingView,
+    RecommendationView,
+    StaffIndexView,
+    TokenBlocklistView,
+    UserView,
+    WatchlistView,
+)
+from app.extensions import limiter
+from app.models import (
+    Favorite,
+    Genre,
+    Movie,
+    Rating,
+    Recommendation,
+    RecommendationFeedback,
+    TokenBlocklist,
+    User,
+    UserProfile,
+    WatchHistory,
+    WatchlistEntry,
+)
+
+ADMIN_URL = "/admin"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+csrf = CSRFProtect()
+server_session = Session()
+
+# Only carries the admin's own templates (staff_admin/...) onto the app's template path.
+templates = Blueprint("staff_admin_templates", __name__, template_folder="templates")
+
+
+def init_admin(app: Flask) -> None:
+    """Mount the admin on `app`: session, CSRF, the views, and their error pages."""
+    configure_session(app)
+    csrf.init_app(app)
+    app.register_blueprint(templates)
+    admin = Admin(
+        app,
+        name="Movie API admin",
+        url=ADMIN_URL,
+        index_view=StaffIndexView(url=ADMIN_URL),
+        theme=Bootstrap4Theme(base_template="staff_admin/master.html", fluid=True),
+    )
+    add_views(admin, page_size=app.config["ADMIN_PAGE_SIZE"])
+    for view in admin._views:
+        # Staff browse many pages an hour; only the login form is throttled (in the view).
+        limiter.exempt(view.blueprint)
+
+    @app.before_request
+    def check_admin_csrf_token() -> None:
+        """Every form posted to the admin carries the session's CSRF token."""
+        if request.method in UNSAFE_METHODS and request.path.startswith(ADMIN_URL + "/"):
+            csrf.protect()
+
+    @app.errorhandler(CSRFError)
+    def refuse_form_without_token(error: CSRFError) -> tuple[str, int]:
+        return render_template("staff_admin/csrf_error.html", reason=error.description), 400
+
+
+def configure_session(app: Flask) -> None:
+    """A server-side session whose id is the only thing in the (HttpOnly) cookie."""
+    config = app.config
+    config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config["ADMIN_SESSION_HOURS"])
+    config.setdefault("SESSION_KEY_PREFIX", "admin-session:")
+    if config["REDIS_URL"]:
+        config.setdefault("SESSION_TYPE", "redis")
+        config.setdefault("SESSION_REDIS", Redis.from_url(config["REDIS_URL"]))
+    else:
+        config.setdefault("SESSION_TYPE", "cachelib")
+        config.setdefault(
+            "SESSION_CACHELIB",
+            FileSystemCache(
+                str(Path(app.instance_path) / "admin-sessions"), threshold=10_000, mode=0o600
+            ),
+        )
+    server_session.init_app(app)
+
+
+def add_views(admin: Admin, *, page_size: int) -> None:
+    """One view per table, at /admin/<url>/, grouped in the menu."""
+    views = [
+        (UserView, User, "Users", "users", "People"),
+        (ProfileView, UserProfile, "Profiles", "profiles", "People"),
+        (TokenBlocklistView, TokenBlocklist, "Token blocklist", "token-blocklist", "People"),
+        (MovieView, Movie, "Movies", "movies", None),
+        (GenreView, Genre, "Genres", "genres", None),
+        (FavoriteView, Favorite, "Favourites", "favorites", "Library"),
+        (RatingView, Rating, "Ratings", "ratings", "Library"),
+        (WatchlistView, WatchlistEntry, "Watchlist", "watchlist", "Library"),
+        (HistoryView, WatchHistory, "History", "history", "Library"),
+        (RecommendationView, Recommendation, "Recommendations", "recommendations", "Library"),
+        (FeedbackView, RecommendationFeedback, "Feedback", "feedback", "Library"),
+    ]
+    for view_class, model, name, url, category in views:
+        admin.add_view(
+            view_class(
+                model,
+                name=name,
+                endpoint=f"admin_{url.replace('-', '_')}",
+                url=url,
+                category=category,
+                page_size=page_size,
+            )
+        )
