@@ -12,10 +12,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 API_KEY = "test-tmdb-key"
+# A v4 "API read access token" (a JWT in real life), accepted as a Bearer header.
+READ_TOKEN = "eyJ-test-tmdb-read-access-token"
 
 GENRES = [
     {"id": 28, "name": "Action"},
@@ -87,8 +89,9 @@ class FakeTMDb:
     movies: dict[int, dict[str, Any]] = field(default_factory=dict)
     genres: list[dict[str, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
-    # A list of failure modes consumed one per request ("500", "429", "timeout",
-    # "malformed", "401", "404"); when empty, `failure` (if set) applies to every request.
+    # A list of failure modes consumed one per request ("500", "503", "429", "timeout",
+    # "malformed" (not JSON), "bad_shape" (JSON with wrong types), "401", "404"); when
+    # empty, `failure` (if set) applies to every request.
     failures: list[str] = field(default_factory=list)
     failure: str | None = None
     retry_after: int = 1
@@ -168,7 +171,7 @@ def handle(fake: FakeTMDb, request: Request) -> Response:
         return Response("{not json", status=200, mimetype="application/json")
     bearer = request.headers.get("Authorization", "")
     if failure == "401" or (
-        request.args.get("api_key") != API_KEY and bearer != f"Bearer {API_KEY}"
+        request.args.get("api_key") != API_KEY and bearer != f"Bearer {READ_TOKEN}"
     ):
         return _json(
             {
@@ -180,7 +183,20 @@ def handle(fake: FakeTMDb, request: Request) -> Response:
         )
     if failure == "404":
         return _json({"status_code": 34, "status_message": "The resource could not be found."}, 404)
+    if failure == "bad_shape":
+        return _json(bad_shape(route(fake, request).get_json()))
     return route(fake, request)
+
+
+def bad_shape(body: Any) -> Any:
+    """Valid JSON with one wrong type deep inside: the last movie's title is a number."""
+    if isinstance(body, dict) and body.get("results"):
+        body["results"][-1]["title"] = 12345
+    elif isinstance(body, dict) and "genres" in body and "id" not in body:
+        body["genres"][-1] = {"id": "not-a-number", "name": "Broken"}
+    elif isinstance(body, dict):
+        body["vote_count"] = "many"
+    return body
 
 
 def route(fake: FakeTMDb, request: Request) -> Response:
@@ -209,6 +225,13 @@ def route(fake: FakeTMDb, request: Request) -> Response:
     return _json({"status_code": 34, "status_message": "The resource could not be found."}, 404)
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access log: TMDb's own logs are not ours, and they would carry the key."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def start_fake_tmdb() -> FakeTMDb:
     """Serve a fake TMDb on 127.0.0.1 (a free port) in a background thread."""
     placeholder: dict[str, Any] = {}
@@ -216,7 +239,7 @@ def start_fake_tmdb() -> FakeTMDb:
     def app(environ: dict[str, Any], start_response: Any) -> Any:
         return placeholder["app"](environ, start_response)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     fake = FakeTMDb(server=server, thread=thread)
     placeholder["app"] = build_app(fake)

@@ -7,18 +7,30 @@ the first write, so a malformed payload never leaves a half-saved movie behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Insert, delete, or_, select, tuple_
+from sqlalchemy import Insert, Select, delete, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
 
-from app.errors import NotFound, UpstreamError
+from app.errors import (
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from app.extensions import db
-from app.models import Genre, Movie, movie_genres, utcnow
+from app.models import Genre, Movie, User, movie_genres, utcnow
+from app.services.pagination import Page, paginate
 from app.services.tmdb import (
     GenreRecord,
     MalformedPayload,
+    TMDbPage,
     normalise_genre,
     normalise_movie,
     tmdb_client,
@@ -124,6 +136,7 @@ def upsert_movies(payloads: Iterable[Mapping[str, Any]], *, commit: bool = True)
     movies = db.session.scalars(
         select(Movie)
         .where(Movie.id.in_(movie_ids.values()))
+        .options(selectinload(Movie.genres))
         .execution_options(populate_existing=True)
     ).all()
     by_tmdb_id = {movie.tmdb_id: movie for movie in movies}
@@ -203,3 +216,346 @@ def _link_genres(movie_ids: dict[int, int], rows: dict[int, dict[str, Any]]) -> 
             [{"movie_id": m, "genre_id": g} for m, g in sorted(missing)]
         )
         db.session.execute(statement.on_conflict_do_nothing())  # type: ignore[attr-defined]
+
+
+# --- Persist-on-browse ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BrowsedPage:
+    """A TMDb list page, saved locally: the local movies in TMDb's order."""
+
+    movies: list[Movie]
+    page: int
+    total_pages: int
+    total_results: int
+
+
+def ensure_genres_known(genre_tmdb_ids: Iterable[int]) -> None:
+    """Sync the genre list (through the cache) when a record names a genre we lack."""
+    wanted = set(genre_tmdb_ids)
+    if wanted and not wanted <= set(genre_ids_by_tmdb_id(wanted)):
+        upsert_genres(tmdb_client().genres())
+
+
+def save_tmdb_page(tmdb_page: TMDbPage) -> BrowsedPage:
+    """Save a TMDb list page (genres first, then movies) in one transaction."""
+    try:
+        ensure_genres_known(
+            gid for record in tmdb_page.results for gid in record.get("genre_ids") or []
+        )
+        movies = save_tmdb_records(tmdb_page.results)
+    except Exception:
+        db.session.rollback()
+        raise
+    return BrowsedPage(
+        movies=movies,
+        page=tmdb_page.page,
+        total_pages=tmdb_page.last_page,
+        total_results=tmdb_page.total_results,
+    )
+
+
+def browse_trending(window: str, page: int) -> BrowsedPage:
+    """TMDb's trending movies of the day or week, saved locally."""
+    return save_tmdb_page(tmdb_client().trending(window, page))
+
+
+def browse_popular(page: int) -> BrowsedPage:
+    return save_tmdb_page(tmdb_client().popular(page))
+
+
+def browse_top_rated(page: int) -> BrowsedPage:
+    return save_tmdb_page(tmdb_client().top_rated(page))
+
+
+def search_tmdb(query: str, page: int) -> BrowsedPage:
+    """TMDb's search results for `query`, saved locally."""
+    return save_tmdb_page(tmdb_client().search(query, page))
+
+
+def refresh_movie_from_tmdb(tmdb_id: int) -> Movie:
+    """A movie's full TMDb details (through the cache), saved locally."""
+    details = tmdb_client().movie_details(tmdb_id)
+    return save_tmdb_records([details])[0]
+
+
+# --- The local catalogue ------------------------------------------------------------------
+
+ORDERINGS = {
+    "popularity": Movie.popularity,
+    "vote_average": Movie.vote_average,
+    "vote_count": Movie.vote_count,
+    "release_date": Movie.release_date,
+    "title": Movie.title,
+}
+
+
+@dataclass(frozen=True)
+class MovieFilters:
+    genre_tmdb_ids: list[int] = field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    min_vote_average: float | None = None
+    min_vote_count: int | None = None
+    language: str | None = None
+    search: str | None = None
+    # A key of ORDERINGS, "-" in front for descending.
+    ordering: str = "-popularity"
+
+
+def may_see_adult_titles(viewer: User | None) -> bool:
+    return bool(viewer is not None and viewer.profile is not None and viewer.profile.mature_content)
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def catalogue_statement(filters: MovieFilters, viewer: User | None) -> Select[tuple[Movie]]:
+    """The local catalogue, filtered and ordered (id breaks ties, so pages are stable)."""
+    statement = select(Movie).where(Movie.deleted_at.is_(None))
+    if not may_see_adult_titles(viewer):
+        statement = statement.where(Movie.adult.is_(False))
+    if filters.genre_tmdb_ids:
+        in_genres = (
+            select(movie_genres.c.movie_id)
+            .join(Genre, Genre.id == movie_genres.c.genre_id)
+            .where(
+                movie_genres.c.movie_id == Movie.id,
+                Genre.tmdb_id.in_(filters.genre_tmdb_ids),
+            )
+        )
+        statement = statement.where(in_genres.exists())
+    if filters.year_min is not None:
+        statement = statement.where(Movie.release_date >= date(filters.year_min, 1, 1))
+    if filters.year_max is not None:
+        statement = statement.where(Movie.release_date <= date(filters.year_max, 12, 31))
+    if filters.min_vote_average is not None:
+        statement = statement.where(Movie.vote_average >= filters.min_vote_average)
+    if filters.min_vote_count is not None:
+        statement = statement.where(Movie.vote_count >= filters.min_vote_count)
+    if filters.language:
+        statement = statement.where(Movie.original_language == filters.language.lower())
+    if filters.search:
+        pattern = f"%{escape_like(filters.search)}%"
+        statement = statement.where(
+            or_(
+                Movie.title.ilike(pattern, escape="\\"),
+                Movie.original_title.ilike(pattern, escape="\\"),
+            )
+        )
+    column = ORDERINGS[filters.ordering.removeprefix("-")]
+    order = column.desc() if filters.ordering.startswith("-") else column.asc()
+    if column is Movie.release_date:
+        order = order.nulls_last()  # undated films last, on every backend
+    return statement.order_by(order, Movie.id.asc())
+
+
+def list_movies(
+    filters: MovieFilters, page: int, page_size: int, viewer: User | None = None
+) -> Page[Movie]:
+    """A page of the local catalogue (three queries: count, page, genres)."""
+    statement = catalogue_statement(filters, viewer).options(selectinload(Movie.genres))
+    return paginate(statement, page, page_size)
+
+
+def get_visible_movie(movie_id: int, viewer: User | None = None) -> Movie:
+    """A local movie with its genres; adult titles only for viewers who allow them."""
+    movie = db.session.scalar(
+        select(Movie)
+        .where(Movie.id == movie_id, Movie.deleted_at.is_(None))
+        .options(selectinload(Movie.genres))
+    )
+    if movie is None or (movie.adult and not may_see_adult_titles(viewer)):
+        raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
+    return movie
+
+
+# --- Genres ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenreCount:
+    id: int
+    tmdb_id: int
+    name: str
+    movie_count: int
+
+
+def list_genres_with_counts() -> list[GenreCount]:
+    """Every genre with the number of catalogue movies in it, by name (one query)."""
+    rows = db.session.execute(
+        select(Genre.id, Genre.tmdb_id, Genre.name, func.count(Movie.id))
+        .select_from(Genre)
+        .outerjoin(movie_genres, movie_genres.c.genre_id == Genre.id)
+        .outerjoin(Movie, (Movie.id == movie_genres.c.movie_id) & Movie.deleted_at.is_(None))
+        .group_by(Genre.id, Genre.tmdb_id, Genre.name)
+        .order_by(Genre.name, Genre.id)
+    ).all()
+    return [GenreCount(*row) for row in rows]
+
+
+def sync_genres() -> int:
+    """Refresh the genre list from TMDb (bypassing the cache); returns how many it names.
+
+    Genres TMDb no longer lists are kept: movies and profiles still refer to them.
+    """
+    genres = tmdb_client().genres(refresh=True)
+    try:
+        upsert_genres(genres)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(genres)
+
+
+def sync_genres_for(actor: User) -> list[GenreCount]:
+    """Staff refresh the genre list from TMDb; returns every genre with its counts."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff can sync genres.", code="staff_only")
+    sync_genres()
+    return list_genres_with_counts()
+
+
+# --- Sync runs -------------------------------------------------------------------------------
+
+SYNC_LISTS = ("trending_day", "popular", "top_rated", "trending_week")
+DETAILS_BATCH_SIZE = 20
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass
+class SyncSummary:
+    genres_synced: int = 0
+    records_upserted: int = 0
+    unique_movies: int = 0
+    details_fetched: int = 0
+    failures: int = 0
+    # Why the run stopped early (TMDb unavailable or refusing our key), if it did.
+    aborted: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0 and self.aborted is None
+
+
+def fetch_list_page(list_name: str, page: int) -> TMDbPage:
+    client = tmdb_client()
+    if list_name == "trending_day":
+        return client.trending("day", page)
+    if list_name == "trending_week":
+        return client.trending("week", page)
+    if list_name == "popular":
+        return client.popular(page)
+    if list_name == "top_rated":
+        return client.top_rated(page)
+    raise ValueError(f"unknown list {list_name!r}")
+
+
+def is_fatal(error: DomainError) -> bool:
+    """Failures that the next call would meet too: stop the run instead of retrying."""
+    return isinstance(error, UpstreamUnavailable) or error.code == "tmdb_auth_failed"
+
+
+def sync_catalogue(
+    pages: int,
+    *,
+    sleep: float = 0.25,
+    on_progress: ProgressCallback | None = None,
+    summary: SyncSummary | None = None,
+) -> SyncSummary:
+    """Genres, then `pages` pages of each list in SYNC_LISTS, one transaction per page.
+
+    A page that fails is counted and skipped; TMDb being unavailable (or refusing the
+    key) stops the run, leaving the pages already committed in place.
+    """
+    summary = summary or SyncSummary()
+    advance = on_progress or (lambda steps: None)
+    seen: set[int] = set()
+    try:
+        summary.genres_synced = sync_genres()
+    except DomainError as error:
+        summary.failures += 1
+        summary.aborted = f"genres: {error.detail}"
+        return summary
+    advance(1)
+    for list_name in SYNC_LISTS:
+        for page in range(1, pages + 1):
+            time.sleep(sleep)
+            try:
+                saved = save_tmdb_page(fetch_list_page(list_name, page))
+            except DomainError as error:
+                summary.failures += 1
+                summary.messages.append(f"{list_name} page {page}: {error.detail}")
+                if is_fatal(error):
+                    summary.aborted = f"{list_name} page {page}: {error.detail}"
+                    summary.unique_movies = len(seen)
+                    return summary
+                advance(1)
+                continue
+            summary.records_upserted += len(saved.movies)
+            seen.update(movie.tmdb_id for movie in saved.movies)
+            advance(1)
+            if page >= saved.total_pages:  # the list is shorter than asked
+                advance(pages - page)
+                break
+    summary.unique_movies = len(seen)
+    return summary
+
+
+def movies_missing_details_count() -> int:
+    return (
+        db.session.scalar(
+            select(func.count(Movie.id)).where(
+                Movie.details_fetched_at.is_(None), Movie.deleted_at.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+def fetch_missing_details(
+    *,
+    sleep: float = 0.25,
+    batch_size: int = DETAILS_BATCH_SIZE,
+    on_progress: ProgressCallback | None = None,
+    summary: SyncSummary | None = None,
+) -> SyncSummary:
+    """Fetch full TMDb details for local movies that lack them, committing each batch."""
+    summary = summary or SyncSummary()
+    advance = on_progress or (lambda steps: None)
+    last_id = 0
+    while True:
+        batch = db.session.execute(
+            select(Movie.id, Movie.tmdb_id)
+            .where(
+                Movie.details_fetched_at.is_(None),
+                Movie.deleted_at.is_(None),
+                Movie.id > last_id,
+            )
+            .order_by(Movie.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            return summary
+        last_id = batch[-1].id
+        records = []
+        for _, tmdb_id in batch:
+            time.sleep(sleep)
+            try:
+                records.append(tmdb_client().movie_details(tmdb_id))
+            except DomainError as error:
+                summary.failures += 1
+                summary.messages.append(f"details of TMDb movie {tmdb_id}: {error.detail}")
+                if is_fatal(error):
+                    summary.aborted = f"details of TMDb movie {tmdb_id}: {error.detail}"
+                    if records:
+                        summary.details_fetched += len(save_tmdb_records(records))
+                    return summary
+            advance(1)
+        if records:
+            summary.details_fetched += len(save_tmdb_records(records))

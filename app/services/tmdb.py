@@ -236,10 +236,15 @@ class RedactApiKeyFilter(logging.Filter):
         return True
 
 
+# The loggers that write request URLs (a logger's filters see only its own records).
+URL_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
+
+
 def install_log_redaction() -> None:
-    urllib3_logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, RedactApiKeyFilter) for f in urllib3_logger.filters):
-        urllib3_logger.addFilter(RedactApiKeyFilter())
+    for name in URL_LOGGERS:
+        url_logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactApiKeyFilter) for f in url_logger.filters):
+            url_logger.addFilter(RedactApiKeyFilter())
 
 
 def build_session(settings: TMDbSettings) -> requests.Session:

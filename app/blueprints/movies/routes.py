@@ -2,10 +2,201 @@
 
 from __future__ import annotations
 
-from app.api import Blueprint
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user, get_current_user, jwt_required
+
+from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.blueprints.movies.schemas import (
+    GenreWithCountSchema,
+    HistoryCreateSchema,
+    HistoryEntrySchema,
+    MovieListArgs,
+    MovieSchema,
+    SearchArgs,
+    TMDbPageArgs,
+    TrendingArgs,
+)
+from app.blueprints.pagination import PageArgs, page_body, page_schema, page_url
+from app.models import Movie, WatchHistory
+from app.services import catalog, history
+from app.services.catalog import BrowsedPage, GenreCount, MovieFilters
 
 blp = Blueprint(
     "movies",
     __name__,
     description="The movie catalogue, TMDb browsing, genres and watch history.",
 )
+
+MoviePageSchema = page_schema(MovieSchema)
+TMDB_FAILURES = (
+    (404, "Not found on TMDb"),
+    (502, "TMDb refused our key or sent a malformed response"),
+    (503, "TMDb is not configured, unreachable, failing or rate limiting"),
+)
+
+
+def tmdb_alt_responses(view: Any) -> Any:
+    """Declare the TMDb failure responses of a browse operation."""
+    for status, description in TMDB_FAILURES:
+        view = blp.alt_response(status, schema=ProblemSchema, description=description)(view)
+    return view
+
+
+def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
+    """TMDb pages in our page shape: count is TMDb's total, next/previous are our URLs."""
+    return {
+        "count": browsed.total_results,
+        "next": page_url(browsed.page + 1) if browsed.page < browsed.total_pages else None,
+        "previous": page_url(browsed.page - 1) if browsed.page > 1 else None,
+        "results": browsed.movies,
+    }
+
+
+# --- The local catalogue ------------------------------------------------------------------
+
+
+@blp.route("/")
+class Movies(MethodView):
+    @jwt_required(optional=True)
+    @blp.arguments(MovieListArgs, location="query")
+    @blp.response(200, MoviePageSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="The page is out of range")
+    @blp.doc(security=[{}, *bearer_auth()])
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The local catalogue, filtered, searched and ordered.
+
+        Adult titles are listed only for callers whose profile allows mature content.
+        """
+        page, page_size = args.pop("page"), args.pop("page_size")
+        filters = MovieFilters(genre_tmdb_ids=args.pop("genre", []), **args)
+        return page_body(catalog.list_movies(filters, page, page_size, viewer=get_current_user()))
+
+
+@blp.route("/<id:movie_id>/")
+class MovieDetail(MethodView):
+    @jwt_required(optional=True)
+    @blp.response(200, MovieSchema)
+    @blp.alt_response(404, schema=ProblemSchema, description="No such movie")
+    @blp.doc(security=[{}, *bearer_auth()])
+    def get(self, movie_id: int) -> Movie:
+        """One local movie with every stored field and its genres."""
+        return catalog.get_visible_movie(movie_id, viewer=get_current_user())
+
+
+# --- Browsing TMDb (saved locally, returned with local ids) ------------------------------
+
+
+@blp.route("/trending/")
+class Trending(MethodView):
+    @blp.arguments(TrendingArgs, location="query")
+    @blp.response(200, MoviePageSchema)
+    @tmdb_alt_responses
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """TMDb's trending movies of the day or the week."""
+        return browsed_page_body(catalog.browse_trending(args["time_window"], args["page"]))
+
+
+@blp.route("/popular/")
+class Popular(MethodView):
+    @blp.arguments(TMDbPageArgs, location="query")
+    @blp.response(200, MoviePageSchema)
+    @tmdb_alt_responses
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """TMDb's popular movies."""
+        return browsed_page_body(catalog.browse_popular(args["page"]))
+
+
+@blp.route("/top_rated/")
+class TopRated(MethodView):
+    @blp.arguments(TMDbPageArgs, location="query")
+    @blp.response(200, MoviePageSchema)
+    @tmdb_alt_responses
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """TMDb's top rated movies."""
+        return browsed_page_body(catalog.browse_top_rated(args["page"]))
+
+
+@blp.route("/search/")
+class Search(MethodView):
+    @blp.arguments(SearchArgs, location="query")
+    @blp.response(200, MoviePageSchema)
+    @tmdb_alt_responses
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Search TMDb by title."""
+        return browsed_page_body(catalog.search_tmdb(args["q"], args["page"]))
+
+
+@blp.route("/tmdb/<id:tmdb_id>/")
+class TMDbMovie(MethodView):
+    @blp.response(200, MovieSchema)
+    @tmdb_alt_responses
+    def get(self, tmdb_id: int) -> Movie:
+        """A movie's full TMDb details by TMDb id, saved locally."""
+        return catalog.refresh_movie_from_tmdb(tmdb_id)
+
+
+# --- Genres -----------------------------------------------------------------------------
+
+
+@blp.route("/genres/")
+class Genres(MethodView):
+    @blp.response(200, GenreWithCountSchema(many=True))
+    def get(self) -> list[GenreCount]:
+        """Every genre, by name, with the number of catalogue movies in it."""
+        return catalog.list_genres_with_counts()
+
+
+@blp.route("/genres/sync/")
+class GenreSync(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.response(200, GenreWithCountSchema(many=True))
+    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
+    @blp.alt_response(403, schema=ProblemSchema, description="Staff only")
+    @blp.alt_response(502, schema=ProblemSchema, description="TMDb refused our key")
+    @blp.alt_response(503, schema=ProblemSchema, description="TMDb is unavailable")
+    @blp.doc(security=bearer_auth())
+    def post(self) -> list[GenreCount]:
+        """Refresh the genre list from TMDb (staff only); returns every genre."""
+        return catalog.sync_genres_for(current_user)
+
+
+# --- Watch history --------------------------------------------------------------------------
+
+
+@blp.route("/history/")
+class History(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(HistoryEntrySchema))
+    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
+    @blp.alt_response(404, schema=ProblemSchema, description="The page is out of range")
+    @blp.doc(security=bearer_auth())
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The caller's viewings, newest first."""
+        return page_body(history.list_history(current_user, args["page"], args["page_size"]))
+
+    @blp.arguments(HistoryCreateSchema)
+    @blp.response(201, HistoryEntrySchema)
+    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
+    @blp.alt_response(404, schema=ProblemSchema, description="No such movie")
+    @blp.doc(security=bearer_auth())
+    def post(self, data: dict[str, Any]) -> WatchHistory:
+        """Record that the caller watched a movie (now, or at `watched_at`)."""
+        return history.record_viewing(current_user, data["movie"], data.get("watched_at"))
+
+
+@blp.route("/history/<id:entry_id>/")
+class HistoryEntry(MethodView):
+    decorators = [jwt_required()]
+
+    @blp.response(204)
+    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
+    @blp.alt_response(404, schema=ProblemSchema, description="No such entry of the caller's")
+    @blp.doc(security=bearer_auth())
+    def delete(self, entry_id: int) -> None:
+        """Remove one of the caller's viewings."""
+        history.delete_viewing(current_user, entry_id)

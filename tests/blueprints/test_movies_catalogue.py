@@ -1,0 +1,338 @@
+"""The local catalogue: GET /api/v1/movies/ (filters, search, ordering, paging) and
+GET /api/v1/movies/{id}/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from app.extensions import db
+from app.models import Genre, Movie, User, UserProfile, utcnow
+from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.fake_tmdb import FakeTMDb
+from tests.test_errors import assert_problem
+
+URL = "/api/v1/movies/"
+
+
+def titles(client: FlaskClient, query: str = "", **kwargs: Any) -> list[str]:
+    response = client.get(f"{URL}?{query}", **kwargs)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [movie["title"] for movie in response.get_json()["results"]]
+
+
+@pytest.fixture
+def genres(app: Flask) -> dict[str, Genre]:
+    return {
+        "action": make_genre(app, tmdb_id=28, name="Action"),
+        "drama": make_genre(app, tmdb_id=18, name="Drama"),
+        "comedy": make_genre(app, tmdb_id=35, name="Comedy"),
+    }
+
+
+@pytest.fixture
+def catalogue(app: Flask, genres: dict[str, Genre]) -> dict[str, Movie]:
+    action, drama, comedy = genres["action"], genres["drama"], genres["comedy"]
+    return {
+        "heat": make_movie(
+            app,
+            title="Heat",
+            original_title="Heat",
+            release_date=date(1995, 12, 15),
+            vote_average=7.9,
+            vote_count=6000,
+            popularity=40.0,
+            genres=[action, drama],
+        ),
+        "amelie": make_movie(
+            app,
+            title="Amélie",
+            original_title="Le Fabuleux Destin d'Amélie Poulain",
+            release_date=date(2001, 4, 25),
+            vote_average=7.8,
+            vote_count=9000,
+            popularity=25.0,
+            original_language="fr",
+            genres=[comedy],
+        ),
+        "drive": make_movie(
+            app,
+            title="Drive",
+            original_title="Drive",
+            release_date=date(2011, 9, 15),
+            vote_average=7.6,
+            vote_count=10000,
+            popularity=60.0,
+            genres=[action, drama],
+        ),
+        "airplane": make_movie(
+            app,
+            title="Airplane!",
+            original_title="Airplane!",
+            release_date=None,
+            vote_average=7.2,
+            vote_count=3000,
+            popularity=15.0,
+            genres=[comedy],
+        ),
+    }
+
+
+def test_the_catalogue_is_ordered_by_popularity_by_default(
+    client: FlaskClient, catalogue: dict[str, Movie]
+) -> None:
+    assert titles(client) == ["Drive", "Heat", "Amélie", "Airplane!"]
+
+
+def test_a_catalogue_page_has_every_field_genres_and_image_urls(
+    client: FlaskClient, catalogue: dict[str, Movie]
+) -> None:
+    body = client.get(f"{URL}?search=heat").get_json()
+    assert body["count"] == 1 and body["next"] is None and body["previous"] is None
+    heat = body["results"][0]
+    assert heat["id"] == catalogue["heat"].id
+    assert heat["release_date"] == "1995-12-15"
+    assert [g["name"] for g in heat["genres"]] == ["Action", "Drama"]
+    assert heat["poster_url"] is None
+    assert {"overview", "runtime", "budget", "revenue", "homepage", "adult"} <= set(heat)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("genre=35", ["Amélie", "Airplane!"]),
+        ("genre=28", ["Drive", "Heat"]),
+        ("genre=35,28", ["Drive", "Heat", "Amélie", "Airplane!"]),
+        ("genre=99", []),
+        ("year_min=2000", ["Drive", "Amélie"]),
+        ("year_max=2000", ["Heat"]),
+        ("year_min=1995&year_max=2001", ["Heat", "Amélie"]),
+        ("min_vote_average=7.8", ["Heat", "Amélie"]),
+        ("min_vote_count=9000", ["Drive", "Amélie"]),
+        ("language=fr", ["Amélie"]),
+        ("language=FR", ["Amélie"]),
+        ("search=dri", ["Drive"]),
+        ("search=DRIVE", ["Drive"]),
+        ("search=fabuleux", ["Amélie"]),
+        ("search=%25", []),
+        ("search=_", []),
+        ("search=airplane!", ["Airplane!"]),
+        ("genre=28&min_vote_count=7000", ["Drive"]),
+    ],
+)
+def test_each_filter_narrows_the_catalogue(
+    client: FlaskClient, catalogue: dict[str, Movie], query: str, expected: list[str]
+) -> None:
+    assert titles(client, query) == expected
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"),
+    [
+        ("popularity", ["Airplane!", "Amélie", "Heat", "Drive"]),
+        ("-popularity", ["Drive", "Heat", "Amélie", "Airplane!"]),
+        ("vote_average", ["Airplane!", "Drive", "Amélie", "Heat"]),
+        ("-vote_average", ["Heat", "Amélie", "Drive", "Airplane!"]),
+        ("vote_count", ["Airplane!", "Heat", "Amélie", "Drive"]),
+        ("-vote_count", ["Drive", "Amélie", "Heat", "Airplane!"]),
+        ("release_date", ["Heat", "Amélie", "Drive", "Airplane!"]),
+        ("-release_date", ["Drive", "Amélie", "Heat", "Airplane!"]),
+        ("title", ["Airplane!", "Amélie", "Drive", "Heat"]),
+        ("-title", ["Heat", "Drive", "Amélie", "Airplane!"]),
+    ],
+)
+def test_every_ordering_sorts_the_catalogue(
+    client: FlaskClient, catalogue: dict[str, Movie], ordering: str, expected: list[str]
+) -> None:
+    assert titles(client, f"ordering={ordering}") == expected
+
+
+def test_ties_are_broken_by_id_so_pages_never_overlap(app: Flask, client: FlaskClient) -> None:
+    made = [make_movie(app, title=f"Same {n}", popularity=10.0) for n in range(7)]
+    seen: list[int] = []
+    for page in (1, 2, 3):
+        body = client.get(f"{URL}?page_size=3&page={page}").get_json()
+        seen += [movie["id"] for movie in body["results"]]
+    assert seen == [movie.id for movie in made]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("genre=abc", "genre"),
+        ("genre=28,", "genre"),
+        ("genre=28;12", "genre"),
+        ("genre=-5", "genre"),
+        ("year_min=abc", "year_min"),
+        ("year_min=2010&year_max=2000", "year_min"),
+        ("min_vote_average=11", "min_vote_average"),
+        ("min_vote_count=-1", "min_vote_count"),
+        ("language=english", "language"),
+        ("ordering=rating", "ordering"),
+        ("ordering=--title", "ordering"),
+        ("search=", "search"),
+        ("page_size=101", "page_size"),
+        ("page_size=0", "page_size"),
+        ("page=0", "page"),
+    ],
+)
+def test_invalid_catalogue_parameters_are_400_naming_the_field(
+    client: FlaskClient, query: str, field: str
+) -> None:
+    body = assert_problem(client.get(f"{URL}?{query}"), 400, "validation_error")
+    assert field in body["errors"]
+
+
+def test_pages_link_to_each_other_keeping_the_other_parameters(
+    app: Flask, client: FlaskClient
+) -> None:
+    for n in range(5):
+        make_movie(app, title=f"Film {n}", popularity=float(n))
+    body = client.get(f"{URL}?page_size=2&page=2&ordering=title").get_json()
+    assert body["count"] == 5
+    assert body["next"] == "http://localhost/api/v1/movies/?page_size=2&page=3&ordering=title"
+    assert body["previous"] == "http://localhost/api/v1/movies/?page_size=2&page=1&ordering=title"
+
+
+def test_a_page_past_the_end_is_404(client: FlaskClient, catalogue: dict[str, Movie]) -> None:
+    assert_problem(client.get(f"{URL}?page=2"), 404, "page_not_found")
+
+
+def test_an_empty_catalogue_is_an_empty_first_page(client: FlaskClient) -> None:
+    assert client.get(URL).get_json() == {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }
+
+
+def set_mature_content(app: Flask, user: User, allowed: bool) -> None:
+    with app.app_context():
+        profile = db.session.query(UserProfile).filter_by(user_id=user.id).one()
+        profile.mature_content = allowed
+        db.session.commit()
+
+
+def test_adult_titles_are_hidden_from_anonymous_callers_and_by_default(
+    app: Flask, client: FlaskClient, catalogue: dict[str, Movie]
+) -> None:
+    adult = make_movie(app, title="Adult Film", adult=True, popularity=99.0)
+    user = make_user(app)
+    assert "Adult Film" not in titles(client)
+    assert "Adult Film" not in titles(client, headers=auth_headers(app, user))
+    assert_problem(client.get(f"{URL}{adult.id}/"), 404, "movie_not_found")
+
+
+def test_adult_titles_are_shown_when_the_profile_allows_mature_content(
+    app: Flask, client: FlaskClient, catalogue: dict[str, Movie]
+) -> None:
+    adult = make_movie(app, title="Adult Film", adult=True, popularity=99.0)
+    user = make_user(app)
+    set_mature_content(app, user, True)
+    headers = auth_headers(app, user)
+    assert titles(client, headers=headers)[0] == "Adult Film"
+    assert client.get(f"{URL}{adult.id}/", headers=headers).status_code == 200
+
+
+def test_an_invalid_token_on_the_public_catalogue_is_401(client: FlaskClient) -> None:
+    response = client.get(URL, headers={"Authorization": "Bearer not-a-token"})
+    assert_problem(response, 401)
+
+
+def test_removed_movies_are_not_listed(app: Flask, client: FlaskClient) -> None:
+    gone = make_movie(app, title="Gone", deleted_at=utcnow())
+    make_movie(app, title="Here")
+    assert titles(client) == ["Here"]
+    assert_problem(client.get(f"{URL}{gone.id}/"), 404, "movie_not_found")
+
+
+@contextmanager
+def count_queries(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_catalogue_page_runs_the_same_few_queries_whatever_its_size(
+    app: Flask, client: FlaskClient, genres: dict[str, Genre]
+) -> None:
+    for n in range(30):
+        make_movie(app, title=f"Film {n}", genres=[genres["action"], genres["drama"]])
+    counts = []
+    for size in (2, 30):
+        with count_queries(app) as statements:
+            body = client.get(f"{URL}?page_size={size}").get_json()
+        assert len(body["results"]) == size
+        counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1] == 3  # count, page, genres
+
+
+def test_a_movie_has_every_stored_field(
+    app: Flask, client: FlaskClient, genres: dict[str, Genre]
+) -> None:
+    movie = make_movie(
+        app,
+        title="Blade Runner",
+        original_title="Blade Runner",
+        overview="Replicants.",
+        poster_path="/br.jpg",
+        backdrop_path=None,
+        runtime=117,
+        budget=28_000_000,
+        revenue=41_000_000,
+        status="Released",
+        homepage="https://example.com",
+        genres=[genres["drama"], genres["action"]],
+    )
+    body = client.get(f"{URL}{movie.id}/").get_json()
+    assert body["id"] == movie.id
+    assert body["tmdb_id"] == movie.tmdb_id
+    assert body["overview"] == "Replicants."
+    assert body["runtime"] == 117
+    assert (body["budget"], body["revenue"]) == (28_000_000, 41_000_000)
+    assert body["homepage"] == "https://example.com"
+    assert body["poster_url"] == "https://image.tmdb.org/t/p/w500/br.jpg"
+    assert body["backdrop_url"] is None
+    assert body["details_fetched_at"] is None
+    assert [g["name"] for g in body["genres"]] == ["Action", "Drama"]
+    assert {"created_at", "updated_at", "popularity", "vote_count", "adult"} <= set(body)
+
+
+def test_the_image_base_comes_from_config(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "TMDB_IMAGE_BASE_URL", "https://img.example/w342/")
+    movie = make_movie(app, poster_path="/p.jpg")
+    assert client.get(f"{URL}{movie.id}/").get_json()["poster_url"] == (
+        "https://img.example/w342/p.jpg"
+    )
+
+
+@pytest.mark.parametrize("movie_id", ["999999", "abc", "0", "-1", "99999999999"])
+def test_an_unknown_or_non_numeric_movie_id_is_404(client: FlaskClient, movie_id: str) -> None:
+    assert_problem(client.get(f"{URL}{movie_id}/"), 404)
+
+
+def test_the_catalogue_never_calls_tmdb(
+    client: FlaskClient, catalogue: dict[str, Movie], fake_tmdb: FakeTMDb
+) -> None:
+    client.get(URL)
+    client.get(f"{URL}{catalogue['heat'].id}/")
+    assert fake_tmdb.requests == []
