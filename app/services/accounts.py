@@ -1,13 +1,54 @@
-"""Accounts: registration and the user records behind authentication."""
+"""Accounts: registration, login, password changes, the current user, profiles and
+account deletion."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from app.errors import Conflict, ValidationFailed
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import User, UserProfile
-from app.services.passwords import hash_password, password_problems
+from app.models import User, UserProfile, utcnow
+from app.services.catalog import genre_ids_by_tmdb_id
+from app.services.pagination import Page, paginate
+from app.services.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problems,
+    spend_verification_time,
+    verify_password,
+)
+from app.services.taste import mark_recommendations_stale
+from app.services.tokens import issue_tokens
+
+USERNAME_MIN_LENGTH = 3
+USERNAME_MAX_LENGTH = 150
+# Letters, digits and @ . + - _ (as the original API allowed).
+USERNAME_PATTERN = re.compile(r"^[\w.@+-]+\Z")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+EMAIL_MAX_LENGTH = 254
+
+# Fields of a profile a user may change, and those that change what we recommend.
+PROFILE_FIELDS = ("bio", "avatar_url", "favorite_genres", "preferred_language", "mature_content")
+TASTE_FIELDS = ("favorite_genres", "mature_content")
+# Fields of the user a user may change about themselves.
+ACCOUNT_FIELDS = ("username", "first_name", "last_name")
+
+WRONG_CREDENTIALS = "No active account was found with these credentials."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A user and the token pair just issued to them."""
+
+    user: User
+    tokens: dict[str, str]
 
 
 def normalise_email(email: str) -> str:
@@ -18,6 +59,43 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(
         select(User).where(User.email == normalise_email(email), User.deleted_at.is_(None))
     )
+
+
+def username_problems(username: str) -> list[str]:
+    problems = []
+    if not USERNAME_MIN_LENGTH <= len(username) <= USERNAME_MAX_LENGTH:
+        problems.append(
+            f"The username must have {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters."
+        )
+    if not USERNAME_PATTERN.match(username):
+        problems.append("The username may contain only letters, digits and @ . + - _")
+    return problems
+
+
+def _username_taken(username: str, *, except_user_id: int | None = None) -> bool:
+    statement = select(User.id).where(func.lower(User.username) == username.lower())
+    if except_user_id is not None:
+        statement = statement.where(User.id != except_user_id)
+    return db.session.scalar(statement.limit(1)) is not None
+
+
+def _email_taken(email: str) -> bool:
+    return db.session.scalar(select(User.id).where(User.email == email)) is not None
+
+
+def _raise_if_taken(email: str, username: str) -> None:
+    if _email_taken(email):
+        raise Conflict(
+            "A user with this email already exists.",
+            code="email_taken",
+            errors={"email": ["A user with this email already exists."]},
+        )
+    if _username_taken(username):
+        raise Conflict(
+            "A user with this username already exists.",
+            code="username_taken",
+            errors={"username": ["A user with this username already exists."]},
+        )
 
 
 def create_user(
@@ -32,24 +110,33 @@ def create_user(
 ) -> User:
     """A new user with an empty profile. `password=None` makes an account that cannot log in.
 
-    Raises ValidationFailed for a weak password and Conflict naming a taken field. Does not
-    commit.
+    Raises ValidationFailed for an invalid email or username or a weak password, and
+    Conflict naming a taken field. Does not commit.
     """
     email = normalise_email(email)
+    errors: dict[str, list[str]] = {}
+    if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.match(email):
+        errors["email"] = ["Not a valid email address."]
+    if problems := username_problems(username):
+        errors["username"] = problems
     if password is not None:
-        problems = password_problems(password, email=email, username=username)
+        problems = password_problems(
+            password,
+            email=email,
+            username=username,
+            first_name=first_name,
+            last_name=last_name,
+        )
         if problems:
-            raise ValidationFailed(
-                "The password does not meet the password policy.",
-                errors={"password": problems},
-            )
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("A user with this email already exists.", errors={"email": ["taken"]})
-    if (
-        db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower()))
-        is not None
-    ):
-        raise Conflict("A user with this username already exists.", errors={"username": ["taken"]})
+            errors["password"] = problems
+    if errors:
+        detail = (
+            "The password does not meet the password policy."
+            if set(errors) == {"password"}
+            else "The request is not valid: see errors for each field."
+        )
+        raise ValidationFailed(detail, errors=errors)
+    _raise_if_taken(email, username)
     user = User(
         email=email,
         username=username,
@@ -60,6 +147,182 @@ def create_user(
         is_superuser=is_superuser,
     )
     user.profile = UserProfile()
-    db.session.add(user)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+    except IntegrityError:
+        # Someone registered the same email or username between our check and insert.
+        _raise_if_taken(email, username)
+        raise
     return user
+
+
+def register_user(
+    *, email: str, username: str, password: str, first_name: str = "", last_name: str = ""
+) -> SignedIn:
+    """Create an account that can log in at once, and sign it in."""
+    user = create_user(
+        email=email,
+        username=username,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    db.session.flush()
+    tokens = issue_tokens(user)
+    db.session.commit()
+    return SignedIn(user=user, tokens=tokens)
+
+
+def log_in(email: str, password: str) -> SignedIn:
+    """Check the credentials, record the login and issue a token pair.
+
+    Unknown email, wrong password, inactive account and accounts without a password all
+    fail with the same AuthenticationFailed, in about the same time.
+    """
+    user = find_user_by_email(email)
+    if user is None:
+        spend_verification_time(password)
+        raise AuthenticationFailed(WRONG_CREDENTIALS, code="invalid_credentials")
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        raise AuthenticationFailed(WRONG_CREDENTIALS, code="invalid_credentials")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login = utcnow()
+    tokens = issue_tokens(user)
+    db.session.commit()
+    return SignedIn(user=user, tokens=tokens)
+
+
+def change_password(user: User, old_password: str, new_password: str) -> dict[str, str]:
+    """Set a new password, revoke every token issued so far and return a fresh pair."""
+    if not verify_password(user.password_hash, old_password):
+        raise ValidationFailed(
+            "The old password is incorrect.",
+            code="wrong_password",
+            errors={"old_password": ["The old password is incorrect."]},
+        )
+    problems = password_problems(
+        new_password,
+        email=user.email,
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+    )
+    if verify_password(user.password_hash, new_password):
+        problems.append("The new password must differ from the old one.")
+    if problems:
+        raise ValidationFailed(
+            "The password does not meet the password policy.",
+            errors={"new_password": problems},
+        )
+    user.password_hash = hash_password(new_password)
+    # Every token carries the version it was issued under: older ones are now refused.
+    user.token_version += 1
+    tokens = issue_tokens(user)
+    db.session.commit()
+    return tokens
+
+
+def update_account(user: User, changes: Mapping[str, Any]) -> User:
+    """Apply the safe fields of `changes` (names, username, nested profile) to `user`."""
+    username = changes.get("username")
+    if username is not None and username != user.username:
+        if _username_taken(username, except_user_id=user.id):
+            raise Conflict(
+                "A user with this username already exists.",
+                code="username_taken",
+                errors={"username": ["A user with this username already exists."]},
+            )
+        user.username = username
+    for field in ("first_name", "last_name"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    if "profile" in changes:
+        apply_profile_changes(user.profile, changes["profile"])
+    db.session.commit()
+    return user
+
+
+def delete_account(user: User, password: str) -> None:
+    """Delete the account and everything stored about it, in one transaction.
+
+    The database cascades the delete to every row that belongs to the user (profile,
+    library, recommendations, feedback, blocklist); the user's tokens then name no one.
+    """
+    if not verify_password(user.password_hash, password):
+        raise ValidationFailed(
+            "The password is incorrect.",
+            code="wrong_password",
+            errors={"password": ["The password is incorrect."]},
+        )
+    user_id = user.id
+    db.session.expunge_all()
+    db.session.execute(delete(User).where(User.id == user_id))
+    db.session.commit()
+
+
+# Profiles
+
+
+def _visible_profiles(viewer: User) -> Select[tuple[UserProfile]]:
+    """Staff see every profile; anyone else only their own."""
+    statement = (
+        select(UserProfile)
+        .join(UserProfile.user)
+        .where(User.deleted_at.is_(None))
+        .options(selectinload(UserProfile.user))
+        .order_by(UserProfile.id)
+    )
+    if not viewer.is_staff:
+        statement = statement.where(UserProfile.user_id == viewer.id)
+    return statement
+
+
+def list_profiles(viewer: User, page: int, page_size: int) -> Page[UserProfile]:
+    """The profiles `viewer` may see, one page at a time."""
+    return paginate(_visible_profiles(viewer), page, page_size)
+
+
+def get_profile(viewer: User, profile_id: int) -> UserProfile:
+    """A profile `viewer` may see; NotFound for any other (its existence is not revealed)."""
+    profile = db.session.scalar(_visible_profiles(viewer).where(UserProfile.id == profile_id))
+    if profile is None:
+        raise NotFound(f"Profile {profile_id} does not exist.", code="profile_not_found")
+    return profile
+
+
+def update_profile(viewer: User, profile_id: int, changes: Mapping[str, Any]) -> UserProfile:
+    """Change a profile its owner (or staff) may write."""
+    profile = get_profile(viewer, profile_id)
+    apply_profile_changes(profile, changes)
+    db.session.commit()
+    return profile
+
+
+def apply_profile_changes(profile: UserProfile, changes: Mapping[str, Any]) -> None:
+    """Set the given profile fields; favourite genres must be known TMDb genre ids.
+
+    Changing what shapes recommendations (favourite genres, mature content) marks the
+    user's recommendations stale. Does not commit.
+    """
+    if "favorite_genres" in changes:
+        genre_ids = list(dict.fromkeys(changes["favorite_genres"]))  # unique, order kept
+        known = genre_ids_by_tmdb_id(genre_ids)
+        unknown = [genre_id for genre_id in genre_ids if genre_id not in known]
+        if unknown:
+            listed = ", ".join(str(genre_id) for genre_id in unknown)
+            raise ValidationFailed(
+                f"Unknown genre ids: {listed}.",
+                code="unknown_genres",
+                errors={"favorite_genres": [f"These TMDb genre ids do not exist: {listed}."]},
+            )
+        changes = {**changes, "favorite_genres": genre_ids}
+    tastes_changed = False
+    for field in PROFILE_FIELDS:
+        if field in changes and getattr(profile, field) != changes[field]:
+            setattr(profile, field, changes[field])
+            tastes_changed = tastes_changed or field in TASTE_FIELDS
+    if tastes_changed:
+        db.session.flush()
+        mark_recommendations_stale(profile.user_id)

@@ -6,20 +6,38 @@ import re
 from difflib import SequenceMatcher
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST, PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
-# Above this, a password is too close to the user's own email or username.
+# At or above this, a password is too close to one of the user's own attributes.
 MAX_SIMILARITY = 0.7
+# Attribute parts shorter than this ("jo", "com") say nothing about a password.
+MIN_ATTRIBUTE_PART = 3
 
-_hasher = PasswordHasher()
+
+@cache
+def _hasher_with(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
+    )
+
+
+def _hasher() -> PasswordHasher:
+    """Argon2id with the configured cost (argon2-cffi's defaults outside an app)."""
+    if not has_app_context():
+        return _hasher_with(DEFAULT_TIME_COST, DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM)
+    config = current_app.config
+    return _hasher_with(
+        config["ARGON2_TIME_COST"], config["ARGON2_MEMORY_KIB"], config["ARGON2_PARALLELISM"]
+    )
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -27,13 +45,24 @@ def verify_password(password_hash: str, password: str) -> bool:
     if not password_hash:
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
+@cache
+def _decoy_hash(hasher: PasswordHasher) -> str:
+    return hasher.hash("decoy password that matches nothing")
+
+
+def spend_verification_time(password: str) -> None:
+    """Cost what a real verification costs, so an unknown email takes as long to refuse
+    as a wrong password (response times must not tell which emails have accounts)."""
+    verify_password(_decoy_hash(_hasher()), password)
+
+
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 @cache
@@ -42,25 +71,34 @@ def common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
-def _too_similar(password: str, attribute: str) -> bool:
+def too_similar(password: str, attribute: str) -> bool:
+    """True when `password` is close to `attribute` or to one of its parts (split on
+    anything but letters and digits: "jane.doe@example.com" gives jane, doe, example...)."""
     password = password.lower()
-    attribute = attribute.lower()
+    attribute = attribute.lower().strip()
     if not attribute:
         return False
     parts = {attribute, *re.split(r"[\W_]+", attribute)}
     for part in parts:
-        if len(part) < 3:
+        if len(part) < MIN_ATTRIBUTE_PART:
             continue
-        if part in password and len(part) >= len(password) * 0.5:
+        # Containing the attribute is only "similar" when it is most of the password.
+        if part in password and len(part) >= len(password) / 2:
             return True
-        if SequenceMatcher(a=password, b=part).quick_ratio() >= MAX_SIMILARITY and (
-            SequenceMatcher(a=password, b=part).ratio() >= MAX_SIMILARITY
-        ):
+        matcher = SequenceMatcher(a=password, b=part)
+        if matcher.quick_ratio() >= MAX_SIMILARITY and matcher.ratio() >= MAX_SIMILARITY:
             return True
     return False
 
 
-def password_problems(password: str, *, email: str = "", username: str = "") -> list[str]:
+def password_problems(
+    password: str,
+    *,
+    email: str = "",
+    username: str = "",
+    first_name: str = "",
+    last_name: str = "",
+) -> list[str]:
     """Every rule `password` breaks, one message each (empty when it is acceptable)."""
     problems = []
     if len(password) < MIN_LENGTH:
@@ -75,8 +113,15 @@ def password_problems(password: str, *, email: str = "", username: str = "") -> 
         problems.append("This password is entirely numeric.")
     if password.lower() in common_passwords():
         problems.append("This password is too common.")
-    if _too_similar(password, email.split("@")[0]) or _too_similar(password, email):
-        problems.append("The password is too similar to the email address.")
-    if _too_similar(password, username):
-        problems.append("The password is too similar to the username.")
+    similar_to = [
+        label
+        for label, value in (
+            ("email address", email),
+            ("username", username),
+            ("first name", first_name),
+            ("last name", last_name),
+        )
+        if too_similar(password, value)
+    ]
+    problems.extend(f"This password is too similar to the {label}." for label in similar_to)
     return problems

@@ -1,12 +1,16 @@
-"""JWT issuing, revocation through the database blocklist, and the token error responses.
+"""JWT issuing, rotation and revocation through the database blocklist, and the token
+error responses.
 
-Tokens carry the user id as identity and the user's `token_version` as the "ver" claim:
-bumping the version (password change) revokes every token issued before it.
+Tokens carry the user id as identity, the user's `token_version` as the "ver" claim and
+the account's creation instant as "acct". Bumping the version (password change) revokes
+every token issued before it; "acct" keeps a deleted account's tokens from ever working
+for a later account that happens to get the same id (SQLite reuses the highest id).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Response
@@ -16,42 +20,169 @@ from flask_jwt_extended import (
     create_refresh_token,
     decode_token,
 )
+from flask_jwt_extended.exceptions import JWTExtendedException
+from jwt.exceptions import ExpiredSignatureError, PyJWTError
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
-from app.errors import problem_response
+from app.errors import AuthenticationFailed, ValidationFailed, problem_response
 from app.extensions import db
 from app.models import TokenBlocklist, User, utcnow
 
 VERSION_CLAIM = "ver"
+ACCOUNT_CLAIM = "acct"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+# Why a token is on the blocklist (TokenBlocklist.reason).
+REASON_LOGOUT = "logout"
+REASON_ROTATION = "rotation"
+
+
+def account_fingerprint(user: User) -> int:
+    """The account's creation instant in microseconds: the same id, another account."""
+    return (user.date_joined - EPOCH) // timedelta(microseconds=1)
 
 
 def issue_tokens(user: User) -> dict[str, str]:
     """A fresh access and refresh token pair for `user`."""
-    claims = {VERSION_CLAIM: user.token_version}
+    claims = {VERSION_CLAIM: user.token_version, ACCOUNT_CLAIM: account_fingerprint(user)}
     return {
         "access": create_access_token(identity=str(user.id), additional_claims=claims),
         "refresh": create_refresh_token(identity=str(user.id), additional_claims=claims),
     }
 
 
+def _blocklist_row(payload: dict[str, Any], reason: str) -> TokenBlocklist:
+    return TokenBlocklist(
+        jti=payload["jti"],
+        token_type=payload["type"],
+        user_id=int(payload["sub"]),
+        expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        reason=reason,
+    )
+
+
 def revoke_token(payload: dict[str, Any], reason: str) -> None:
     """Put a decoded token on the blocklist (idempotent). Does not commit."""
     if db.session.scalar(select(TokenBlocklist.id).where(TokenBlocklist.jti == payload["jti"])):
         return
-    db.session.add(
-        TokenBlocklist(
-            jti=payload["jti"],
-            token_type=payload["type"],
-            user_id=int(payload["sub"]),
-            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
-            reason=reason,
-        )
-    )
+    db.session.add(_blocklist_row(payload, reason))
+
+
+def claim_token(payload: dict[str, Any], reason: str) -> None:
+    """Put a token on the blocklist, refusing it if it is already there. Does not commit.
+
+    The unique jti makes this the one atomic step of a rotation or a logout: of two
+    requests presenting the same refresh token at once, only one can insert the row.
+    """
+    try:
+        with db.session.begin_nested():
+            db.session.add(_blocklist_row(payload, reason))
+    except IntegrityError:
+        raise AuthenticationFailed(
+            "The token has been revoked.", code="token_revoked", headers=CHALLENGE
+        ) from None
 
 
 def decode_any_token(encoded: str) -> dict[str, Any]:
-    """Decode and verify a token's signature and expiry (not its revocation)."""
-    return decode_token(encoded)
+    """Decode and verify a token's signature and expiry (not its revocation).
+
+    Raises AuthenticationFailed (token_expired or token_invalid) for a bad token.
+    """
+    try:
+        return decode_token(encoded)
+    except ExpiredSignatureError:
+        raise AuthenticationFailed(
+            "The token has expired.", code="token_expired", headers=CHALLENGE
+        ) from None
+    except (PyJWTError, JWTExtendedException):
+        raise AuthenticationFailed(
+            "The token is invalid.", code="token_invalid", headers=CHALLENGE
+        ) from None
+
+
+def is_token_revoked(payload: dict[str, Any]) -> bool:
+    """Revoked when blocklisted, issued before the user's last password change, or
+    issued to an account that no longer exists (or is inactive)."""
+    user = load_active_user(payload.get("sub", ""))
+    if (
+        user is None
+        or payload.get(VERSION_CLAIM) != user.token_version
+        or payload.get(ACCOUNT_CLAIM) != account_fingerprint(user)
+    ):
+        return True
+    blocklisted = db.session.scalar(
+        select(TokenBlocklist.id).where(TokenBlocklist.jti == payload.get("jti"))
+    )
+    return blocklisted is not None
+
+
+def check_token(encoded: str, *, token_type: str | None = None) -> dict[str, Any]:
+    """The payload of a valid, unrevoked token (of `token_type`, when given).
+
+    Raises AuthenticationFailed otherwise.
+    """
+    payload = decode_any_token(encoded)
+    if token_type is not None and payload.get("type") != token_type:
+        raise AuthenticationFailed(
+            f"This operation needs a {token_type} token.",
+            code="wrong_token_type",
+            headers=CHALLENGE,
+        )
+    if is_token_revoked(payload):
+        raise AuthenticationFailed(
+            "The token has been revoked.", code="token_revoked", headers=CHALLENGE
+        )
+    return payload
+
+
+def rotate_refresh_token(encoded_refresh: str) -> dict[str, str]:
+    """A new token pair for a valid refresh token, which is revoked in the same
+    transaction: presenting it again is refused."""
+    payload = check_token(encoded_refresh, token_type="refresh")
+    claim_token(payload, REASON_ROTATION)
+    user = load_active_user(payload["sub"])
+    assert user is not None  # check_token has just loaded it
+    tokens = issue_tokens(user)
+    db.session.commit()
+    return tokens
+
+
+def log_out(encoded_refresh: str, access_payload: dict[str, Any] | None) -> None:
+    """Revoke the refresh token and, when the caller authenticated, their access token.
+
+    The refresh token must belong to the same user as the access token.
+    """
+    payload = check_token(encoded_refresh, token_type="refresh")
+    if access_payload is not None and access_payload["sub"] != payload["sub"]:
+        raise ValidationFailed(
+            "The refresh token belongs to another user.",
+            code="token_mismatch",
+            errors={"refresh": ["This refresh token is not yours."]},
+        )
+    claim_token(payload, REASON_LOGOUT)
+    if access_payload is not None:
+        revoke_token(access_payload, REASON_LOGOUT)
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_type: str
+    user_id: int
+    expires_at: datetime
+    valid: bool = True
+
+
+def verify_token(encoded: str) -> TokenInfo:
+    """What a valid, unrevoked token (of any type) is; AuthenticationFailed otherwise."""
+    payload = check_token(encoded)
+    return TokenInfo(
+        token_type=payload["type"],
+        user_id=int(payload["sub"]),
+        expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+    )
 
 
 def prune_expired_tokens() -> int:
@@ -66,6 +197,8 @@ def load_active_user(identity: str) -> User | None:
         user_id = int(identity)
     except (TypeError, ValueError):
         return None
+    if not 0 < user_id < 2**31:
+        return None
     user = db.session.get(User, user_id)
     if user is None or not user.is_active or user.deleted_at is not None:
         return None
@@ -73,7 +206,7 @@ def load_active_user(identity: str) -> User | None:
 
 
 def _unauthorised(detail: str, code: str) -> Response:
-    return problem_response(401, detail, code=code, headers={"WWW-Authenticate": "Bearer"})
+    return problem_response(401, detail, code=code, headers=CHALLENGE)
 
 
 def register_jwt_callbacks(manager: JWTManager) -> None:
@@ -85,16 +218,7 @@ def register_jwt_callbacks(manager: JWTManager) -> None:
 
     @manager.token_in_blocklist_loader
     def token_revoked_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
-        """Revoked when blocklisted, or issued before the user's last password change."""
-        user = load_active_user(jwt_data.get("sub", ""))
-        if user is None or jwt_data.get(VERSION_CLAIM) != user.token_version:
-            return True
-        return (
-            db.session.scalar(
-                select(TokenBlocklist.id).where(TokenBlocklist.jti == jwt_data["jti"])
-            )
-            is not None
-        )
+        return is_token_revoked(jwt_data)
 
     @manager.unauthorized_loader
     def missing_token_callback(reason: str) -> Response:
@@ -105,6 +229,8 @@ def register_jwt_callbacks(manager: JWTManager) -> None:
 
     @manager.invalid_token_loader
     def invalid_token_callback(reason: str) -> Response:
+        if reason == "Only non-refresh tokens are allowed":  # flask-jwt-extended's WrongTokenError
+            return _unauthorised("This operation needs an access token.", "wrong_token_type")
         return _unauthorised("The token is invalid.", "token_invalid")
 
     @manager.expired_token_loader

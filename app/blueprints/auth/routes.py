@@ -2,10 +2,278 @@
 
 from __future__ import annotations
 
-from app.api import Blueprint
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_jwt_extended import get_current_user, get_jwt, jwt_required
+
+from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.blueprints.auth.schemas import (
+    AccountDeleteSchema,
+    AccountExportSchema,
+    LoginSchema,
+    MePatchSchema,
+    MeSchema,
+    MessageSchema,
+    PasswordChangedSchema,
+    PasswordChangeSchema,
+    ProfileListArgs,
+    ProfilePatchSchema,
+    ProfilePutSchema,
+    ProfileSchema,
+    RefreshTokenSchema,
+    RegisterSchema,
+    SignedInSchema,
+    TokenInfoSchema,
+    TokenPairSchema,
+    TokenVerifySchema,
+)
+from app.blueprints.pagination import page_body, page_schema
+from app.errors import PROBLEM_MIMETYPE
+from app.extensions import limiter
+from app.models import User, UserProfile
+from app.ratelimit import address_key, login_email_key, login_rate_limit, register_rate_limit
+from app.services.account_export import export_account
+from app.services.accounts import (
+    change_password,
+    delete_account,
+    get_profile,
+    list_profiles,
+    log_in,
+    register_user,
+    update_account,
+    update_profile,
+)
+from app.services.tokens import TokenInfo, log_out, rotate_refresh_token, verify_token
 
 blp = Blueprint(
     "auth",
     __name__,
     description="Registration, login, JWT tokens, the current user and profiles.",
 )
+
+
+@blp.after_request
+def forbid_caching(response: Response) -> Response:
+    """Tokens and personal data must never be kept by a browser or proxy cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def problem(status: int, description: str) -> Callable[[Any], Any]:
+    """Document an error response of an operation (a problem+json body)."""
+    return blp.alt_response(
+        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
+    )
+
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+
+def throttled(description: str = "Too many requests: see Retry-After") -> Callable[[Any], Any]:
+    return blp.alt_response(
+        429,
+        schema=ProblemSchema,
+        content_type=PROBLEM_MIMETYPE,
+        description=description,
+        headers=RETRY_AFTER,
+    )
+
+
+def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
+    """An access token is required; documented as such, with its 401."""
+    view = problem(401, "No token, or an invalid, expired or revoked one")(view)
+    view = blp.doc(security=bearer_auth())(view)
+    return jwt_required()(view)
+
+
+def me() -> User:
+    user: User = get_current_user()
+    return user
+
+
+@blp.route("/users/")
+class Registration(MethodView):
+    # Its own bucket (per address) in place of the default limits.
+    decorators = [limiter.limit(register_rate_limit, key_func=address_key)]
+
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, SignedInSchema)
+    @problem(409, "The email or the username is taken (named in errors)")
+    @throttled("Too many registrations from this address")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Register, and receive a token pair.
+
+        The email is stored lower-cased and must be unique (case-insensitively), as must
+        the username. The password must pass the password policy; each rule it breaks is
+        listed under `errors.password`.
+        """
+        data.pop("password_confirm")
+        signed_in = register_user(**data)
+        return {
+            "message": "Registration successful.",
+            "user": signed_in.user,
+            "tokens": signed_in.tokens,
+        }
+
+
+@blp.route("/login/")
+class Login(MethodView):
+    # Per address and per email, in place of the default limits: browsing never uses up
+    # the attempts needed to log in, and one account cannot be guessed at from many places.
+    decorators = [
+        limiter.limit(login_rate_limit, key_func=address_key),
+        limiter.limit(login_rate_limit, key_func=login_email_key),
+    ]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(200, SignedInSchema)
+    @problem(401, "Wrong email or password, or an inactive account (one message for all)")
+    @throttled("Too many login attempts from this address or for this email")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Log in with email and password, and receive a token pair."""
+        signed_in = log_in(data["email"], data["password"])
+        return {"message": "Login successful.", "user": signed_in.user, "tokens": signed_in.tokens}
+
+
+@blp.route("/token/refresh/")
+class TokenRefresh(MethodView):
+    @blp.arguments(RefreshTokenSchema)
+    @blp.response(200, TokenPairSchema)
+    @problem(401, "The refresh token is invalid, expired, revoked or already used")
+    @throttled()
+    def post(self, data: dict[str, Any]) -> dict[str, str]:
+        """Exchange a refresh token for a new access and refresh token.
+
+        The refresh token presented is revoked (rotation): presenting it again is a 401.
+        """
+        return rotate_refresh_token(data["refresh"])
+
+
+@blp.route("/token/blacklist/")
+class TokenBlacklist(MethodView):
+    @jwt_required(optional=True)
+    @blp.doc(security=[*bearer_auth(), {}])
+    @blp.arguments(RefreshTokenSchema)
+    @blp.response(200, MessageSchema)
+    @problem(400, "The refresh token belongs to another user than the access token")
+    @problem(401, "A token is invalid, expired or already revoked")
+    @throttled()
+    def post(self, data: dict[str, Any]) -> dict[str, str]:
+        """Log out: revoke the refresh token, and the access token sent as Bearer, if any."""
+        log_out(data["refresh"], get_jwt() or None)
+        return {"message": "Logged out."}
+
+
+@blp.route("/token/verify/")
+class TokenVerify(MethodView):
+    @blp.arguments(TokenVerifySchema)
+    @blp.response(200, TokenInfoSchema)
+    @problem(401, "The token is invalid, expired or revoked")
+    @throttled()
+    def post(self, data: dict[str, Any]) -> TokenInfo:
+        """Check that an access or refresh token is valid and not revoked."""
+        return verify_token(data["token"])
+
+
+@blp.route("/password/change/")
+class PasswordChange(MethodView):
+    @authenticated
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(200, PasswordChangedSchema)
+    @throttled()
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Change the password: every token issued before is revoked, a new pair returned.
+
+        A wrong old password is a 400 naming `old_password`.
+        """
+        tokens = change_password(me(), data["old_password"], data["new_password"])
+        return {"message": "Password changed.", "tokens": tokens}
+
+
+@blp.route("/users/me/")
+class CurrentUser(MethodView):
+    @authenticated
+    @blp.response(200, MeSchema)
+    @throttled()
+    def get(self) -> User:
+        """The current user, with their profile."""
+        return me()
+
+    @authenticated
+    @blp.arguments(MePatchSchema)
+    @blp.response(200, MeSchema)
+    @problem(409, "The username is taken")
+    @throttled()
+    def patch(self, data: dict[str, Any]) -> User:
+        """Change names, username or profile fields. Anything else (is_staff, email...)
+        is refused with 400."""
+        return update_account(me(), data)
+
+    @authenticated
+    @blp.arguments(AccountDeleteSchema)
+    @blp.response(204)
+    @throttled()
+    def delete(self, data: dict[str, Any]) -> None:
+        """Delete the account and everything stored about it; its tokens stop working.
+
+        The password confirms it (a wrong one is a 400).
+        """
+        delete_account(me(), data["password"])
+
+
+@blp.route("/users/me/export/")
+class AccountExport(MethodView):
+    @authenticated
+    @blp.response(200, AccountExportSchema)
+    @throttled()
+    def get(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """Everything stored about the current user, as one JSON document."""
+        user = me()
+        disposition = f'attachment; filename="account-{user.id}-export.json"'
+        return export_account(user), {"Content-Disposition": disposition}
+
+
+@blp.route("/profiles/")
+class Profiles(MethodView):
+    @authenticated
+    @blp.arguments(ProfileListArgs, location="query")
+    @blp.response(200, page_schema(ProfileSchema))
+    @problem(404, "The page is past the last one")
+    @throttled()
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Profiles: staff see every one, anyone else only their own."""
+        return page_body(list_profiles(me(), args["page"], args["page_size"]))
+
+
+@blp.route("/profiles/<id:profile_id>/")
+class Profile(MethodView):
+    @authenticated
+    @blp.response(200, ProfileSchema)
+    @problem(404, "No such profile, or not yours")
+    @throttled()
+    def get(self, profile_id: int) -> UserProfile:
+        """A profile: your own (or any, for staff)."""
+        return get_profile(me(), profile_id)
+
+    @authenticated
+    @blp.arguments(ProfilePutSchema)
+    @blp.response(200, ProfileSchema)
+    @problem(404, "No such profile, or not yours")
+    @throttled()
+    def put(self, data: dict[str, Any], profile_id: int) -> UserProfile:
+        """Replace a profile's fields (all required). Favourite genres must be known TMDb
+        genre ids."""
+        return update_profile(me(), profile_id, data)
+
+    @authenticated
+    @blp.arguments(ProfilePatchSchema)
+    @blp.response(200, ProfileSchema)
+    @problem(404, "No such profile, or not yours")
+    @throttled()
+    def patch(self, data: dict[str, Any], profile_id: int) -> UserProfile:
+        """Change some of a profile's fields. Favourite genres must be known TMDb genre
+        ids."""
+        return update_profile(me(), profile_id, data)

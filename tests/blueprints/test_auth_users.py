@@ -1,0 +1,337 @@
+"""The current user: reading and changing it (mass assignment refused), exporting
+everything stored about it, and deleting it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import (
+    Favorite,
+    Movie,
+    Rating,
+    Recommendation,
+    RecommendationFeedback,
+    TokenBlocklist,
+    User,
+    UserProfile,
+    WatchHistory,
+    WatchlistEntry,
+)
+from tests.factories import DEFAULT_PASSWORD, make_genre, make_movie, make_user, tokens_for
+from tests.test_errors import assert_problem
+
+ME = "/api/v1/auth/users/me/"
+EXPORT = "/api/v1/auth/users/me/export/"
+USER_TABLES = (
+    Favorite,
+    Rating,
+    WatchlistEntry,
+    WatchHistory,
+    Recommendation,
+    RecommendationFeedback,
+    UserProfile,
+    TokenBlocklist,
+)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> None:
+    """One row of every kind for `user`, tagged so an export can be checked for it."""
+    first, second = movies
+    with app.app_context():
+        recommendation = Recommendation(
+            user_id=user.id,
+            movie_id=second.id,
+            recommendation_type="hybrid",
+            confidence_score=0.8,
+            rank=1,
+            explanation=f"because {tag}",
+        )
+        db.session.add_all(
+            [
+                Favorite(user_id=user.id, movie_id=first.id),
+                Rating(user_id=user.id, movie_id=first.id, rating=9, review=f"review by {tag}"),
+                WatchlistEntry(user_id=user.id, movie_id=second.id),
+                WatchHistory(
+                    user_id=user.id, movie_id=first.id, watched_at=datetime(2024, 5, 1, tzinfo=UTC)
+                ),
+                recommendation,
+            ]
+        )
+        db.session.flush()
+        db.session.add(
+            RecommendationFeedback(
+                user_id=user.id,
+                movie_id=second.id,
+                recommendation_id=recommendation.id,
+                feedback_type="like",
+                comment=f"comment by {tag}",
+            )
+        )
+        db.session.commit()
+
+
+def count_rows(app: Flask, user_id: int) -> dict[str, int]:
+    with app.app_context():
+        counts = {
+            model.__tablename__: db.session.scalar(
+                select(func.count()).select_from(model).where(model.user_id == user_id)
+            )
+            or 0
+            for model in USER_TABLES
+        }
+        counts["users"] = (
+            db.session.scalar(select(func.count()).select_from(User).where(User.id == user_id)) or 0
+        )
+        return counts
+
+
+# GET / PATCH
+
+
+def test_me_returns_the_current_user_with_the_nested_profile(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(app, first_name="Ada", last_name="Lovelace")
+    response = client.get(ME, headers=bearer(tokens_for(app, user)["access"]))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {
+        "id",
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "full_name",
+        "date_joined",
+        "last_login",
+        "profile",
+    }
+    assert body["id"] == user.id
+    assert body["full_name"] == "Ada Lovelace"
+    assert body["profile"]["id"] > 0
+    assert body["profile"]["user"] == {"id": user.id, "username": user.username}
+
+
+def test_patch_me_changes_names_username_and_profile(app: Flask, client: FlaskClient) -> None:
+    genre = make_genre(app, tmdb_id=878, name="Science Fiction")
+    user = make_user(app)
+    response = client.patch(
+        ME,
+        json={
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "username": "grace.h",
+            "profile": {"bio": "Compilers and cinema.", "favorite_genres": [genre.tmdb_id]},
+        },
+        headers=bearer(tokens_for(app, user)["access"]),
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["full_name"] == "Grace Hopper"
+    assert body["username"] == "grace.h"
+    assert body["profile"]["bio"] == "Compilers and cinema."
+    assert body["profile"]["favorite_genres"] == [878]
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert stored is not None
+        assert (stored.first_name, stored.username) == ("Grace", "grace.h")
+        assert stored.profile.favorite_genres == [878]
+
+
+def test_patch_me_to_a_taken_username_is_409_and_changes_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_user(app, username="taken")
+    user = make_user(app)
+    response = client.patch(
+        ME,
+        json={"username": "TAKEN", "first_name": "New"},
+        headers=bearer(tokens_for(app, user)["access"]),
+    )
+    body = assert_problem(response, 409, "username_taken")
+    assert set(body["errors"]) == {"username"}
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert stored is not None
+        assert (stored.username, stored.first_name) == (user.username, "")
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"is_staff": True},
+        {"is_superuser": True},
+        {"is_active": False},
+        {"email_verified": True},
+        {"id": 999},
+        {"email": "new@example.com"},
+        {"password_hash": "x"},
+        {"token_version": 99},
+        {"date_joined": "2000-01-01T00:00:00Z"},
+        {"profile": {"user_id": 1}},
+        {"profile": {"recommendations_stale": False}},
+    ],
+)
+def test_mass_assignment_on_me_is_400_and_never_applied(
+    app: Flask, client: FlaskClient, field: dict[str, Any]
+) -> None:
+    user = make_user(app)
+    response = client.patch(
+        ME, json={**field, "first_name": "Changed"}, headers=bearer(tokens_for(app, user)["access"])
+    )
+    assert_problem(response, 400, "validation_error")
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert stored is not None
+        assert not (stored.is_staff or stored.is_superuser or stored.email_verified)
+        assert stored.is_active
+        assert stored.email == user.email
+        assert stored.first_name == ""
+        assert stored.token_version == 0
+        assert stored.profile.user_id == user.id
+
+
+def test_patch_me_rejects_invalid_values(app: Flask, client: FlaskClient) -> None:
+    user = make_user(app)
+    response = client.patch(
+        ME,
+        json={"username": "no spaces allowed", "profile": {"avatar_url": "javascript:alert(1)"}},
+        headers=bearer(tokens_for(app, user)["access"]),
+    )
+    body = assert_problem(response, 400, "validation_error")
+    assert set(body["errors"]) == {"username", "profile"}
+
+
+def test_me_needs_a_token(client: FlaskClient) -> None:
+    assert_problem(client.get(ME), 401, "not_authenticated")
+    assert_problem(client.patch(ME, json={}), 401, "not_authenticated")
+
+
+# Export
+
+
+def test_export_contains_the_callers_data_and_nobody_elses(app: Flask, client: FlaskClient) -> None:
+    movies = [make_movie(app, title="Alpha"), make_movie(app, title="Beta")]
+    me = make_user(app, email="me@example.com", first_name="Mia")
+    other = make_user(app, email="other@example.com")
+    give_library(app, me, movies, tag="me")
+    give_library(app, other, movies, tag="other")
+    response = client.get(EXPORT, headers=bearer(tokens_for(app, me)["access"]))
+    assert response.status_code == 200, response.get_json()
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = response.get_json()
+    assert body["user"]["email"] == "me@example.com"
+    assert body["user"]["first_name"] == "Mia"
+    assert body["profile"]["id"] > 0
+    for section in ("favorites", "ratings", "watchlist", "history", "recommendations", "feedback"):
+        assert len(body[section]) == 1, section
+    assert body["ratings"][0]["review"] == "review by me"
+    assert body["ratings"][0]["rating"] == 9
+    assert body["ratings"][0]["movie"]["title"] == "Alpha"
+    assert body["recommendations"][0]["explanation"] == "because me"
+    assert body["feedback"][0]["comment"] == "comment by me"
+    assert body["history"][0]["watched_at"].startswith("2024-05-01")
+    text = response.get_data(as_text=True)
+    assert "other@example.com" not in text and "by other" not in text
+    assert "password" not in text and "$argon2" not in text
+
+
+def test_export_of_a_new_account_has_empty_sections(app: Flask, client: FlaskClient) -> None:
+    user = make_user(app)
+    body = client.get(EXPORT, headers=bearer(tokens_for(app, user)["access"])).get_json()
+    assert body["user"]["id"] == user.id
+    assert body["favorites"] == body["ratings"] == body["feedback"] == []
+
+
+def test_export_needs_a_token(client: FlaskClient) -> None:
+    assert_problem(client.get(EXPORT), 401, "not_authenticated")
+
+
+# Deletion
+
+
+def test_delete_me_removes_every_row_of_the_user_and_nothing_of_anyone_else(
+    app: Flask, client: FlaskClient
+) -> None:
+    movies = [make_movie(app), make_movie(app)]
+    me = make_user(app)
+    other = make_user(app)
+    give_library(app, me, movies, tag="me")
+    give_library(app, other, movies, tag="other")
+    my_tokens = tokens_for(app, me)
+    other_tokens = tokens_for(app, other)
+    # A blocklist row for each, so the cascade to token_blocklist is exercised too.
+    for tokens in (my_tokens, other_tokens):
+        refreshed = client.post(
+            "/api/v1/auth/token/refresh/", json={"refresh": tokens["refresh"]}
+        ).get_json()
+        tokens.update(refreshed)
+    others_before = count_rows(app, other.id)
+    assert all(others_before.values())
+    assert all(count_rows(app, me.id).values())
+
+    response = client.delete(
+        ME, json={"password": DEFAULT_PASSWORD}, headers=bearer(my_tokens["access"])
+    )
+    assert response.status_code == 204, response.get_data(as_text=True)
+    assert response.get_data() == b""
+
+    assert set(count_rows(app, me.id).values()) == {0}
+    assert count_rows(app, other.id) == others_before
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Movie)) == 2
+    assert_problem(client.get(ME, headers=bearer(my_tokens["access"])), 401)
+    assert_problem(
+        client.post("/api/v1/auth/token/refresh/", json={"refresh": my_tokens["refresh"]}), 401
+    )
+    assert client.get(ME, headers=bearer(other_tokens["access"])).status_code == 200
+
+
+def test_delete_me_with_the_wrong_password_is_400_and_deletes_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(app)
+    access = tokens_for(app, user)["access"]
+    response = client.delete(ME, json={"password": "not-my-password"}, headers=bearer(access))
+    body = assert_problem(response, 400, "wrong_password")
+    assert set(body["errors"]) == {"password"}
+    assert count_rows(app, user.id)["users"] == 1
+    assert client.get(ME, headers=bearer(access)).status_code == 200
+
+
+def test_delete_me_without_a_password_is_400(app: Flask, client: FlaskClient) -> None:
+    user = make_user(app)
+    response = client.delete(ME, headers=bearer(tokens_for(app, user)["access"]))
+    assert_problem(response, 400)
+    assert count_rows(app, user.id)["users"] == 1
+
+
+def test_tokens_of_a_deleted_account_never_work_for_a_new_account_with_its_id(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(app)
+    old_access = tokens_for(app, user)["access"]
+    client.delete(ME, json={"password": DEFAULT_PASSWORD}, headers=bearer(old_access))
+    with app.app_context():
+        # SQLite hands out the highest id again after a delete: the same id, another person.
+        db.session.add(
+            User(
+                id=user.id,
+                email="newcomer@example.com",
+                username="newcomer",
+                profile=UserProfile(),
+            )
+        )
+        db.session.commit()
+    assert_problem(client.get(ME, headers=bearer(old_access)), 401, "token_revoked")
