@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import TokenBlocklist, User
@@ -539,3 +540,33 @@ def test_spoofed_forwarded_for_does_not_escape_the_login_limit(
     credentials["email"] = "other-target@example.com"
     second = client.post(f"{AUTH}/login/", json=credentials, headers={"X-Forwarded-For": "2.2.2.2"})
     assert_problem(second, 429, "rate_limited")
+
+
+# Concurrency
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("postgres_only")
+def test_one_refresh_token_presented_twice_at_once_is_rotated_only_once(app: Flask) -> None:
+    tokens = tokens_for(app, make_user(app))
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+    codes: list[str] = []
+
+    def refresh() -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(f"{AUTH}/token/refresh/", json={"refresh": tokens["refresh"]})
+        statuses.append(response.status_code)
+        if response.status_code != 200:
+            codes.append(response.get_json()["code"])
+
+    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 401, 401, 401]
+    assert codes == ["token_revoked"] * 3
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TokenBlocklist)) == 1
