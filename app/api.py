@@ -8,6 +8,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Flask, Response, redirect, send_from_directory, url_for
 from swagger_ui_bundle import swagger_ui_path
 from webargs.flaskparser import FlaskParser
@@ -55,9 +56,40 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = BadRequestParser()
 
 
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
+def document_problem_content_type(response: dict[str, Any]) -> None:
+    """Error bodies are sent as application/problem+json: say so in the document."""
+    content = response.get("content", {})
+    json_body = content.get("application/json")
+    if json_body and json_body.get("schema", {}).get("$ref") == PROBLEM_SCHEMA_REF:
+        content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
+
+
+class ProblemContentTypePlugin(BasePlugin):
+    """An apispec plugin that documents every ProblemSchema response as problem+json."""
+
+    def response_helper(self, response: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        document_problem_content_type(response)
+        return response
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            for response in operation.get("responses", {}).values():
+                if isinstance(response, dict):
+                    document_problem_content_type(response)
+
+
 class ProblemApi(flask_smorest.Api):
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
+
+    def __init__(self) -> None:
+        super().__init__(spec_kwargs={"extra_plugins": [ProblemContentTypePlugin()]})
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_exception_to_problem(error)
