@@ -64,8 +64,9 @@ def login_attempt_allowed() -> bool:
 
 def start_staff_session(user: User) -> None:
     """Sign `user` in: a new session id (no fixation), their id and token version."""
-    session.clear()
+    # A new id before anything else (the old one, seen before sign-in, is deleted).
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    session.clear()
     session.permanent = True
     session[SESSION_USER_ID] = user.id
     session[SESSION_TOKEN_VERSION] = user.token_version

@@ -139,10 +139,11 @@ class StaffModelView(ModelView):
     can_set_page_size = False
     page_size = 50
     # Relations shown in the list, loaded with the page's rows (no query per row).
-    column_select_related_list: list[Any] = []
+    related: tuple[str, ...] = ()
 
     def __init__(self, model: type[Any], *, page_size: int = 50, **kwargs: Any) -> None:
         self.page_size = page_size
+        self.column_select_related_list = [getattr(model, name) for name in self.related]
         super().__init__(model, db, **kwargs)
 
     def is_accessible(self) -> bool:
@@ -170,7 +171,7 @@ class LibraryEntryView(StaffModelView):
     entries (moderation), which makes the user's recommendations stale."""
 
     can_delete = True
-    column_select_related_list = ["user", "movie"]
+    related = ("user", "movie")
     column_searchable_list = ["user.email", "movie.title"]
     column_labels = {"user.email": "User", "movie.title": "Movie"}
     column_default_sort = ("id", True)
@@ -311,7 +312,7 @@ class UserView(StaffModelView):
 
 class ProfileView(StaffModelView):
     can_edit = True
-    column_select_related_list = ["user"]
+    related = ("user",)
     column_list = [
         "user.email",
         "preferred_language",
@@ -513,7 +514,7 @@ class FeedbackView(LibraryEntryView):
 
 
 class RecommendationView(StaffModelView):
-    column_select_related_list = ["user", "movie"]
+    related = ("user", "movie")
     column_list = [
         "id",
         "user.email",

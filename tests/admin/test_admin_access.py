@@ -1,0 +1,322 @@
+"""Who gets into /admin/: the login form, the session cookie, CSRF, throttling, logout."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_session.base import ServerSideSessionInterface
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import User
+from config import ProductionConfig, TestingConfig
+from tests.admin.conftest import LOGIN, csrf_token_in, post_form, sign_in
+from tests.factories import DEFAULT_PASSWORD, auth_headers, make_movie, make_user
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/users/",
+    "/admin/profiles/",
+    "/admin/movies/",
+    "/admin/genres/",
+    "/admin/favorites/",
+    "/admin/ratings/",
+    "/admin/watchlist/",
+    "/admin/history/",
+    "/admin/recommendations/",
+    "/admin/feedback/",
+    "/admin/token-blocklist/",
+]
+
+
+def stored_user(app: Flask, user_id: int) -> User:
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        db.session.expunge(user)
+        return user
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_every_admin_page_redirects_an_anonymous_visitor_to_the_login_page(
+    client: FlaskClient, page: str
+) -> None:
+    response = client.get(page)
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(LOGIN)
+
+
+def test_login_page_is_a_form_with_a_csrf_token(client: FlaskClient) -> None:
+    response = client.get(LOGIN)
+
+    assert response.status_code == 200
+    assert "text/html" in response.content_type
+    assert csrf_token_in(response.text)
+    assert 'name="email"' in response.text and 'name="password"' in response.text
+
+
+def test_staff_member_signs_in_through_the_form_and_sees_the_admin(
+    app: Flask, client: FlaskClient
+) -> None:
+    staff = make_user(app, is_staff=True)
+
+    response = sign_in(client, staff.email)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/"
+    home = client.get("/admin/")
+    assert home.status_code == 200
+    assert staff.email in home.text
+    assert "Sign out" in home.text
+    assert stored_user(app, staff.id).last_login is not None
+
+
+def test_sign_in_returns_to_the_admin_page_first_asked_for(app: Flask, client: FlaskClient) -> None:
+    staff = make_user(app, is_staff=True)
+    redirected = client.get("/admin/movies/?search=alien")
+    next_url = redirected.headers["Location"].split("next=", 1)[1]
+
+    response = sign_in(client, staff.email, next_url=next_url)
+
+    assert response.headers["Location"] == "/admin/movies/?search=alien"
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/", "//evil.example/admin/", "/api/v1/movies/"]
+)
+def test_sign_in_never_redirects_outside_the_admin(
+    app: Flask, client: FlaskClient, next_url: str
+) -> None:
+    staff = make_user(app, is_staff=True)
+
+    response = sign_in(client, staff.email, next_url=next_url)
+
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_session_cookie_is_http_only_same_site_lax_and_scoped_to_the_admin(
+    app: Flask, client: FlaskClient
+) -> None:
+    staff = make_user(app, is_staff=True)
+
+    response = sign_in(client, staff.email)
+
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("admin_session=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    assert "Path=/admin" in cookie
+    assert "Secure" not in cookie  # tests run over plain HTTP, as development does
+
+
+def test_the_session_lives_on_the_server_and_the_cookie_holds_only_its_id(
+    app: Flask, client: FlaskClient
+) -> None:
+    staff = make_user(app, is_staff=True)
+
+    sign_in(client, staff.email)
+
+    cookie = client.get_cookie("admin_session", path="/admin")
+    assert cookie is not None
+    assert isinstance(app.session_interface, ServerSideSessionInterface)
+    # A random opaque id (Flask's own cookie sessions are signed base64 data with dots).
+    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", cookie.value)
+
+
+def test_production_marks_the_session_cookie_secure_and_testing_keeps_csrf_on() -> None:
+    assert ProductionConfig.SESSION_COOKIE_SECURE is True
+    assert getattr(TestingConfig, "WTF_CSRF_ENABLED", True) is True
+
+
+def test_a_new_session_id_is_issued_at_sign_in(app: Flask, client: FlaskClient) -> None:
+    staff = make_user(app, is_staff=True)
+    client.get(LOGIN)
+    before = client.get_cookie("admin_session", path="/admin")
+    assert before is not None  # the login form's CSRF token lives in a session
+
+    sign_in(client, staff.email)
+
+    after = client.get_cookie("admin_session", path="/admin")
+    assert after is not None and after.value != before.value
+
+
+def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
+    app: Flask, client: FlaskClient
+) -> None:
+    staff = make_user(app, is_staff=True)
+
+    wrong_password = sign_in(client, staff.email, "not-the-password-at-all")
+    unknown_email = sign_in(client, "nobody@example.com")
+
+    for response in (wrong_password, unknown_email):
+        assert response.status_code == 401
+        assert "Invalid email or password." in response.text
+    assert client.get("/admin/users/").status_code == 302
+
+
+def test_a_user_who_is_not_staff_is_refused_with_a_clear_message(
+    app: Flask, client: FlaskClient
+) -> None:
+    member = make_user(app)
+
+    response = sign_in(client, member.email)
+
+    assert response.status_code == 403
+    assert "not a staff account" in response.text
+    assert client.get("/admin/").headers["Location"].startswith(LOGIN)
+
+
+def test_a_deactivated_staff_member_is_refused(app: Flask, client: FlaskClient) -> None:
+    staff = make_user(app, is_staff=True)
+    with app.app_context():
+        db.session.get(User, staff.id).is_active = False  # type: ignore[union-attr]
+        db.session.commit()
+
+    response = sign_in(client, staff.email)
+
+    assert response.status_code == 403
+    assert "deactivated" in response.text
+
+
+def test_a_staff_member_deactivated_while_signed_in_is_sent_back_to_the_login_page(
+    app: Flask, staff_client: FlaskClient, staff: User
+) -> None:
+    with app.app_context():
+        db.session.get(User, staff.id).is_active = False  # type: ignore[union-attr]
+        db.session.commit()
+
+    response = staff_client.get("/admin/users/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(LOGIN)
+
+
+def test_login_form_without_the_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
+    staff = make_user(app, is_staff=True)
+    client.get(LOGIN)
+
+    response = client.post(LOGIN, data={"email": staff.email, "password": DEFAULT_PASSWORD})
+
+    assert response.status_code == 400
+    assert "Form refused" in response.text
+    assert client.get("/admin/").status_code == 302
+
+
+def test_login_form_with_a_forged_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
+    staff = make_user(app, is_staff=True)
+    client.get(LOGIN)
+
+    response = client.post(
+        LOGIN,
+        data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": "forged.token"},
+    )
+
+    assert response.status_code == 400
+
+
+def test_an_edit_posted_without_the_csrf_token_changes_nothing(
+    app: Flask, staff_client: FlaskClient
+) -> None:
+    member = make_user(app, first_name="Original")
+
+    response = staff_client.post(
+        f"/admin/users/edit/?id={member.id}",
+        data={"email": member.email, "username": member.username, "first_name": "Changed"},
+    )
+
+    assert response.status_code == 400
+    assert stored_user(app, member.id).first_name == "Original"
+
+
+def test_an_action_posted_without_the_csrf_token_changes_nothing(
+    app: Flask, staff_client: FlaskClient
+) -> None:
+    member = make_user(app)
+
+    response = staff_client.post(
+        "/admin/users/action/", data={"action": "deactivate", "rowid": [str(member.id)]}
+    )
+
+    assert response.status_code == 400
+    assert stored_user(app, member.id).is_active is True
+
+
+def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient) -> None:
+    member = make_user(app)
+    movie = make_movie(app)
+    client.get(LOGIN)  # an admin session in the cookie jar changes nothing for /api
+
+    response = client.post(
+        "/api/v1/favorites/favorites/",
+        json={"movie": movie.id},
+        headers=auth_headers(app, member),
+    )
+
+    assert response.status_code == 201, response.text
+
+
+def test_api_responses_set_no_session_cookie(app: Flask, client: FlaskClient) -> None:
+    response = client.get("/health/")
+
+    assert "Set-Cookie" not in response.headers
+
+
+def test_sign_in_attempts_are_throttled_like_the_api_login(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff = make_user(app, is_staff=True)
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+
+    attempts = [sign_in(client, staff.email, "wrong-password-1") for _ in range(2)]
+    throttled = sign_in(client, staff.email)
+
+    assert [response.status_code for response in attempts] == [401, 401]
+    assert throttled.status_code == 429
+    assert "Too many sign-in attempts" in throttled.text
+    assert client.get("/admin/").status_code == 302
+
+
+def test_browsing_the_admin_is_not_limited_by_the_anonymous_api_quota(
+    app: Flask, staff_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "3/hour")
+
+    statuses = [staff_client.get("/admin/movies/").status_code for _ in range(5)]
+
+    assert statuses == [200] * 5
+
+
+def test_sign_out_ends_the_session(staff_client: FlaskClient) -> None:
+    home = staff_client.get("/admin/")
+
+    response = staff_client.post("/admin/logout/", data={"csrf_token": csrf_token_in(home.text)})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == LOGIN
+    assert staff_client.get("/admin/users/").status_code == 302
+
+
+def test_sign_out_by_a_plain_link_is_not_possible(staff_client: FlaskClient) -> None:
+    assert staff_client.get("/admin/logout/").status_code == 405
+    assert staff_client.get("/admin/users/").status_code == 200
+
+
+def test_a_password_change_ends_the_users_admin_sessions(
+    app: Flask, staff_client: FlaskClient, staff: User, superuser_client: FlaskClient
+) -> None:
+    response = post_form(
+        superuser_client,
+        f"/admin/users/password/?id={staff.id}",
+        f"/admin/users/password/?id={staff.id}",
+        {"password": "a-brand-new-passphrase-9", "confirm": "a-brand-new-passphrase-9"},
+    )
+    assert response.status_code == 302
+
+    assert staff_client.get("/admin/users/").status_code == 302
+    with app.app_context():
+        count = db.session.scalar(select(User.token_version).where(User.id == staff.id))
+    assert count == 1
