@@ -539,7 +539,8 @@ def test_check_of_an_unknown_movie_is_404(client: FlaskClient, headers: dict[str
 
 
 def test_the_openapi_document_describes_every_library_operation(client: FlaskClient) -> None:
-    paths = client.get("/api/schema/").get_json()["paths"]
+    document = client.get("/api/schema/").get_json()
+    paths = document["paths"]
     prefix = "/api/v1/favorites/"
     expected = {
         "favorites/": {"get", "post"},
@@ -560,5 +561,8 @@ def test_the_openapi_document_describes_every_library_operation(client: FlaskCli
             assert "401" in operation["responses"], (path, method)
             assert "404" in operation["responses"], (path, method)
     for path in ("favorites/", "ratings/", "watchlist/"):
-        assert "409" in paths[prefix + path]["post"]["responses"]
+        conflict = paths[prefix + path]["post"]["responses"]["409"]
+        reference = conflict["content"]["application/problem+json"]["schema"]["$ref"]
+        schema = document["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+        assert "existing_id" in schema["properties"]
         assert "400" in paths[prefix + path]["post"]["responses"]

@@ -13,6 +13,7 @@ from flask_jwt_extended import current_user, jwt_required
 
 from app.api import Blueprint, ProblemSchema, bearer_auth
 from app.blueprints.favorites.schemas import (
+    DuplicateProblemSchema,
     FavoriteCheckSchema,
     FavoriteCreateSchema,
     FavoriteListArgs,
@@ -41,10 +42,12 @@ blp = Blueprint(
 )
 
 
-def problem(status: int, description: str) -> Callable[[Any], Any]:
+def problem(
+    status: int, description: str, schema: type[ProblemSchema] = ProblemSchema
+) -> Callable[[Any], Any]:
     """Document a problem+json outcome of an operation."""
     return blp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
+        status, schema=schema, content_type=PROBLEM_MIMETYPE, description=description
     )
 
 
@@ -78,7 +81,9 @@ class Favorites(MethodView):
     @blp.response(201, FavoriteSchema)
     @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
-    @problem(409, "Already a favourite; `existing_id` names the stored entry")
+    @problem(
+        409, "Already a favourite; `existing_id` names the stored entry", DuplicateProblemSchema
+    )
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> Favorite:
@@ -140,7 +145,11 @@ class Ratings(MethodView):
     @blp.response(201, RatingSchema)
     @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
-    @problem(409, "Already rated; update it with PUT or PATCH (`existing_id` names it)")
+    @problem(
+        409,
+        "Already rated; update it with PUT or PATCH (`existing_id` names it)",
+        DuplicateProblemSchema,
+    )
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, query: dict[str, Any], data: dict[str, Any]) -> Rating:
@@ -248,7 +257,11 @@ class Watchlist(MethodView):
     @blp.response(201, WatchlistEntrySchema)
     @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
-    @problem(409, "Already on your watchlist; `existing_id` names the stored entry")
+    @problem(
+        409,
+        "Already on your watchlist; `existing_id` names the stored entry",
+        DuplicateProblemSchema,
+    )
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> WatchlistEntry:

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from app.api import MAX_ID
+from app.api import MAX_ID, ProblemSchema
 from app.blueprints.pagination import PageArgs
 from app.blueprints.schemas import MovieSummarySchema
 from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
@@ -176,6 +176,14 @@ class RatingSchema(ma.Schema):
     )
     created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "When rated"})
     updated_at = ma.fields.DateTime(dump_only=True, metadata={"description": "Last change"})
+
+
+class DuplicateProblemSchema(ProblemSchema):
+    """A 409 for an entry the caller already has: `existing_id` names the stored one."""
+
+    existing_id = ma.fields.Integer(
+        metadata={"description": "The id of the entry already stored", "example": 31}
+    )
 
 
 class FavoriteCheckSchema(ma.Schema):
