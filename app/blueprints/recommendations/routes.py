@@ -2,10 +2,155 @@
 
 from __future__ import annotations
 
-from app.api import Blueprint
+from typing import Any
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user, jwt_required
+
+from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.blueprints.pagination import PageArgs, page_body, page_schema
+from app.blueprints.recommendations.schemas import (
+    FeedbackCreateSchema,
+    FeedbackSchema,
+    RecommendationListArgs,
+    RecommendationSchema,
+    RefreshArgs,
+    RefreshResultSchema,
+    SimilarMoviesArgs,
+    SimilarMovieSchema,
+)
+from app.services import recommendations as service
 
 blp = Blueprint(
     "recommendations",
     __name__,
     description="Personalised recommendations, similar movies and feedback.",
 )
+
+UNAUTHORISED = {
+    "schema": ProblemSchema,
+    "description": "No valid access token (code: not_authenticated, token_expired, ...)",
+}
+PAGE_NOT_FOUND = "The page is past the last one (code: page_not_found)"
+NOT_YOURS = "No recommendation with this id belongs to you (code: recommendation_not_found)"
+
+
+@blp.route("/")
+class Recommendations(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(RecommendationListArgs, location="query")
+    @blp.response(200, page_schema(RecommendationSchema))
+    @blp.alt_response(401, **UNAUTHORISED)
+    @blp.alt_response(404, schema=ProblemSchema, description=PAGE_NOT_FOUND)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Your recommendations, best first.
+
+        Generated on first use and regenerated whenever your tastes changed since (a
+        favourite, a rating, the watchlist, watch history or feedback). `limit` caps how
+        many are generated and returned; `genre` keeps those of one TMDb genre.
+        """
+        page = service.list_recommendations(
+            current_user.id,
+            limit=args["limit"],
+            genre_tmdb_id=args.get("genre"),
+            page=args["page"],
+            page_size=args["page_size"],
+        )
+        return page_body(page)
+
+
+@blp.route("/refresh/")
+class Refresh(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(RefreshArgs, location="query")
+    @blp.response(200, RefreshResultSchema)
+    @blp.alt_response(401, **UNAUTHORISED)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Regenerate your recommendations now.
+
+        Replaces your previous batch; your feedback is kept, and disliked or
+        not-interested movies stay out.
+        """
+        batch = service.generate_recommendations(current_user.id, args["limit"])
+        return {
+            "message": f"Generated {len(batch)} recommendations",
+            "recommendations": batch.recommendations,
+        }
+
+
+@blp.route("/similar/<id:movie_id>/")
+class SimilarMovies(MethodView):
+    @blp.arguments(SimilarMoviesArgs, location="query")
+    @blp.response(200, page_schema(SimilarMovieSchema))
+    @blp.alt_response(
+        404,
+        schema=ProblemSchema,
+        description="No such movie (code: movie_not_found), or " + PAGE_NOT_FOUND,
+    )
+    def get(self, args: dict[str, Any], movie_id: int) -> dict[str, Any]:
+        """Movies similar to this one (no token needed).
+
+        From shared genres, the people who liked both and, where both have one, the
+        overview text.
+        """
+        page = service.similar_movies(
+            movie_id, limit=args["limit"], page=args["page"], page_size=args["page_size"]
+        )
+        return page_body(page)
+
+
+@blp.route("/feedback/")
+class Feedback(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(
+        FeedbackCreateSchema,
+        example={"recommendation": 41, "feedback_type": "not_interested", "comment": ""},
+    )
+    @blp.response(201, FeedbackSchema, description="Feedback recorded")
+    @blp.alt_response(
+        200,
+        schema=FeedbackSchema,
+        description="You had already given feedback on this movie: it was replaced",
+    )
+    @blp.alt_response(401, **UNAUTHORISED)
+    @blp.alt_response(404, schema=ProblemSchema, description=NOT_YOURS)
+    def post(self, data: dict[str, Any]) -> tuple[Any, int]:
+        """Tell us what you think of a recommendation.
+
+        One feedback per movie: a second one replaces the first. A disliked or
+        not-interested movie is never recommended to you again, even after a refresh.
+        """
+        feedback, created = service.give_feedback(
+            current_user.id, data["recommendation"], data["feedback_type"], data["comment"]
+        )
+        return feedback, 201 if created else 200
+
+
+@blp.route("/feedback/list/")
+class FeedbackList(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer_auth())
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(FeedbackSchema))
+    @blp.alt_response(401, **UNAUTHORISED)
+    @blp.alt_response(404, schema=ProblemSchema, description=PAGE_NOT_FOUND)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Your feedback, newest first."""
+        return page_body(
+            service.list_feedback(current_user.id, page=args["page"], page_size=args["page_size"])
+        )
+
+
+@blp.route("/<id:recommendation_id>/click/")
+class Click(MethodView):
+    @jwt_required()
+    @blp.doc(security=bearer_auth())
+    @blp.response(200, RecommendationSchema)
+    @blp.alt_response(401, **UNAUTHORISED)
+    @blp.alt_response(404, schema=ProblemSchema, description=NOT_YOURS)
+    def post(self, recommendation_id: int) -> Any:
+        """Record that you opened this recommendation."""
+        return service.record_click(current_user.id, recommendation_id)

@@ -1,0 +1,174 @@
+"""Schemas of the recommendations blueprint: stored recommendations, similar movies and
+feedback."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.api import MAX_ID
+from app.blueprints.pagination import PageArgs
+from app.blueprints.schemas import MovieSummarySchema
+from app.models.recommendations import (
+    COMMENT_MAX_LENGTH,
+    FEEDBACK_TYPES,
+    RECOMMENDATION_TYPES,
+)
+from app.services.recommendations import MAX_LIMIT
+
+LIMIT_DESCRIPTION = (
+    f"How many recommendations to generate and return, 1 to {MAX_LIMIT} "
+    "(default: the configured batch size, 20)."
+)
+
+
+def limit_field() -> ma.fields.Integer:
+    return ma.fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={"description": LIMIT_DESCRIPTION, "example": 20},
+    )
+
+
+# --- query strings and bodies --------------------------------------------------------------
+
+
+class RecommendationListArgs(PageArgs):
+    limit = limit_field()
+    genre = ma.fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={
+            "description": "Only recommendations of this genre (a TMDb genre id, e.g. 878).",
+            "example": 878,
+        },
+    )
+
+
+class RefreshArgs(ma.Schema):
+    limit = limit_field()
+
+
+class SimilarMoviesArgs(PageArgs):
+    limit = ma.fields.Integer(
+        load_default=10,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={
+            "description": f"How many similar movies to find, 1 to {MAX_LIMIT}.",
+            "example": 10,
+        },
+    )
+
+
+class FeedbackCreateSchema(ma.Schema):
+    recommendation = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "The id of one of your recommendations.", "example": 41},
+    )
+    feedback_type = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(FEEDBACK_TYPES),
+        metadata={
+            "description": "like, dislike or not_interested. A disliked or not-interested "
+            "movie is never recommended again.",
+            "example": "not_interested",
+        },
+    )
+    comment = ma.fields.String(
+        load_default="",
+        validate=validate.Length(max=COMMENT_MAX_LENGTH),
+        metadata={
+            "description": f"Optional free text, at most {COMMENT_MAX_LENGTH} characters.",
+            "example": "Seen it already.",
+        },
+    )
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+class FeedbackSummarySchema(ma.Schema):
+    """The caller's feedback on a recommended movie, embedded in the recommendation."""
+
+    id = ma.fields.Integer(dump_only=True, metadata={"example": 7})
+    feedback_type = ma.fields.String(dump_only=True, metadata={"example": "like"})
+    comment = ma.fields.String(dump_only=True, metadata={"example": ""})
+    created_at = ma.fields.DateTime(dump_only=True)
+    updated_at = ma.fields.DateTime(dump_only=True)
+
+
+class RecommendationSchema(ma.Schema):
+    """A stored recommendation, with its movie and the caller's feedback on that movie."""
+
+    id = ma.fields.Integer(dump_only=True, attribute="recommendation.id", metadata={"example": 41})
+    rank = ma.fields.Integer(
+        dump_only=True,
+        attribute="recommendation.rank",
+        metadata={"description": "Position in the batch, 1 first.", "example": 1},
+    )
+    movie = ma.fields.Nested(MovieSummarySchema, dump_only=True, attribute="recommendation.movie")
+    recommendation_type = ma.fields.String(
+        dump_only=True,
+        attribute="recommendation.recommendation_type",
+        metadata={"description": " / ".join(RECOMMENDATION_TYPES), "example": "hybrid"},
+    )
+    confidence_score = ma.fields.Float(
+        dump_only=True,
+        attribute="recommendation.confidence_score",
+        metadata={"description": "0 to 1", "example": 0.82},
+    )
+    explanation = ma.fields.String(
+        dump_only=True,
+        attribute="recommendation.explanation",
+        metadata={"example": "Because you liked Alien and Blade Runner"},
+    )
+    is_clicked = ma.fields.Boolean(dump_only=True, attribute="recommendation.is_clicked")
+    is_rated = ma.fields.Boolean(dump_only=True, attribute="recommendation.is_rated")
+    created_at = ma.fields.DateTime(dump_only=True, attribute="recommendation.created_at")
+    feedback = ma.fields.Nested(
+        FeedbackSummarySchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Your feedback on this movie, or null."},
+    )
+
+
+class RefreshResultSchema(ma.Schema):
+    message = ma.fields.String(dump_only=True, metadata={"example": "Generated 20 recommendations"})
+    recommendations = ma.fields.List(ma.fields.Nested(RecommendationSchema), dump_only=True)
+
+
+class SimilarMovieSchema(ma.Schema):
+    movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
+    score = ma.fields.Float(
+        dump_only=True, metadata={"description": "Similarity, higher first", "example": 0.71}
+    )
+    confidence_score = ma.fields.Float(
+        dump_only=True,
+        attribute="confidence",
+        metadata={"description": "0 to 1", "example": 0.64},
+    )
+    recommendation_type = ma.fields.String(dump_only=True, metadata={"example": "hybrid"})
+    explanation = ma.fields.String(
+        dump_only=True, metadata={"example": "Also science fiction; liked by the same people"}
+    )
+
+
+class FeedbackSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True, metadata={"example": 7})
+    recommendation = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        attribute="recommendation_id",
+        metadata={
+            "description": "The recommendation it is attached to; null once that batch was "
+            "replaced and the movie is not in the new one (the feedback itself is kept).",
+            "example": 41,
+        },
+    )
+    movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
+    feedback_type = ma.fields.String(dump_only=True, metadata={"example": "not_interested"})
+    comment = ma.fields.String(dump_only=True, metadata={"example": "Seen it already."})
+    created_at = ma.fields.DateTime(dump_only=True)
+    updated_at = ma.fields.DateTime(dump_only=True)

@@ -1,0 +1,408 @@
+"""Stored recommendation batches: generation through the engine, staleness, feedback, clicks.
+
+The engine (app.services.recommender) only reads and scores; this module owns the writes.
+A batch replaces the previous one in one transaction, serialised per user by a row lock
+on the user's profile, so two concurrent refreshes never interleave. Feedback is keyed by
+(user, movie) and outlives the batch it was given on: replacing a batch only clears its
+link to the deleted row (ON DELETE SET NULL), and the engine excludes disliked movies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.errors import NotFound
+from app.extensions import db
+from app.models import (
+    Genre,
+    Movie,
+    Recommendation,
+    RecommendationFeedback,
+    User,
+    UserProfile,
+    movie_genres,
+    utcnow,
+)
+from app.services import recommender
+from app.services.catalog import get_movie
+from app.services.pagination import Page, paginate
+from app.services.taste import mark_recommendations_stale
+
+# Most recommendations (or similar movies) generated and returned for one request.
+MAX_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class RecommendationView:
+    """A stored recommendation and the user's feedback on its movie (None when none)."""
+
+    recommendation: Recommendation
+    feedback: RecommendationFeedback | None
+
+
+@dataclass(frozen=True)
+class GeneratedBatch:
+    """A freshly stored batch, with the engine's scores (which are not stored)."""
+
+    recommendations: list[RecommendationView]
+    scores: dict[int, float]  # movie_id -> the engine's score
+
+    def __len__(self) -> int:
+        return len(self.recommendations)
+
+
+@dataclass(frozen=True)
+class SimilarMovie:
+    movie: Movie
+    score: float
+    confidence: float
+    recommendation_type: str
+    explanation: str
+
+
+def default_batch_size() -> int:
+    return int(current_app.config["RECOMMENDER_BATCH_SIZE"])
+
+
+# --- generation and persistence ------------------------------------------------------------
+
+
+def generate_recommendations(user_id: int, limit: int | None = None) -> GeneratedBatch:
+    """Compute `limit` recommendations (default: the batch size) and store them, replacing
+    the user's previous batch. Commits. NotFound for an unknown user."""
+    _lock_profile(user_id)
+    results = _store_new_batch(user_id, limit or default_batch_size())
+    return GeneratedBatch(
+        recommendations=list_batch(user_id),
+        scores={result.movie_id: result.score for result in results},
+    )
+
+
+def ensure_fresh_recommendations(user_id: int, limit: int) -> None:
+    """Regenerate the user's batch if it is stale, missing or smaller than `limit`.
+
+    Checked once without a lock (the common, fresh case costs one query), then again
+    under the lock, so concurrent requests regenerate at most once.
+    """
+    if not _needs_regeneration(user_id, limit):
+        return
+    if _lock_profile(user_id) and not _needs_regeneration(user_id, limit):
+        db.session.commit()  # another request regenerated while we waited for the lock
+        return
+    _store_new_batch(user_id, max(limit, default_batch_size()))
+
+
+def _needs_regeneration(user_id: int, limit: int) -> bool:
+    stored = (
+        select(func.count(Recommendation.id))
+        .where(Recommendation.user_id == user_id)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        select(UserProfile.recommendations_stale, stored).where(UserProfile.user_id == user_id)
+    ).first()
+    if row is None:  # no profile yet: nothing was ever generated
+        return True
+    stale, count = row
+    return bool(stale) or count < limit
+
+
+def _lock_profile(user_id: int) -> bool:
+    """Lock the user's profile row until the transaction ends (creating the profile if
+    missing). True when it existed. NotFound for an unknown or deleted user."""
+    locked = db.session.execute(
+        select(UserProfile.id).where(UserProfile.user_id == user_id).with_for_update()
+    ).first()
+    if locked is not None:
+        return True
+    user = db.session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
+    db.session.add(UserProfile(user_id=user_id))
+    db.session.flush()
+    return False
+
+
+def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMovie]:
+    """Ask the engine and replace the stored batch (under the lock already held). Commits."""
+    results = recommender.recommend_for_user(user_id, limit=size)[:size]
+    save_batch(user_id, results)
+    db.session.commit()
+    return results
+
+
+def save_batch(user_id: int, results: Sequence[recommender.RecommendedMovie]) -> None:
+    """Replace the user's recommendations with `results` (ranked in order) and mark them
+    fresh. Feedback rows lose their link to deleted rows but stay; feedback on a movie
+    of the new batch is linked to its new row. Does not commit."""
+    db.session.execute(
+        delete(Recommendation)
+        .where(Recommendation.user_id == user_id)
+        .execution_options(synchronize_session=False)
+    )
+    now = utcnow()
+    seen: set[int] = set()
+    rows: list[dict[str, Any]] = []
+    for result in results:
+        if result.movie_id in seen:  # the unique (user, movie) row must not be repeated
+            continue
+        seen.add(result.movie_id)
+        rows.append(
+            {
+                "user_id": user_id,
+                "movie_id": result.movie_id,
+                "recommendation_type": result.recommendation_type,
+                # The column is checked to 0..1; float noise must not become a 500.
+                "confidence_score": min(1.0, max(0.0, float(result.confidence))),
+                "rank": len(rows) + 1,
+                "explanation": result.explanation,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if rows:
+        db.session.execute(insert(Recommendation), rows)
+        new_row_id = (
+            select(Recommendation.id)
+            .where(
+                Recommendation.user_id == user_id,
+                Recommendation.movie_id == RecommendationFeedback.movie_id,
+            )
+            .scalar_subquery()
+        )
+        db.session.execute(
+            update(RecommendationFeedback)
+            .where(
+                RecommendationFeedback.user_id == user_id,
+                RecommendationFeedback.movie_id.in_(seen),
+            )
+            .values(recommendation_id=new_row_id)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.execute(
+        update(UserProfile)
+        .where(UserProfile.user_id == user_id)
+        .values(recommendations_stale=False, recommendations_generated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    # Rows loaded before the bulk statements (a profile, feedback) must be read again.
+    db.session.expire_all()
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _with_movie(statement: Select[Any]) -> Select[Any]:
+    """Each recommendation's movie in the same query, and the movies' genres in one more."""
+    return statement.options(
+        joinedload(Recommendation.movie, innerjoin=True).selectinload(Movie.genres)
+    )
+
+
+def _attach_feedback(
+    user_id: int, recommendations: Sequence[Recommendation]
+) -> list[RecommendationView]:
+    """Pair each recommendation with the user's feedback on its movie (one query)."""
+    movie_ids = [recommendation.movie_id for recommendation in recommendations]
+    feedback: dict[int, RecommendationFeedback] = {}
+    if movie_ids:
+        feedback = {
+            row.movie_id: row
+            for row in db.session.scalars(
+                select(RecommendationFeedback).where(
+                    RecommendationFeedback.user_id == user_id,
+                    RecommendationFeedback.movie_id.in_(movie_ids),
+                )
+            )
+        }
+    return [
+        RecommendationView(recommendation, feedback.get(recommendation.movie_id))
+        for recommendation in recommendations
+    ]
+
+
+def list_batch(user_id: int) -> list[RecommendationView]:
+    """The user's whole stored batch, by rank."""
+    recommendations = db.session.scalars(
+        _with_movie(
+            select(Recommendation)
+            .where(Recommendation.user_id == user_id)
+            .order_by(Recommendation.rank, Recommendation.id)
+        ).execution_options(populate_existing=True)
+    ).all()
+    return _attach_feedback(user_id, recommendations)
+
+
+def list_recommendations(
+    user_id: int,
+    *,
+    limit: int | None = None,
+    genre_tmdb_id: int | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> Page[RecommendationView]:
+    """The user's recommendations by rank (regenerated first when stale): the best `limit`
+    of them (only those of genre `genre_tmdb_id` when given), one page at a time."""
+    limit = limit or default_batch_size()
+    ensure_fresh_recommendations(user_id, limit)
+    best = (
+        select(Recommendation.id)
+        .where(Recommendation.user_id == user_id)
+        .order_by(Recommendation.rank, Recommendation.id)
+        .limit(limit)
+    )
+    statement = select(Recommendation).where(Recommendation.id.in_(best))
+    if genre_tmdb_id is not None:
+        statement = statement.where(
+            Recommendation.movie_id.in_(
+                select(movie_genres.c.movie_id)
+                .join(Genre, Genre.id == movie_genres.c.genre_id)
+                .where(Genre.tmdb_id == genre_tmdb_id)
+            )
+        )
+    statement = _with_movie(statement.order_by(Recommendation.rank, Recommendation.id))
+    result = paginate(statement, page, page_size)
+    return Page(
+        items=_attach_feedback(user_id, result.items),
+        count=result.count,
+        page=result.page,
+        page_size=result.page_size,
+    )
+
+
+def get_user_recommendation(user_id: int, recommendation_id: int) -> Recommendation:
+    """One of the user's recommendations; NotFound for anyone else's (or none)."""
+    recommendation = db.session.scalar(
+        _with_movie(
+            select(Recommendation).where(
+                Recommendation.id == recommendation_id, Recommendation.user_id == user_id
+            )
+        )
+    )
+    if recommendation is None:
+        raise NotFound(
+            f"Recommendation {recommendation_id} does not exist.",
+            code="recommendation_not_found",
+        )
+    return recommendation
+
+
+def similar_movies(
+    movie_id: int, *, limit: int = 10, page: int = 1, page_size: int = 20
+) -> Page[SimilarMovie]:
+    """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time."""
+    get_movie(movie_id)
+    results = recommender.similar_movies(movie_id, limit=limit)[:limit]
+    count = len(results)
+    last_page = max(1, -(-count // page_size))
+    if page > last_page:
+        raise NotFound(
+            f"Page {page} does not exist: there are {last_page} page(s) of {page_size}.",
+            code="page_not_found",
+        )
+    chunk = results[(page - 1) * page_size : page * page_size]
+    movies = {
+        movie.id: movie
+        for movie in db.session.scalars(
+            select(Movie)
+            .where(Movie.id.in_([result.movie_id for result in chunk]))
+            .options(selectinload(Movie.genres))
+        )
+    }
+    items = [
+        SimilarMovie(
+            movie=movies[result.movie_id],
+            score=result.score,
+            confidence=result.confidence,
+            recommendation_type=result.recommendation_type,
+            explanation=result.explanation,
+        )
+        for result in chunk
+        if result.movie_id in movies
+    ]
+    return Page(items=items, count=count, page=page, page_size=page_size)
+
+
+# --- feedback and clicks -------------------------------------------------------------------
+
+
+def give_feedback(
+    user_id: int, recommendation_id: int, feedback_type: str, comment: str = ""
+) -> tuple[RecommendationFeedback, bool]:
+    """Record the user's feedback on one of their recommendations; a second feedback on
+    the same movie replaces the first. Returns (feedback, created). Marks the user's
+    recommendations stale. Commits. NotFound for another user's recommendation."""
+    recommendation = get_user_recommendation(user_id, recommendation_id)
+    feedback = _feedback_on_movie(user_id, recommendation.movie_id)
+    created = feedback is None
+    if feedback is None:
+        feedback = RecommendationFeedback(
+            user_id=user_id,
+            movie_id=recommendation.movie_id,
+            recommendation_id=recommendation.id,
+            feedback_type=feedback_type,
+            comment=comment,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(feedback)
+        except IntegrityError:
+            # A concurrent request stored this movie's feedback first: update that one.
+            feedback = _feedback_on_movie(user_id, recommendation.movie_id)
+            if feedback is None:
+                raise
+            created = False
+    if not created:
+        feedback.recommendation_id = recommendation.id
+        feedback.feedback_type = feedback_type
+        feedback.comment = comment
+    mark_recommendations_stale(user_id)
+    db.session.commit()
+    return _load_feedback(feedback.id), created
+
+
+def _feedback_on_movie(user_id: int, movie_id: int) -> RecommendationFeedback | None:
+    return db.session.scalar(
+        select(RecommendationFeedback).where(
+            RecommendationFeedback.user_id == user_id,
+            RecommendationFeedback.movie_id == movie_id,
+        )
+    )
+
+
+def _load_feedback(feedback_id: int) -> RecommendationFeedback:
+    feedback = db.session.scalar(
+        select(RecommendationFeedback)
+        .where(RecommendationFeedback.id == feedback_id)
+        .options(selectinload(RecommendationFeedback.movie).selectinload(Movie.genres))
+    )
+    assert feedback is not None  # just written in this transaction
+    return feedback
+
+
+def list_feedback(user_id: int, *, page: int = 1, page_size: int = 20) -> Page[Any]:
+    """The user's feedback, newest first, with the movies."""
+    statement = (
+        select(RecommendationFeedback)
+        .where(RecommendationFeedback.user_id == user_id)
+        .order_by(RecommendationFeedback.created_at.desc(), RecommendationFeedback.id.desc())
+        .options(selectinload(RecommendationFeedback.movie).selectinload(Movie.genres))
+    )
+    return paginate(statement, page, page_size)
+
+
+def record_click(user_id: int, recommendation_id: int) -> RecommendationView:
+    """Mark one of the user's recommendations clicked. Commits. NotFound for anyone else's."""
+    recommendation = get_user_recommendation(user_id, recommendation_id)
+    if not recommendation.is_clicked:
+        recommendation.is_clicked = True
+        db.session.commit()
+        recommendation = get_user_recommendation(user_id, recommendation_id)
+    return _attach_feedback(user_id, [recommendation])[0]
