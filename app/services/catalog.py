@@ -93,11 +93,12 @@ def upsert_genres(genres: Iterable[GenreRecord]) -> dict[int, int]:
     unique = {genre.tmdb_id: genre for genre in genres}
     if unique:
         statement = dialect_insert(Genre).values(
-            [{"tmdb_id": g.tmdb_id, "name": g.name} for g in unique.values()]
+            [{"tmdb_id": g.tmdb_id, "name": g.name} for _, g in sorted(unique.items())]
         )
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=["tmdb_id"],
             set_={"name": statement.excluded.name},  # type: ignore[attr-defined]
+            where=Genre.__table__.c.name.is_distinct_from(statement.excluded.name),  # type: ignore[attr-defined]
         )
         db.session.execute(statement)
     return genre_ids_by_tmdb_id(unique)
@@ -146,7 +147,8 @@ def upsert_movies(payloads: Iterable[Mapping[str, Any]], *, commit: bool = True)
 def _write_movie_rows(rows: list[dict[str, Any]]) -> dict[int, int]:
     """Upsert movie rows grouped by the columns they carry; returns tmdb_id -> id."""
     groups: dict[frozenset[str], list[dict[str, Any]]] = {}
-    for row in rows:
+    # Rows locked in tmdb_id order: two overlapping pages saved at once cannot deadlock.
+    for row in sorted(rows, key=lambda row: row["tmdb_id"]):
         values = {key: value for key, value in row.items() if key != "genre_tmdb_ids"}
         groups.setdefault(frozenset(values), []).append(values)
     now = utcnow()

@@ -8,6 +8,7 @@ validated JSON cached with flask-caching, and every failure turned into a domain
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -255,7 +256,7 @@ def build_session(settings: TMDbSettings) -> requests.Session:
         status_forcelist=RETRY_STATUSES,
         allowed_methods=frozenset({"GET"}),
         respect_retry_after_header=True,
-        retry_after_max=max(0, int(settings.max_retry_after)),
+        retry_after_max=max(0, math.ceil(settings.max_retry_after)),
         raise_on_status=False,
     )
     adapter = HTTPAdapter(max_retries=retry, pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)

@@ -5,6 +5,7 @@ Every movie returned is saved locally first, so it carries a local id.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -263,3 +264,37 @@ def test_invalid_browse_parameters_are_400_without_calling_tmdb(
 @pytest.mark.parametrize("url", ["/api/v1/movies/tmdb/abc/", "/api/v1/movies/tmdb/0/"])
 def test_a_non_numeric_tmdb_id_is_404(client: FlaskClient, url: str) -> None:
     assert_problem(client.get(url), 404)
+
+
+@pytest.mark.committing
+@pytest.mark.postgres
+def test_overlapping_pages_browsed_at_once_are_all_saved_once(
+    app: Flask, postgres_only: None, fake_tmdb: FakeTMDb
+) -> None:
+    """Popular and top rated share movies in a different order: no error, no duplicate."""
+    urls = ["/api/v1/movies/popular/", "/api/v1/movies/top_rated/"] * 4
+    barrier = threading.Barrier(len(urls))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def browse(url: str) -> None:
+        client = app.test_client()
+        barrier.wait()
+        response = client.get(url)
+        with lock:
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=browse, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert statuses == [200] * len(urls)
+    popular = {
+        m["id"] for m in sorted(fake_tmdb.movies.values(), key=lambda m: -m["popularity"])[:20]
+    }
+    top = {
+        m["id"] for m in sorted(fake_tmdb.movies.values(), key=lambda m: -m["vote_average"])[:20]
+    }
+    movies, genres, links, _ = catalogue_state(app)
+    assert (movies, genres, links) == (len(popular | top), 10, 2 * len(popular | top))

@@ -128,6 +128,17 @@ def test_persistent_429_is_503_rate_limited_with_retry_after(
     assert fake_tmdb.count("/movie/top_rated") == 3
 
 
+def test_a_long_retry_after_is_waited_for_only_up_to_the_cap(
+    app: Flask, fake_tmdb: FakeTMDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "TMDB_MAX_RETRY_AFTER", 0)
+    fake_tmdb.failures = ["429", "429"]
+    fake_tmdb.retry_after = 3600  # honoured literally, this test would wait two hours
+    with app.app_context():
+        assert tmdb_client().popular().total_results == 60
+    assert fake_tmdb.count("/movie/popular") == 3
+
+
 def test_a_timeout_is_retried_then_reported_as_unavailable(
     app: Flask, fake_tmdb: FakeTMDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
