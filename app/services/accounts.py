@@ -29,9 +29,10 @@ from app.services.tokens import issue_tokens
 
 USERNAME_MIN_LENGTH = 3
 USERNAME_MAX_LENGTH = 150
-# Letters, digits and @ . + - _ (as the original API allowed).
-USERNAME_PATTERN = re.compile(r"^[\w.@+-]+\Z")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+# Letters, digits and @ . + - _ (as the original API allowed). Patterns are applied with
+# fullmatch ("$" alone would accept a trailing newline) and also published in the OpenAPI.
+USERNAME_PATTERN = re.compile(r"^[\w.@+-]+$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMAIL_MAX_LENGTH = 254
 
 # Fields of a profile a user may change, and those that change what we recommend.
@@ -67,7 +68,7 @@ def username_problems(username: str) -> list[str]:
         problems.append(
             f"The username must have {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters."
         )
-    if not USERNAME_PATTERN.match(username):
+    if not USERNAME_PATTERN.fullmatch(username):
         problems.append("The username may contain only letters, digits and @ . + - _")
     return problems
 
@@ -115,7 +116,7 @@ def create_user(
     """
     email = normalise_email(email)
     errors: dict[str, list[str]] = {}
-    if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.match(email):
+    if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email):
         errors["email"] = ["Not a valid email address."]
     if problems := username_problems(username):
         errors["username"] = problems

@@ -274,6 +274,7 @@ def test_unknown_genre_ids_are_400_naming_them_and_nothing_changes(
         ({"favorite_genres": [True]}, "favorite_genres"),
         ({"favorite_genres": 18}, "favorite_genres"),
         ({"preferred_language": "english please"}, "preferred_language"),
+        ({"preferred_language": "en\n"}, "preferred_language"),
         ({"mature_content": "sometimes"}, "mature_content"),
     ],
 )

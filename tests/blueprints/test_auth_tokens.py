@@ -107,6 +107,7 @@ def test_duplicate_username_in_another_case_is_409_naming_username(
         ({"email": "not-an-email"}, "email"),
         ({"username": "ab"}, "username"),
         ({"username": "has space"}, "username"),
+        ({"username": "trailing_newline\n"}, "username"),
         ({"username": "x" * 151}, "username"),
         ({"password": "12345678", "password_confirm": "12345678"}, "password"),
         ({"first_name": "x" * 151}, "first_name"),

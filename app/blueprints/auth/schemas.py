@@ -26,13 +26,23 @@ NAME_MAX_LENGTH = 150
 AVATAR_URL_MAX_LENGTH = 500
 FAVORITE_GENRES_MAX = 50
 # ISO 639-1 language, optionally with an ISO 3166-1 region: "en", "pt-BR".
-LANGUAGE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?\Z"
+LANGUAGE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"
 
 EXAMPLE_PASSWORD = "blue-lantern-orbit-42"
 EXAMPLE_ACCESS = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cGUiOiJhY2Nlc3MifQ.sig"
 EXAMPLE_REFRESH = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsInR5cGUiOiJyZWZyZXNoIn0.sig"
 
 _http_url = validate.URL(schemes={"http", "https"}, require_tld=True)
+
+
+class FullMatch(validate.Regexp):
+    """The whole value must match (`$` alone lets a trailing newline through); the
+    pattern is still published in the OpenAPI document."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
 
 
 def validate_avatar_url(value: str) -> None:
@@ -55,9 +65,7 @@ def username_field(*, required: bool) -> ma.fields.String:
         required=required,
         validate=[
             validate.Length(min=USERNAME_MIN_LENGTH, max=USERNAME_MAX_LENGTH),
-            validate.Regexp(
-                USERNAME_PATTERN, error="Use only letters, digits and @ . + - _ characters."
-            ),
+            FullMatch(USERNAME_PATTERN, error="Use only letters, digits and @ . + - _ characters."),
         ],
         metadata={
             "description": "3 to 150 letters, digits and @ . + - _ (unique, case-insensitive)",
@@ -170,9 +178,7 @@ class ProfilePatchSchema(ma.Schema):
         },
     )
     preferred_language = ma.fields.String(
-        validate=validate.Regexp(
-            LANGUAGE_PATTERN, error="Use a language code such as en or pt-BR."
-        ),
+        validate=FullMatch(LANGUAGE_PATTERN, error="Use a language code such as en or pt-BR."),
         metadata={"example": "en"},
     )
     mature_content = ma.fields.Boolean(metadata={"example": False})
