@@ -3,6 +3,7 @@ account deletion."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ TASTE_FIELDS = ("favorite_genres", "mature_content")
 ACCOUNT_FIELDS = ("username", "first_name", "last_name")
 
 WRONG_CREDENTIALS = "No active account was found with these credentials."
+
+# Security events, by user id: never an email, a password or a token.
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,7 @@ def register_user(
     db.session.flush()
     tokens = issue_tokens(user)
     db.session.commit()
+    logger.info("user %s registered", user.id)
     return SignedIn(user=user, tokens=tokens)
 
 
@@ -184,14 +189,17 @@ def log_in(email: str, password: str) -> SignedIn:
     user = find_user_by_email(email)
     if user is None:
         spend_verification_time(password)
+        logger.info("login refused: no account with this email")
         raise AuthenticationFailed(WRONG_CREDENTIALS, code="invalid_credentials")
     if not verify_password(user.password_hash, password) or not user.is_active:
+        logger.info("login refused for user %s: wrong password or inactive", user.id)
         raise AuthenticationFailed(WRONG_CREDENTIALS, code="invalid_credentials")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login = utcnow()
     tokens = issue_tokens(user)
     db.session.commit()
+    logger.info("user %s logged in", user.id)
     return SignedIn(user=user, tokens=tokens)
 
 
@@ -222,6 +230,7 @@ def change_password(user: User, old_password: str, new_password: str) -> dict[st
     user.token_version += 1
     tokens = issue_tokens(user)
     db.session.commit()
+    logger.info("user %s changed their password; earlier tokens revoked", user.id)
     return tokens
 
 
@@ -261,6 +270,7 @@ def delete_account(user: User, password: str) -> None:
     db.session.expunge_all()
     db.session.execute(delete(User).where(User.id == user_id))
     db.session.commit()
+    logger.info("user %s deleted their account", user_id)
 
 
 # Profiles

@@ -9,6 +9,7 @@ for a later account that happens to get the same id (SQLite reuses the highest i
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import AuthenticationFailed, ValidationFailed, problem_response
 from app.extensions import db
 from app.models import TokenBlocklist, User, utcnow
+
+# Security events, by user id and token id (jti): never the token itself.
+logger = logging.getLogger(__name__)
 
 VERSION_CLAIM = "ver"
 ACCOUNT_CLAIM = "acct"
@@ -80,9 +84,14 @@ def claim_token(payload: dict[str, Any], reason: str) -> None:
         with db.session.begin_nested():
             db.session.add(_blocklist_row(payload, reason))
     except IntegrityError:
+        logger.warning("%s token %s of user %s presented again", *_described(payload))
         raise AuthenticationFailed(
             "The token has been revoked.", code="token_revoked", headers=CHALLENGE
         ) from None
+
+
+def _described(payload: dict[str, Any]) -> tuple[str, str, str]:
+    return str(payload.get("type")), str(payload.get("jti")), str(payload.get("sub"))
 
 
 def decode_any_token(encoded: str) -> dict[str, Any]:
@@ -131,6 +140,7 @@ def check_token(encoded: str, *, token_type: str | None = None) -> dict[str, Any
             headers=CHALLENGE,
         )
     if is_token_revoked(payload):
+        logger.info("revoked %s token %s of user %s refused", *_described(payload))
         raise AuthenticationFailed(
             "The token has been revoked.", code="token_revoked", headers=CHALLENGE
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from datetime import timedelta
 from typing import Any
@@ -571,3 +572,27 @@ def test_one_refresh_token_presented_twice_at_once_is_rotated_only_once(app: Fla
     assert codes == ["token_revoked"] * 3
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(TokenBlocklist)) == 1
+
+
+def test_passwords_and_tokens_never_reach_the_logs(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = "analytical-engine-1843"
+    registered = client.post(f"{AUTH}/users/", json=register_body()).get_json()
+    client.post(f"{AUTH}/login/", json={"email": "ada.lovelace@example.com", "password": "wrong-1"})
+    logged_in = login(client, "ada.lovelace@example.com", password).get_json()
+    refreshed = client.post(
+        f"{AUTH}/token/refresh/", json={"refresh": logged_in["tokens"]["refresh"]}
+    ).get_json()
+    client.post(f"{AUTH}/token/refresh/", json={"refresh": logged_in["tokens"]["refresh"]})
+    assert refreshed["access"]
+    logs = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"user {registered['user']['id']} registered" in logs
+    assert f"login refused for user {registered['user']['id']}" in logs
+    assert f"user {registered['user']['id']} logged in" in logs
+    assert "revoked refresh token" in logs
+    secrets = [password, "wrong-1", *registered["tokens"].values(), *logged_in["tokens"].values()]
+    secrets += refreshed.values()
+    for secret in secrets:
+        assert secret not in logs
