@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint typecheck format bench load install clean
+.PHONY: run test lint typecheck format bench load e2e install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,6 +45,11 @@ $(VENV)/.installed-load: requirements-load.txt | $(VENV)/.installed
 # Needs PostgreSQL and Redis on 127.0.0.1 (see docs/performance.md); stops by itself.
 load: $(VENV)/.installed-load
 	$(BIN)/python loadtest/run.py
+
+# Swagger UI and the admin in headless chromium (installed with apt-get when missing)
+# against gunicorn; screenshots go to docs/screenshots/.
+e2e: install
+	$(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache
