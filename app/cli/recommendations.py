@@ -11,7 +11,12 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.services import recommender
-from app.services.recommendations import MAX_LIMIT, GeneratedBatch, generate_recommendations
+from app.services.recommendations import (
+    MAX_LIMIT,
+    MovieLabel,
+    movie_labels,
+    store_recommendations,
+)
 
 
 @click.command("recommend")
@@ -45,7 +50,7 @@ def recommend_command(
     """Compute AND store recommendations for --user ID or --all users.
 
     The same code path as POST /api/v1/recommendations/refresh/: each user's previous
-    batch is replaced, their feedback kept.
+    batch is replaced (one transaction per user), their feedback kept.
     """
     if user_id is not None and all_users:
         raise click.UsageError("Give either --user ID or --all, not both.")
@@ -74,43 +79,52 @@ def recommend_command(
         return
     total = 0
     for uid, username in users:
-        batch = generate_recommendations(uid, limit)
-        total += len(batch)
+        results = store_recommendations(uid, limit)
+        labels = movie_labels([result.movie_id for result in results])
+        total += len(results)
         if output_format == "jsonl":
-            click.echo(json.dumps(jsonl_record(uid, username, batch)))
+            click.echo(json.dumps(jsonl_record(uid, username, results, labels)))
         else:
-            echo_table(uid, username, batch)
+            echo_table(uid, username, results, labels)
     if output_format == "table":
         click.echo(f"Stored {total} recommendations for {len(users)} user(s).")
 
 
-def jsonl_record(user_id: int, username: str, batch: GeneratedBatch) -> dict[str, object]:
+def jsonl_record(
+    user_id: int,
+    username: str,
+    results: list[recommender.RecommendedMovie],
+    labels: dict[int, MovieLabel],
+) -> dict[str, object]:
     return {
         "user_id": user_id,
         "username": username,
         "recommendations": [
             {
-                "movie_id": view.recommendation.movie_id,
-                "tmdb_id": view.recommendation.movie.tmdb_id,
-                "score": round(batch.scores.get(view.recommendation.movie_id, 0.0), 4),
+                "movie_id": result.movie_id,
+                "tmdb_id": labels[result.movie_id].tmdb_id,
+                "score": round(result.score, 4),
             }
-            for view in batch.recommendations
+            for result in results
         ],
     }
 
 
-def echo_table(user_id: int, username: str, batch: GeneratedBatch) -> None:
-    click.echo(f"User {user_id} ({username}): {len(batch)} recommendation(s)")
-    if not batch.recommendations:
+def echo_table(
+    user_id: int,
+    username: str,
+    results: list[recommender.RecommendedMovie],
+    labels: dict[int, MovieLabel],
+) -> None:
+    click.echo(f"User {user_id} ({username}): {len(results)} recommendation(s)")
+    if not results:
         return
     click.echo(f"  {'#':>3}  {'Score':>6}  {'Type':<13}  {'TMDb':>8}  Title")
-    for view in batch.recommendations:
-        recommendation = view.recommendation
-        movie = recommendation.movie
-        year = f" ({movie.release_date.year})" if movie.release_date else ""
-        score = batch.scores.get(recommendation.movie_id, 0.0)
+    for rank, result in enumerate(results, start=1):
+        label = labels[result.movie_id]
+        year = f" ({label.release_date.year})" if label.release_date else ""
         click.echo(
-            f"  {recommendation.rank:>3}  {score:>6.3f}  "
-            f"{recommendation.recommendation_type:<13}  {movie.tmdb_id:>8}  {movie.title}{year}"
+            f"  {rank:>3}  {result.score:>6.3f}  {result.recommendation_type:<13}  "
+            f"{label.tmdb_id:>8}  {label.title}{year}"
         )
-        click.echo(f"  {'':>3}  {'':>6}  {'':<13}  {'':>8}  {recommendation.explanation}")
+        click.echo(f"  {'':>3}  {'':>6}  {'':<13}  {'':>8}  {result.explanation}")

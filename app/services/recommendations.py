@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -74,11 +75,19 @@ def default_batch_size() -> int:
 # --- generation and persistence ------------------------------------------------------------
 
 
-def generate_recommendations(user_id: int, limit: int | None = None) -> GeneratedBatch:
+def store_recommendations(
+    user_id: int, limit: int | None = None
+) -> list[recommender.RecommendedMovie]:
     """Compute `limit` recommendations (default: the batch size) and store them, replacing
-    the user's previous batch. Commits. NotFound for an unknown user."""
+    the user's previous batch; returns them as stored, by rank. Commits. NotFound for an
+    unknown user."""
     _lock_profile(user_id)
-    results = _store_new_batch(user_id, limit or default_batch_size())
+    return _store_new_batch(user_id, limit or default_batch_size())
+
+
+def generate_recommendations(user_id: int, limit: int | None = None) -> GeneratedBatch:
+    """`store_recommendations`, then the stored rows with their movies and feedback."""
+    results = store_recommendations(user_id, limit)
     return GeneratedBatch(
         recommendations=list_batch(user_id),
         scores={result.movie_id: result.score for result in results},
@@ -132,16 +141,18 @@ def _lock_profile(user_id: int) -> bool:
 
 def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMovie]:
     """Ask the engine and replace the stored batch (under the lock already held). Commits."""
-    results = recommender.recommend_for_user(user_id, limit=size)[:size]
-    save_batch(user_id, results)
+    results = save_batch(user_id, recommender.recommend_for_user(user_id, limit=size)[:size])
     db.session.commit()
     return results
 
 
-def save_batch(user_id: int, results: Sequence[recommender.RecommendedMovie]) -> None:
+def save_batch(
+    user_id: int, results: Sequence[recommender.RecommendedMovie]
+) -> list[recommender.RecommendedMovie]:
     """Replace the user's recommendations with `results` (ranked in order) and mark them
-    fresh. Feedback rows lose their link to deleted rows but stay; feedback on a movie
-    of the new batch is linked to its new row. Does not commit."""
+    fresh; returns the results stored (a repeated movie is kept once). Feedback rows lose
+    their link to deleted rows but stay; feedback on a movie of the new batch is linked to
+    its new row. Does not commit."""
     db.session.execute(
         delete(Recommendation)
         .where(Recommendation.user_id == user_id)
@@ -149,11 +160,13 @@ def save_batch(user_id: int, results: Sequence[recommender.RecommendedMovie]) ->
     )
     now = utcnow()
     seen: set[int] = set()
+    stored: list[recommender.RecommendedMovie] = []
     rows: list[dict[str, Any]] = []
     for result in results:
         if result.movie_id in seen:  # the unique (user, movie) row must not be repeated
             continue
         seen.add(result.movie_id)
+        stored.append(result)
         rows.append(
             {
                 "user_id": user_id,
@@ -168,7 +181,8 @@ def save_batch(user_id: int, results: Sequence[recommender.RecommendedMovie]) ->
             }
         )
     if rows:
-        db.session.execute(insert(Recommendation), rows)
+        # One multi-row INSERT: one round trip, where executemany costs one per row.
+        db.session.execute(insert(Recommendation).values(rows))
         new_row_id = (
             select(Recommendation.id)
             .where(
@@ -194,6 +208,7 @@ def save_batch(user_id: int, results: Sequence[recommender.RecommendedMovie]) ->
     )
     # Rows loaded before the bulk statements (a profile, feedback) must be read again.
     db.session.expire_all()
+    return stored
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -228,6 +243,23 @@ def _attach_feedback(
     ]
 
 
+@dataclass(frozen=True)
+class MovieLabel:
+    tmdb_id: int
+    title: str
+    release_date: date | None
+
+
+def movie_labels(movie_ids: Sequence[int]) -> dict[int, MovieLabel]:
+    """What names a movie in a report (TMDb id, title, release date), by movie id."""
+    rows = db.session.execute(
+        select(Movie.id, Movie.tmdb_id, Movie.title, Movie.release_date).where(
+            Movie.id.in_(list(movie_ids))
+        )
+    )
+    return {row.id: MovieLabel(row.tmdb_id, row.title, row.release_date) for row in rows}
+
+
 def list_batch(user_id: int) -> list[RecommendationView]:
     """The user's whole stored batch, by rank."""
     recommendations = db.session.scalars(
@@ -254,7 +286,9 @@ def list_recommendations(
     ensure_fresh_recommendations(user_id, limit)
     best = (
         select(Recommendation.id)
-        .where(Recommendation.user_id == user_id)
+        .join(Movie, Movie.id == Recommendation.movie_id)
+        # A movie removed from the catalogue since the batch was made is not shown.
+        .where(Recommendation.user_id == user_id, Movie.deleted_at.is_(None))
         .order_by(Recommendation.rank, Recommendation.id)
         .limit(limit)
     )

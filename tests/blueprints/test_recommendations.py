@@ -601,3 +601,17 @@ def test_similar_movies_honour_limit(app: Flask, client: Any) -> None:
 def test_similar_movies_of_an_unknown_movie_is_404(client: Any) -> None:
     assert_problem(client.get(f"{URL}similar/424242/"), 404, "movie_not_found")
     assert_problem(client.get(f"{URL}similar/abc/"), 404)
+
+
+def test_a_movie_removed_from_the_catalogue_is_not_listed(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    movies = make_catalogue(app, 21)
+    store_batch(app, user, movies)
+    with app.app_context():
+        removed = db.session.get(Movie, movies[0].id)
+        assert removed is not None
+        removed.soft_delete()
+        db.session.commit()
+    body = client.get(URL, headers=headers).get_json()
+    assert [item["movie"]["id"] for item in body["results"]] == [m.id for m in movies[1:21]]
