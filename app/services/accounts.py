@@ -277,7 +277,7 @@ def delete_account(user: User, password: str) -> None:
 
 
 def _visible_profiles(viewer: User) -> Select[tuple[UserProfile]]:
-    """Staff see every profile; anyone else only their own."""
+    """Staff (and superusers) see every profile; anyone else only their own."""
     statement = (
         select(UserProfile)
         .join(UserProfile.user)
@@ -285,7 +285,7 @@ def _visible_profiles(viewer: User) -> Select[tuple[UserProfile]]:
         .options(selectinload(UserProfile.user))
         .order_by(UserProfile.id)
     )
-    if not viewer.is_staff:
+    if not (viewer.is_staff or viewer.is_superuser):
         statement = statement.where(UserProfile.user_id == viewer.id)
     return statement
 

@@ -88,6 +88,13 @@ def test_staff_list_every_profile_one_page_at_a_time(app: Flask, client: FlaskCl
     assert listed == {staff.id, *(other.id for other in others)}
 
 
+def test_a_superuser_lists_every_profile(app: Flask, client: FlaskClient) -> None:
+    superuser = make_user(app, is_superuser=True)
+    other = make_user(app)
+    body = client.get(PROFILES, headers=bearer(app, superuser)).get_json()
+    assert {item["user"]["id"] for item in body["results"]} == {superuser.id, other.id}
+
+
 def test_profile_list_runs_a_constant_number_of_queries(app: Flask, client: FlaskClient) -> None:
     staff = make_user(app, is_staff=True)
     headers = bearer(app, staff)

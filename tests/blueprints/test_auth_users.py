@@ -335,3 +335,16 @@ def test_tokens_of_a_deleted_account_never_work_for_a_new_account_with_its_id(
         )
         db.session.commit()
     assert_problem(client.get(ME, headers=bearer(old_access)), 401, "token_revoked")
+
+
+def test_no_route_lists_or_changes_other_users(app: Flask, client: FlaskClient) -> None:
+    caller = make_user(app)
+    other = make_user(app)
+    headers = bearer(tokens_for(app, caller)["access"])
+    assert_problem(client.get("/api/v1/auth/users/", headers=headers), 405)
+    for method in ("get", "patch", "put", "delete"):
+        response = getattr(client, method)(
+            f"/api/v1/auth/users/{other.id}/", json={"password": DEFAULT_PASSWORD}, headers=headers
+        )
+        assert_problem(response, 404)
+    assert count_rows(app, other.id)["users"] == 1
