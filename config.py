@@ -92,7 +92,9 @@ class Config:
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 65536)
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
-    RATELIMIT_HEADERS_ENABLED = True
+    # Flask-Limiter's headers would put its window's Retry-After on every response (even a
+    # 200, or a 503 that has its own); the 429 handler sets Retry-After itself.
+    RATELIMIT_HEADERS_ENABLED = False
     # Number of proxies in front of the app whose X-Forwarded-For may be trusted (0: none).
     TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
@@ -111,12 +113,13 @@ class Config:
     TMDB_CACHE_DETAILS_SECONDS = env_int("TMDB_CACHE_DETAILS_SECONDS", 24 * 60 * 60)
     TMDB_CACHE_GENRES_SECONDS = env_int("TMDB_CACHE_GENRES_SECONDS", 7 * 24 * 60 * 60)
 
-    # Recommendation engine weights (the original engine's defaults).
-    RECOMMENDER_WEIGHT_GENRE = env_float("RECOMMENDER_WEIGHT_GENRE", 0.45)
-    RECOMMENDER_WEIGHT_QUALITY = env_float("RECOMMENDER_WEIGHT_QUALITY", 0.20)
+    # Recommendation engine weights. The original engine's (0.45, 0.20, 0.15, 0.10, 0.10) let
+    # genre swamp the learned signal; these double NDCG@10 offline (docs/recommendations.md).
+    RECOMMENDER_WEIGHT_GENRE = env_float("RECOMMENDER_WEIGHT_GENRE", 0.20)
+    RECOMMENDER_WEIGHT_QUALITY = env_float("RECOMMENDER_WEIGHT_QUALITY", 0.10)
     RECOMMENDER_WEIGHT_POPULARITY = env_float("RECOMMENDER_WEIGHT_POPULARITY", 0.15)
     RECOMMENDER_WEIGHT_RECENCY = env_float("RECOMMENDER_WEIGHT_RECENCY", 0.10)
-    RECOMMENDER_WEIGHT_COLLABORATIVE = env_float("RECOMMENDER_WEIGHT_COLLABORATIVE", 0.10)
+    RECOMMENDER_WEIGHT_COLLABORATIVE = env_float("RECOMMENDER_WEIGHT_COLLABORATIVE", 0.45)
     RECOMMENDER_BATCH_SIZE = env_int("RECOMMENDER_BATCH_SIZE", 20)
     # New positive interactions since the last build that trigger a rebuild of the item model.
     RECOMMENDER_REBUILD_AFTER = env_int("RECOMMENDER_REBUILD_AFTER", 500)

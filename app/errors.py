@@ -8,6 +8,8 @@ errors, JWT errors, integrity conflicts and database outages to the same JSON bo
 from __future__ import annotations
 
 import logging
+import math
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -147,6 +149,15 @@ def flatten_webargs_messages(messages: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def seconds_until_limit_resets() -> int:
+    """Seconds until the breached rate limit's window resets (from Flask-Limiter)."""
+    for limiter in current_app.extensions.get("limiter", ()):
+        limit = limiter.current_limit
+        if limit is not None:
+            return max(1, math.ceil(limit.reset_at - time.time()))
+    return 60
+
+
 def http_exception_to_problem(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
@@ -168,9 +179,7 @@ def http_exception_to_problem(error: HTTPException) -> Response:
         errors = data["errors"]
     if status == 429:
         detail = f"Too many requests: the limit is {error.description}. Try again later."
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            headers.setdefault("Retry-After", str(retry_after))
+        headers.setdefault("Retry-After", str(seconds_until_limit_resets()))
     if status >= 500 and status not in (502, 503, 504):
         detail = "An unexpected error occurred. It has been logged."
     for name, value in error.get_headers() if status == 405 else []:

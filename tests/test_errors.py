@@ -136,6 +136,11 @@ def test_rate_limit_is_429_with_retry_after(
     body = assert_problem(response, 429, "rate_limited")
     assert int(response.headers["Retry-After"]) >= 1
     assert "2 per 1 minute" in body["detail"]
+    assert 1 <= int(response.headers["Retry-After"]) <= 61  # the window is 60 s, rounded up
+
+
+def test_successful_responses_carry_no_retry_after(client: Any) -> None:
+    assert "Retry-After" not in client.get("/api/v1/movies/").headers
 
 
 def test_non_numeric_and_huge_ids_are_404_not_500(client: Any) -> None:
