@@ -8,7 +8,7 @@ query, and never shows or edits a password hash.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +17,7 @@ from flask_admin import AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.model import typefmt
 from flask_admin.model.template import EndpointLinkRowAction
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -80,6 +81,11 @@ def flash_outcome(outcome: ActionOutcome, done_message: str) -> None:
         flash(failure, "error")
 
 
+def format_datetime(view: Any, value: datetime, name: str) -> str:
+    """Times in lists and details: to the second, in UTC (as stored)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 class StaffIndexView(AdminIndexView):
     """/admin/: the home page, the login form and logout."""
 
@@ -138,6 +144,11 @@ class StaffModelView(ModelView):
     can_export = False
     can_set_page_size = False
     page_size = 50
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, datetime: format_datetime}
+    column_type_formatters_detail = {
+        **typefmt.DETAIL_FORMATTERS,
+        datetime: format_datetime,
+    }
     # Relations shown in the list, loaded with the page's rows (no query per row).
     related: tuple[str, ...] = ()
 
