@@ -54,8 +54,8 @@ class ItemModel:
     keys: np.ndarray  # int64 item keys (TMDb ids), sorted
     similarity: sp.csr_matrix  # float32, len(keys) x len(keys), zero diagonal
     stats: ItemModelStats
-    # Positive interactions in the database when the model was learned (the rebuild policy).
-    positives: int = 0
+    # The interaction watermark (see interaction_watermark) when the model was learned.
+    watermark: int = 0
     version: int = field(default_factory=lambda: next(_versions))
 
 
@@ -117,7 +117,7 @@ def learn_item_similarity(
 
 
 def learn_item_model(
-    user_ids: np.ndarray, item_keys: np.ndarray, *, positives: int | None = None
+    user_ids: np.ndarray, item_keys: np.ndarray, *, watermark: int = 0
 ) -> ItemModel:
     """Learn a model from parallel arrays of (user id, item key) positive interactions."""
     started = time.perf_counter()
@@ -135,7 +135,7 @@ def learn_item_model(
         keys=keys,
         similarity=similarity,
         stats=stats,
-        positives=int(user_ids.size if positives is None else positives),
+        watermark=watermark,
     )
 
 
@@ -150,21 +150,25 @@ def positive_interactions_statement():  # type: ignore[no-untyped-def]
     return union_all(favourites, liked)
 
 
-def count_positive_interactions_statement():  # type: ignore[no-untyped-def]
-    """One cheap statement: favourites plus ratings of LIKED_RATING or more."""
-    favourites = select(func.count()).select_from(Favorite).scalar_subquery()
-    liked = (
-        select(func.count()).select_from(Rating).where(Rating.rating >= LIKED_RATING)
-    ).scalar_subquery()
-    return favourites + liked
+def interaction_watermark():  # type: ignore[no-untyped-def]
+    """The largest favourite id plus the largest rating id: two index lookups.
+
+    It grows by one with every favourite or rating added, so the distance between two readings
+    counts the interactions added in between (the rebuild policy); a fall means rows the model
+    was learned from are gone.
+    """
+    favourites = select(func.coalesce(func.max(Favorite.id), 0)).scalar_subquery()
+    ratings = select(func.coalesce(func.max(Rating.id), 0)).scalar_subquery()
+    return favourites + ratings
 
 
 def load_and_learn(session: Session | scoped_session[Any]) -> ItemModel:
     """Read every positive interaction through `session` and learn the model from them."""
+    watermark = int(session.scalar(select(interaction_watermark())) or 0)
     pairs = np.array(session.execute(positive_interactions_statement()).all(), dtype=np.int64)
     if pairs.size == 0:
-        return learn_item_model(np.empty(0), np.empty(0), positives=0)
-    return learn_item_model(pairs[:, 0], pairs[:, 1], positives=len(pairs))
+        return learn_item_model(np.empty(0), np.empty(0), watermark=watermark)
+    return learn_item_model(pairs[:, 0], pairs[:, 1], watermark=watermark)
 
 
 class ItemModelStore:
@@ -183,9 +187,10 @@ class ItemModelStore:
         logger.info("item model rebuilt: %s", model.stats)
         return model
 
-    def needs_rebuild(self, positives: int, rebuild_after: int) -> bool:
+    def needs_rebuild(self, watermark: int, rebuild_after: int) -> bool:
+        """No model yet, or `rebuild_after` interactions added (or removed) since it was learned."""
         model = self.model
-        return model is None or abs(positives - model.positives) >= max(rebuild_after, 1)
+        return model is None or abs(watermark - model.watermark) >= max(rebuild_after, 1)
 
     def rebuild_in_background(self, app: Flask) -> bool:
         """Start a rebuild in a thread unless one is running; the old model keeps serving."""

@@ -58,7 +58,8 @@ BATCH_SIZE = 5000
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-\u2013]\s*(?:\d{4})?)?\)\s*$")
 # "Matrix, The" -> "The Matrix": MovieLens moves leading articles to the end.
-_TRAILING_ARTICLE = re.compile(r"^(?P<title>.+), (?P<article>The|A|An)$")
+# Also before an alternative title in brackets: "Good, the Bad and the Ugly, The (Buono, ...)".
+_TRAILING_ARTICLE = re.compile(r"^(?P<title>.+?), (?P<article>The|A|An)(?P<alternative> \(.*\))?$")
 
 
 class MovieLensFormatError(ValueError):
@@ -106,7 +107,8 @@ def parse_title(raw: str) -> tuple[str, int | None]:
         text, year = match.group("title").strip(), int(match.group("year"))
     article = _TRAILING_ARTICLE.match(text)
     if article:
-        text = f"{article.group('article')} {article.group('title')}"
+        alternative = article.group("alternative") or ""
+        text = f"{article.group('article')} {article.group('title')}{alternative}"
     return text or raw.strip(), year
 
 
@@ -347,10 +349,11 @@ def import_movielens(
     """
     data = read_movielens(directory)
     ratings = data.ratings
+    # Users first: a username taken by someone else stops the import before anything is written.
+    users, users_created = _import_users(sorted({int(u) for u in ratings.user_ids}))
+    db.session.commit()
     genres_created = _import_genres({g for m in data.movies.values() for g in m.genre_tmdb_ids})
     movie_ids, movies_created, movies_existing = _import_movies(data)
-    db.session.commit()
-    users, users_created = _import_users(sorted({int(u) for u in ratings.user_ids}))
     db.session.commit()
 
     # Latest rating wins when two MovieLens movies share one TMDb film.

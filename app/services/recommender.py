@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -42,7 +42,7 @@ from app.services.item_model import (
     LIKED_RATING,
     ItemModel,
     ItemModelStats,
-    count_positive_interactions_statement,
+    interaction_watermark,
     model_store,
 )
 
@@ -391,41 +391,46 @@ def diversify(
 ) -> list[int]:
     """Take `ranked` in order, but never let more than `max_run` consecutive results share a top
     genre: a movie that would is held back and placed as soon as the run is broken. Movies
-    without a genre never form a run. Stops short only when nothing left can be placed."""
+    without a genre (-1) never form a run. Stops short only when nothing left can be placed.
+
+    Held-back movies all share the blocked genre (they are placed again as soon as the run
+    changes), so one deque and a vectorised search for the next other genre keep it linear.
+    """
+    order = np.asarray(ranked, dtype=np.int64)
+    genres = top_genre[order] if order.size else np.empty(0, dtype=np.int64)
     chosen: list[int] = []
-    held: list[int] = []
+    held: deque[int] = deque()
+    held_genre = -1
     run_genre, run_length = -1, 0
-    pending = iter(ranked)
+    pointer = 0
 
-    def fits(position: int) -> bool:
-        genre = int(top_genre[position])
-        return genre < 0 or genre != run_genre or run_length < max_run
-
-    def place(position: int) -> None:
+    def place(position: int, genre: int) -> None:
         nonlocal run_genre, run_length
-        genre = int(top_genre[position])
         if genre >= 0 and genre == run_genre:
             run_length += 1
         else:
             run_genre, run_length = genre, 1
         chosen.append(position)
 
-    exhausted = False
     while len(chosen) < limit:
-        index = next((i for i, held_position in enumerate(held) if fits(held_position)), None)
-        if index is not None:
-            place(held.pop(index))
+        blocked = run_genre >= 0 and run_length >= max_run
+        if held and not (blocked and held_genre == run_genre):
+            place(held.popleft(), held_genre)
             continue
-        if exhausted:
+        if pointer >= order.size:
             break
-        position = next(pending, None)
-        if position is None:
-            exhausted = True
+        if not blocked:
+            place(int(order[pointer]), int(genres[pointer]))
+            pointer += 1
             continue
-        if fits(int(position)):
-            place(int(position))
-        else:
-            held.append(int(position))
+        rest = genres[pointer:]
+        others = np.flatnonzero((rest != run_genre) | (rest < 0))
+        stop = pointer + int(others[0]) if others.size else order.size
+        held.extend(int(p) for p in order[pointer:stop])
+        held_genre = run_genre
+        if stop < order.size:
+            place(int(order[stop]), int(genres[stop]))
+        pointer = stop + 1
     return chosen
 
 
@@ -532,15 +537,8 @@ def rank_for_user(
     padding_ranked = rank_positions(
         np.nonzero(candidates & ~personal)[0], padding, catalogue.movie_ids
     )
-    # The diversity walk rarely looks past the first few dozen; cut the personal ranking there
-    # and fall back to all of it only when that window cannot fill the list.
-    window = max(limit * 10, 200)
-    ranked = np.concatenate([personal_ranked[:window], padding_ranked])
+    ranked = np.concatenate([personal_ranked, padding_ranked])
     chosen = diversify(ranked, catalogue.top_genre, limit)
-    if len(chosen) < limit and personal_ranked.size > window:
-        chosen = diversify(
-            np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit
-        )
     if user.is_cold:
         profile = np.zeros(catalogue.genre_matrix.shape[1])
         profile[user.favourite_genres] = 1.0
@@ -820,7 +818,7 @@ def reset_caches() -> None:
 
 
 def _fingerprint_statement():  # type: ignore[no-untyped-def]
-    """One statement: what identifies the catalogue's state, and the positive interactions."""
+    """One statement: what identifies the catalogue's state, and the interaction watermark."""
     movies = Movie.__table__.c
     links = movie_genres.c
     return select(
@@ -830,7 +828,7 @@ def _fingerprint_statement():  # type: ignore[no-untyped-def]
         select(func.count()).select_from(movie_genres).scalar_subquery(),
         select(func.coalesce(func.sum(links.genre_id * 1.0 * links.movie_id), 0)).scalar_subquery(),
         select(func.count()).select_from(Genre.__table__).scalar_subquery(),
-        count_positive_interactions_statement(),
+        interaction_watermark(),
     )
 
 
@@ -871,24 +869,24 @@ def _load_catalogue() -> Catalogue:
 
 
 def _current_catalogue(state: _EngineState) -> tuple[Catalogue, int]:
-    """The cached catalogue, reloaded when its fingerprint moved; and the positives count."""
-    *fingerprint, positives = db.session.execute(_fingerprint_statement()).one()
+    """The cached catalogue, reloaded when its fingerprint moved; and the interaction watermark."""
+    *fingerprint, watermark = db.session.execute(_fingerprint_statement()).one()
     key = tuple(fingerprint)
     with state.lock:
         if state.catalogue is None or state.fingerprint != key:
             state.catalogue = _load_catalogue()
             state.fingerprint = key
-        return state.catalogue, int(positives or 0)
+        return state.catalogue, int(watermark or 0)
 
 
-def _current_model(positives: int) -> ItemModel | None:
+def _current_model(watermark: int) -> ItemModel | None:
     """The cached model; a rebuild is due after RECOMMENDER_REBUILD_AFTER new interactions.
 
     Inside a request the rebuild runs in a background thread while the old model (or none)
     keeps serving; elsewhere (CLI, jobs) nobody waits on a page, so it runs here and now.
     """
     store = model_store()
-    if store.needs_rebuild(positives, current_app.config["RECOMMENDER_REBUILD_AFTER"]):
+    if store.needs_rebuild(watermark, current_app.config["RECOMMENDER_REBUILD_AFTER"]):
         if has_request_context():
             store.rebuild_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
         else:
@@ -1007,8 +1005,8 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     nothing. Raises NotFound for an unknown user.
     """
     state = _state()
-    catalogue, positives = _current_catalogue(state)
-    similarity = _aligned_similarity(state, catalogue, _current_model(positives))
+    catalogue, watermark = _current_catalogue(state)
+    similarity = _aligned_similarity(state, catalogue, _current_model(watermark))
     user = load_user_signals(user_id, catalogue)
     weights = Weights.from_config(current_app.config)
     return rank_for_user(catalogue, user, weights, today_utc(), limit, similarity)
@@ -1035,11 +1033,11 @@ def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:
     """
     get_movie(movie_id)
     state = _state()
-    catalogue, positives = _current_catalogue(state)
+    catalogue, watermark = _current_catalogue(state)
     position = int(catalogue.positions([movie_id])[0])
     if position < 0:  # created and removed between the two queries
         raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
-    similarity = _aligned_similarity(state, catalogue, _current_model(positives))
+    similarity = _aligned_similarity(state, catalogue, _current_model(watermark))
     vectors = _overview_vectors(state, catalogue)
     return rank_similar(catalogue, position, limit, similarity, vectors)
 

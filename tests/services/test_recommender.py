@@ -1,0 +1,570 @@
+"""The recommendation engine: signals, exclusions, diversity, padding, cold start, explanations,
+similar movies and a query count that does not grow with the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from flask import Flask
+from sqlalchemy import event, insert, select, update
+
+from app.errors import NotFound
+from app.extensions import db
+from app.models import (
+    Favorite,
+    Genre,
+    Movie,
+    Rating,
+    RecommendationFeedback,
+    User,
+    UserProfile,
+    WatchHistory,
+    movie_genres,
+    utcnow,
+)
+from app.models.recommendations import RECOMMENDATION_TYPES
+from app.services.recommender import (
+    MAX_SAME_GENRE_RUN,
+    RecommendedMovie,
+    Weights,
+    build_genre_profile,
+    diversify,
+    popularity_signal,
+    quality_signal,
+    rebuild_item_model,
+    recency_signal,
+    recommend_for_user,
+    reset_caches,
+    similar_movies,
+)
+from tests.factories import make_genre, make_movie, make_user
+
+
+@pytest.fixture(autouse=True)
+def fresh_engine(app: Flask) -> Iterator[None]:
+    """Every test starts without a cached catalogue or item model (both are per app)."""
+    with app.app_context():
+        reset_caches()
+    yield
+    with app.app_context():
+        reset_caches()
+
+
+@pytest.fixture
+def genres(app: Flask) -> dict[str, Genre]:
+    names = {
+        "Action": 28,
+        "Comedy": 35,
+        "Drama": 18,
+        "Horror": 27,
+        "Science Fiction": 878,
+        "Western": 37,
+    }
+    return {name: make_genre(app, tmdb_id=tmdb_id, name=name) for name, tmdb_id in names.items()}
+
+
+def add(app: Flask, *rows: Any) -> None:
+    with app.app_context():
+        db.session.add_all(rows)
+        db.session.commit()
+
+
+def favourite(app: Flask, user: User, *movies: Movie) -> None:
+    add(app, *(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies))
+
+
+def rate(app: Flask, user: User, movie: Movie, value: int) -> None:
+    add(app, Rating(user_id=user.id, movie_id=movie.id, rating=value))
+
+
+def recommend(app: Flask, user: User, limit: int = 20) -> list[RecommendedMovie]:
+    with app.app_context():
+        return recommend_for_user(user.id, limit)
+
+
+def ids(results: list[RecommendedMovie]) -> list[int]:
+    return [result.movie_id for result in results]
+
+
+def set_profile(app: Flask, user: User, **values: Any) -> None:
+    with app.app_context():
+        db.session.execute(update(UserProfile).where(UserProfile.user_id == user.id).values(values))
+        db.session.commit()
+
+
+# ---- the pure signals ------------------------------------------------------------------------
+
+
+def test_quality_pulls_a_perfect_score_from_three_votes_below_a_well_voted_eight() -> None:
+    quality = quality_signal(np.array([10.0, 8.0, 6.0, 7.0]), np.array([3, 5000, 4000, 3000]))
+    assert quality[0] < quality[1]
+    assert quality.min() >= 0 and quality.max() <= 1
+
+
+def test_popularity_is_log_scaled_and_capped_at_one() -> None:
+    signal = popularity_signal(np.array([0.0, 10.0, 100.0, 1000.0, 1_000_000.0]))
+    assert signal[0] == 0
+    assert np.all(np.diff(signal) >= 0) and signal.max() == 1.0
+    # Log scale: ten times the popularity is far less than ten times the signal.
+    assert signal[2] < 2 * signal[1]
+
+
+def test_recency_decays_linearly_over_730_days_and_is_zero_when_unknown_or_future() -> None:
+    today = date(2024, 6, 1)
+    days = np.array(
+        [
+            float(today.toordinal()),
+            float((today - timedelta(days=365)).toordinal()),
+            float((today - timedelta(days=800)).toordinal()),
+            float((today + timedelta(days=30)).toordinal()),
+            np.nan,
+        ]
+    )
+    assert recency_signal(days, today).tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0, 0.0])
+
+
+def test_genre_profile_counts_liked_genres_and_the_strongest_is_one() -> None:
+    matrix = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0]], dtype=np.float32)
+    profile = build_genre_profile(matrix, np.array([0, 1, 2]), np.ones(3))
+    assert profile.tolist() == pytest.approx([1.0, 0.5, 0.5])
+
+
+def test_weights_must_be_non_negative_and_not_all_zero() -> None:
+    with pytest.raises(ValueError):
+        Weights(genre=-0.1, quality=0.2, popularity=0.2, recency=0.1, collaborative=0.1)
+    with pytest.raises(ValueError):
+        Weights(genre=0, quality=0, popularity=0, recency=0, collaborative=0)
+
+
+def test_diversify_holds_back_a_fourth_same_genre_movie_until_the_run_is_broken() -> None:
+    top_genre = np.array([0, 0, 0, 0, 0, 1, -1])
+    assert diversify([0, 1, 2, 3, 4, 5, 6], top_genre, limit=7) == [0, 1, 2, 5, 3, 4, 6]
+
+
+def test_diversify_stops_short_rather_than_break_the_rule() -> None:
+    assert diversify([0, 1, 2, 3, 4], np.zeros(5, dtype=np.int64), limit=5) == [0, 1, 2]
+
+
+# ---- the engine on the database --------------------------------------------------------------
+
+
+def test_liked_genres_rank_first_and_explanations_name_the_liked_movies(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    scifi, comedy = genres["Science Fiction"], genres["Comedy"]
+    alien = make_movie(app, title="Alien", genres=[scifi])
+    blade_runner = make_movie(app, title="Blade Runner", genres=[scifi])
+    liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
+    others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
+    user = make_user(app)
+    favourite(app, user, alien)
+    rate(app, user, blade_runner, 9)
+
+    results = recommend(app, user, limit=6)
+
+    assert set(ids(results[:3])) == {movie.id for movie in liked_genre}
+    assert set(ids(results[3:])) == {movie.id for movie in others}
+    for result in results[:3]:
+        assert result.recommendation_type == "content_based"
+        assert "Science Fiction" in result.explanation
+        assert "Alien" in result.explanation and "Blade Runner" in result.explanation
+
+
+def test_every_result_has_a_known_type_a_confidence_in_0_1_and_an_explanation(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    for n in range(12):
+        make_movie(app, genres=[list(genres.values())[n % len(genres)]], popularity=n)
+    user = make_user(app)
+    favourite(app, user, make_movie(app, genres=[genres["Drama"]]))
+    results = recommend(app, user)
+    assert len(results) == 12
+    for result in results:
+        assert result.recommendation_type in RECOMMENDATION_TYPES
+        assert 0 <= result.confidence <= 1
+        assert result.explanation
+
+
+def test_liked_rated_and_watched_movies_are_never_recommended(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    drama = genres["Drama"]
+    movies = [make_movie(app, genres=[drama]) for _ in range(8)]
+    user = make_user(app)
+    favourite(app, user, movies[0])
+    rate(app, user, movies[1], 9)  # liked
+    rate(app, user, movies[2], 5)  # rated in the middle: the original recommended these
+    rate(app, user, movies[3], 2)  # dismissed
+    add(app, WatchHistory(user_id=user.id, movie_id=movies[4].id))
+
+    assert set(ids(recommend(app, user))) == {m.id for m in movies[5:]}
+
+
+def test_disliked_and_not_interested_movies_never_return_even_without_their_recommendation(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    action = genres["Action"]
+    movies = [make_movie(app, genres=[action], popularity=100 - n) for n in range(6)]
+    user = make_user(app)
+    favourite(app, user, movies[0])
+    # Feedback outlives a refreshed batch: its recommendation_id is NULL by then.
+    add(
+        app,
+        RecommendationFeedback(user_id=user.id, movie_id=movies[1].id, feedback_type="dislike"),
+        RecommendationFeedback(
+            user_id=user.id, movie_id=movies[2].id, feedback_type="not_interested"
+        ),
+        RecommendationFeedback(user_id=user.id, movie_id=movies[3].id, feedback_type="like"),
+    )
+    assert set(ids(recommend(app, user))) == {movies[3].id, movies[4].id, movies[5].id}
+
+
+def test_removed_movies_are_never_recommended(app: Flask, genres: dict[str, Genre]) -> None:
+    comedy = genres["Comedy"]
+    kept = make_movie(app, genres=[comedy])
+    removed = make_movie(app, genres=[comedy], deleted_at=utcnow())
+    user = make_user(app)
+    assert ids(recommend(app, user)) == [kept.id]
+    assert removed.id not in ids(recommend(app, user))
+
+
+def test_adult_movies_only_for_users_who_turned_mature_content_on(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    drama = genres["Drama"]
+    ordinary = make_movie(app, genres=[drama])
+    adult = make_movie(app, genres=[drama], adult=True)
+    user = make_user(app)
+    assert ids(recommend(app, user)) == [ordinary.id]
+    set_profile(app, user, mature_content=True)
+    assert set(ids(recommend(app, user))) == {ordinary.id, adult.id}
+
+
+def test_a_perfect_score_from_three_votes_ranks_below_a_well_voted_good_film(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    horror = genres["Horror"]
+    lucky = make_movie(app, genres=[horror], vote_average=10.0, vote_count=3)
+    solid = make_movie(app, genres=[horror], vote_average=8.0, vote_count=5000)
+    make_movie(app, genres=[horror], vote_average=6.0, vote_count=4000)
+    user = make_user(app)
+    favourite(app, user, make_movie(app, genres=[horror]))
+    order = ids(recommend(app, user))
+    assert order.index(solid.id) < order.index(lucky.id)
+
+
+def test_among_equal_films_the_recent_and_the_popular_rank_higher(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    western = genres["Western"]
+    old = make_movie(app, genres=[western], release_date=date(1990, 1, 1))
+    new = make_movie(app, genres=[western], release_date=date.today() - timedelta(days=30))
+    obscure = make_movie(app, genres=[western], release_date=date(1990, 1, 1), popularity=1.0)
+    user = make_user(app)
+    favourite(app, user, make_movie(app, genres=[western]))
+    assert ids(recommend(app, user)) == [new.id, old.id, obscure.id]
+
+
+def test_users_who_liked_the_same_movie_teach_the_collaborative_signal(
+    app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDER_WEIGHT_GENRE", 0.1)
+    monkeypatch.setitem(app.config, "RECOMMENDER_WEIGHT_COLLABORATIVE", 0.6)
+    drama = genres["Drama"]
+    alien = make_movie(app, title="Alien", genres=[drama])
+    companion = make_movie(app, title="The Thing", genres=[drama])
+    strangers = [make_movie(app, genres=[drama]) for _ in range(4)]
+    for _ in range(4):
+        fan = make_user(app)
+        favourite(app, fan, alien, companion)
+    loner = make_user(app)
+    favourite(app, loner, *strangers[:1])
+    user = make_user(app)
+    favourite(app, user, alien)
+    with app.app_context():
+        stats = rebuild_item_model()
+    assert stats.users == 6 and stats.interactions == 10
+
+    first = recommend(app, user)[0]
+
+    assert first.movie_id == companion.id
+    assert first.recommendation_type in {"collaborative", "hybrid"}
+    assert "Because you liked Alien" in first.explanation
+
+
+def test_no_more_than_three_consecutive_results_share_their_top_genre(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    action, comedy = genres["Action"], genres["Comedy"]
+    for n in range(10):
+        make_movie(app, genres=[action], popularity=500 - n)
+    for n in range(4):
+        make_movie(app, genres=[comedy], popularity=10 - n)
+    user = make_user(app)
+    favourite(app, user, make_movie(app, genres=[action]))
+    results = recommend(app, user, limit=14)
+    with app.app_context():
+        rows = db.session.execute(select(movie_genres.c.movie_id, Genre.name).join(Genre))
+        top = dict(rows.tuples().all())
+    sequence = [top[movie_id] for movie_id in ids(results)]
+    runs = [len(set(sequence[i : i + MAX_SAME_GENRE_RUN + 1])) for i in range(len(sequence) - 3)]
+    assert min(runs) > 1
+    assert sequence[:3] == ["Action"] * 3 and sequence[3] == "Comedy"
+
+
+def test_too_few_movies_matching_the_user_are_padded_with_popular_well_rated_ones(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    western = genres["Western"]
+    matching = [make_movie(app, genres=[western]) for _ in range(2)]
+    fillers = [genres["Comedy"], genres["Drama"], genres["Horror"]]
+    padding = [
+        make_movie(app, genres=[fillers[n % 3]], popularity=100 - n, vote_average=7.5)
+        for n in range(25)
+    ]
+    user = make_user(app)
+    favourite(app, user, make_movie(app, genres=[western]))
+
+    results = recommend(app, user, limit=20)
+
+    assert len(results) == 20
+    assert set(ids(results[:2])) == {movie.id for movie in matching}
+    assert ids(results[2:]) == [movie.id for movie in padding[:18]]
+    assert {result.recommendation_type for result in results[2:]} == {"trending"}
+    assert all(result.explanation for result in results[2:])
+
+
+def test_cold_start_uses_the_profile_favourite_genres_then_popular_films(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    scifi = [make_movie(app, genres=[genres["Science Fiction"]], popularity=5) for _ in range(2)]
+    popular = make_movie(app, genres=[genres["Comedy"]], popularity=900, vote_average=8.5)
+    user = make_user(app)
+    set_profile(app, user, favorite_genres=[878])
+
+    results = recommend(app, user)
+
+    assert set(ids(results[:2])) == {movie.id for movie in scifi}
+    assert {r.explanation for r in results[:2]} == {"Popular in Science Fiction"}
+    assert results[2].movie_id == popular.id
+    assert results[2].recommendation_type == "trending"
+
+
+def test_cold_start_without_favourite_genres_is_popular_and_well_rated_first(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    drama = genres["Drama"]
+    quiet = make_movie(app, genres=[drama], popularity=2, vote_average=5.0, vote_count=100)
+    hit = make_movie(app, genres=[drama], popularity=800, vote_average=8.4, vote_count=9000)
+    user = make_user(app)
+    results = recommend(app, user)
+    assert ids(results) == [hit.id, quiet.id]
+    assert {result.recommendation_type for result in results} == {"trending"}
+
+
+def test_weights_come_from_the_configuration(
+    app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drama, comedy = genres["Drama"], genres["Comedy"]
+    same_genre = make_movie(app, genres=[drama], popularity=1)
+    famous = make_movie(app, genres=[comedy], popularity=5000)
+    user = make_user(app)
+    favourite(app, user, make_movie(app, genres=[drama]))
+    assert ids(recommend(app, user)) == [same_genre.id, famous.id]
+    for name in ("GENRE", "QUALITY", "RECENCY", "COLLABORATIVE"):
+        monkeypatch.setitem(app.config, f"RECOMMENDER_WEIGHT_{name}", 0.0)
+    monkeypatch.setitem(app.config, "RECOMMENDER_WEIGHT_POPULARITY", 1.0)
+    assert ids(recommend(app, user))[0] == famous.id
+
+
+def test_an_unknown_user_is_not_found(app: Flask) -> None:
+    with app.app_context(), pytest.raises(NotFound):
+        recommend_for_user(999_999)
+
+
+def test_the_cached_catalogue_follows_new_changed_and_removed_movies(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    western = genres["Western"]
+    user = make_user(app)
+    favourite(app, user, make_movie(app, genres=[western]))
+    first = make_movie(app, genres=[western])
+    assert ids(recommend(app, user)) == [first.id]
+
+    second = make_movie(app, genres=[genres["Comedy"]])
+    assert ids(recommend(app, user)) == [first.id, second.id]
+
+    with app.app_context():  # relinked to the liked genre: now ranks first
+        db.session.execute(insert(movie_genres).values(movie_id=second.id, genre_id=western.id))
+        db.session.execute(
+            movie_genres.delete().where(
+                movie_genres.c.movie_id == second.id,
+                movie_genres.c.genre_id == genres["Comedy"].id,
+            )
+        )
+        db.session.execute(update(Movie).where(Movie.id == second.id).values(popularity=999))
+        db.session.commit()
+    assert ids(recommend(app, user)) == [second.id, first.id]
+
+    with app.app_context():
+        movie = db.session.get(Movie, first.id)
+        assert movie is not None
+        movie.soft_delete()
+        db.session.commit()
+    assert ids(recommend(app, user)) == [second.id]
+
+
+def _statements_for_one_user(app: Flask, user: User) -> tuple[int, int]:
+    """(statements with cold caches, statements with warm caches) for one recommendation."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        reset_caches()
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            recommend_for_user(user.id)
+            cold = len(statements)
+            statements.clear()
+            recommend_for_user(user.id)
+            warm = len(statements)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    return cold, warm
+
+
+def _add_movies(app: Flask, count: int, genre_ids: list[int], start: int) -> None:
+    with app.app_context():
+        rows = [
+            {
+                "tmdb_id": 900_000 + start + n,
+                "title": f"Catalogue film {start + n}",
+                "popularity": float(n % 97),
+                "vote_average": 5 + (n % 5),
+                "vote_count": 10 + n,
+                "release_date": date(2000 + n % 25, 1, 1),
+            }
+            for n in range(count)
+        ]
+        db.session.execute(insert(Movie), rows)
+        new_ids = db.session.scalars(
+            select(Movie.id).where(Movie.tmdb_id >= 900_000 + start).order_by(Movie.id)
+        ).all()
+        db.session.execute(
+            insert(movie_genres),
+            [{"movie_id": m, "genre_id": genre_ids[m % len(genre_ids)]} for m in new_ids],
+        )
+        db.session.commit()
+
+
+def test_the_number_of_sql_statements_is_the_same_for_50_and_500_movies(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    genre_ids = [genre.id for genre in genres.values()]
+    _add_movies(app, 50, genre_ids, start=0)
+    user = make_user(app)
+    other = make_user(app)
+    with app.app_context():
+        movie_ids = db.session.scalars(select(Movie.id).limit(6)).all()
+    favourite(app, user, *(db_movie(app, m) for m in movie_ids[:3]))
+    favourite(app, other, *(db_movie(app, m) for m in movie_ids[2:6]))
+    rate(app, user, db_movie(app, movie_ids[4]), 2)
+    add(
+        app,
+        RecommendationFeedback(
+            user_id=user.id, movie_id=movie_ids[5], feedback_type="not_interested"
+        ),
+    )
+    small = _statements_for_one_user(app, user)
+
+    _add_movies(app, 450, genre_ids, start=50)
+    large = _statements_for_one_user(app, user)
+
+    assert small == large
+    # Fingerprint, profile and signals when warm; plus the catalogue and the model when cold.
+    assert large[1] == 3
+
+
+def db_movie(app: Flask, movie_id: int) -> Movie:
+    with app.app_context():
+        movie = db.session.get(Movie, movie_id)
+        assert movie is not None
+        db.session.expunge(movie)
+        return movie
+
+
+# ---- similar movies --------------------------------------------------------------------------
+
+
+def test_similar_movies_of_an_unknown_or_removed_movie_is_not_found(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    removed = make_movie(app, genres=[genres["Drama"]], deleted_at=utcnow())
+    with app.app_context():
+        with pytest.raises(NotFound):
+            similar_movies(999_999)
+        with pytest.raises(NotFound):
+            similar_movies(removed.id)
+
+
+def test_similar_movies_share_genres_and_never_include_the_movie_itself(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    action, scifi, comedy = genres["Action"], genres["Science Fiction"], genres["Comedy"]
+    matrix = make_movie(app, title="The Matrix", genres=[action, scifi])
+    both = make_movie(app, genres=[action, scifi])
+    one = make_movie(app, genres=[scifi])
+    unrelated = make_movie(app, genres=[comedy])
+    with app.app_context():
+        results = similar_movies(matrix.id, limit=5)
+    assert ids(results) == [both.id, one.id]
+    assert unrelated.id not in ids(results) and matrix.id not in ids(results)
+    assert results[0].explanation == "Action and Science Fiction, like The Matrix"
+    assert results[0].recommendation_type == "content_based"
+
+
+def test_similar_movies_use_the_overview_when_there_is_text(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    drama = genres["Drama"]
+    heist = make_movie(
+        app,
+        title="The Vault",
+        genres=[drama],
+        overview="A retired safecracker plans one last bank heist with his estranged daughter.",
+    )
+    twin = make_movie(
+        app,
+        genres=[drama],
+        overview="An aging safecracker is pulled into a bank heist by his daughter.",
+    )
+    plain = make_movie(app, genres=[drama], overview="Two sisters run a bakery by the sea.")
+    make_movie(app, genres=[drama], overview="A sea captain hunts a whale across the ocean.")
+    with app.app_context():
+        results = similar_movies(heist.id)
+    assert ids(results)[0] == twin.id
+    assert plain.id in ids(results)
+
+
+def test_similar_movies_learn_from_users_who_liked_both(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    drama, western = genres["Drama"], genres["Western"]
+    source = make_movie(app, title="Heat", genres=[drama])
+    companion = make_movie(app, genres=[western])
+    make_movie(app, genres=[western])
+    for _ in range(3):
+        favourite(app, make_user(app), source, companion)
+    with app.app_context():
+        rebuild_item_model()
+        results = similar_movies(source.id)
+    assert results[0].movie_id == companion.id
+    assert results[0].recommendation_type == "collaborative"
+    assert results[0].explanation == "Often liked by people who liked Heat"
