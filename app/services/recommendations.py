@@ -181,8 +181,8 @@ def save_batch(
             }
         )
     if rows:
-        # One multi-row INSERT: one round trip, where executemany costs one per row.
-        db.session.execute(insert(Recommendation).values(rows))
+        # executemany: compiled once and cached (a multi-VALUES INSERT is rebuilt each time).
+        db.session.execute(insert(Recommendation), rows)
         new_row_id = (
             select(Recommendation.id)
             .where(
