@@ -11,7 +11,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from app.api import ProblemApi
 from app.models.base import Base
-from app.ratelimit import default_rate_limit, rate_limit_key
+from app.ratelimit import default_rate_limit, has_own_bucket, rate_limit_key
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
@@ -19,4 +19,10 @@ jwt = JWTManager()
 api = ProblemApi()
 cache = Cache()
 cors = CORS()
-limiter = Limiter(key_func=rate_limit_key, default_limits=[default_rate_limit])
+# One budget per caller across the whole API (100/hour anonymous, 1000/hour signed in);
+# login and registration are exempt from it and have buckets of their own.
+limiter = Limiter(
+    key_func=rate_limit_key,
+    application_limits=[default_rate_limit],
+    application_limits_exempt_when=has_own_bucket,
+)

@@ -76,3 +76,12 @@ def login_rate_limit() -> str:
 
 def register_rate_limit() -> str:
     return str(current_app.config["RATELIMIT_REGISTER"])
+
+
+# Login and registration count in buckets of their own (see the auth blueprint), outside
+# the API-wide budget, so that browsing never uses up the attempts needed to sign in.
+OWN_BUCKET_ENDPOINTS = frozenset({"auth.Login", "auth.Registration"})
+
+
+def has_own_bucket() -> bool:
+    return request.endpoint in OWN_BUCKET_ENDPOINTS

@@ -97,7 +97,9 @@ def me() -> User:
 @blp.route("/users/")
 class Registration(MethodView):
     # Its own bucket (per address) in place of the default limits.
-    decorators = [limiter.limit(register_rate_limit, key_func=address_key)]
+    decorators = [
+        limiter.limit(register_rate_limit, key_func=address_key),
+    ]
 
     @blp.arguments(RegisterSchema)
     @blp.response(201, SignedInSchema)
