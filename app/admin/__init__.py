@@ -69,7 +69,8 @@ def init_admin(app: Flask) -> None:
         index_view=StaffIndexView(url=ADMIN_URL),
         theme=Bootstrap4Theme(base_template="staff_admin/master.html", fluid=True),
     )
-    add_views(admin, page_size=app.config["ADMIN_PAGE_SIZE"])
+    # At least one row a page: Flask-Admin reads 0 as "every row".
+    add_views(admin, page_size=max(1, app.config["ADMIN_PAGE_SIZE"]))
     for view in admin._views:
         # Staff browse many pages an hour; only the login form is throttled (in the view).
         limiter.exempt(view.blueprint)
