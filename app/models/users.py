@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, false, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    func,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, utcnow
@@ -65,6 +76,11 @@ class User(SoftDeleteMixin, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username}>"
+
+
+# Usernames are unique whatever their case ("Bob" and "bob" are one name), in the database
+# itself, so two simultaneous registrations cannot both win.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class UserProfile(TimestampMixin, Base):

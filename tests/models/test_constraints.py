@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Favorite, Movie, Rating, Recommendation, RecommendationFeedback
+from app.models import Favorite, Movie, Rating, Recommendation, RecommendationFeedback, User
 from tests.factories import make_movie, make_user
 
 
@@ -91,3 +91,9 @@ def test_a_rolled_back_conflict_leaves_no_row_behind(app: Flask) -> None:
         db.session.rollback()
         assert db.session.query(Favorite).count() == 0
         assert db.session.get(Movie, movie.id) is not None
+
+
+def test_usernames_differing_only_in_case_are_refused_by_the_database(app: Flask) -> None:
+    make_user(app, username="Bob")
+    with pytest.raises(IntegrityError):
+        insert_and_commit(app, User(email="other-bob@example.com", username="bob"))
