@@ -254,11 +254,12 @@ class UserView(StaffModelView):
         problems = username_problems(model.username)
         if problems:
             raise ValidationFailed(" ".join(problems), code="invalid_username")
-        taken = db.session.scalar(
-            select(User.id).where(
-                func.lower(User.username) == model.username.lower(), User.id != model.id
+        with db.session.no_autoflush:  # ask before the change reaches the unique index
+            taken = db.session.scalar(
+                select(User.id).where(
+                    func.lower(User.username) == model.username.lower(), User.id != model.id
+                )
             )
-        )
         if taken is not None:
             raise Conflict("A user with this username already exists.", code="username_taken")
         staff = current_staff_user()
