@@ -15,7 +15,7 @@ from app.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
 from app.extensions import db, limiter
 from app.models import User, utcnow
 from app.ratelimit import client_address
-from app.services.accounts import find_user_by_email
+from app.services.accounts import find_user_by_email, normalise_email
 from app.services.passwords import (
     hash_password,
     password_problems,
@@ -50,15 +50,19 @@ def authenticate_staff(email: str, password: str) -> User:
     return user
 
 
-def login_attempt_allowed() -> bool:
-    """Count one login attempt from this address against RATELIMIT_LOGIN (as the API's)."""
+def login_attempt_allowed(email: str) -> bool:
+    """Count one login attempt against RATELIMIT_LOGIN, as the API login does: per address,
+    and per email (so one account cannot be guessed at from many addresses)."""
     if not limiter.enabled:
         return True
-    key = f"admin-login:addr:{client_address()}"
+    keys = [f"admin-login:addr:{client_address()}"]
+    if email.strip():
+        keys.append(f"admin-login:email:{normalise_email(email)}")
     strategy = limiter.limiter
     allowed = True
     for limit in parse_many(current_app.config["RATELIMIT_LOGIN"]):
-        allowed = strategy.hit(limit, key) and allowed
+        for key in keys:
+            allowed = strategy.hit(limit, key) and allowed
     return allowed
 
 

@@ -110,7 +110,7 @@ class StaffIndexView(AdminIndexView):
             if current_staff_user() is not None:
                 return redirect(next_url or url_for(".index"))
             return self.render("staff_admin/login.html", form=form, error=None)
-        if not login_attempt_allowed():
+        if not login_attempt_allowed(request.form.get("email", "")[:254]):
             return self._login_page(form, TOO_MANY_ATTEMPTS, 429)
         if not form.validate():
             return self._login_page(form, "Enter your email and your password.", 400)

@@ -280,6 +280,30 @@ def test_sign_in_attempts_are_throttled_like_the_api_login(
     assert client.get("/admin/").status_code == 302
 
 
+def test_sign_in_attempts_on_one_account_are_throttled_across_addresses(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff = make_user(app, is_staff=True)
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+    page = client.get(LOGIN)
+
+    def attempt(address: str, password: str) -> int:
+        return client.post(
+            LOGIN,
+            data={
+                "email": staff.email.upper(),
+                "password": password,
+                "csrf_token": csrf_token_in(page.text),
+            },
+            environ_overrides={"REMOTE_ADDR": address},
+        ).status_code
+
+    statuses = [attempt(f"203.0.113.{n}", "wrong-password-1") for n in (1, 2)]
+    statuses.append(attempt("203.0.113.3", DEFAULT_PASSWORD))
+
+    assert statuses == [401, 401, 429]
+
+
 def test_browsing_the_admin_is_not_limited_by_the_anonymous_api_quota(
     app: Flask, staff_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
