@@ -123,6 +123,9 @@ class Config:
     RECOMMENDER_BATCH_SIZE = env_int("RECOMMENDER_BATCH_SIZE", 20)
     # New positive interactions since the last build that trigger a rebuild of the item model.
     RECOMMENDER_REBUILD_AFTER = env_int("RECOMMENDER_REBUILD_AFTER", 500)
+    # The recommender checks whether the catalogue changed (one aggregate query) at most this
+    # often per process; 0 checks on every call.
+    RECOMMENDER_CATALOGUE_CHECK_SECONDS = env_float("RECOMMENDER_CATALOGUE_CHECK_SECONDS", 10.0)
 
     # Cache
     CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
@@ -188,6 +191,8 @@ class TestingConfig(Config):
     TMDB_BACKOFF_FACTOR = 0.0
     TMDB_READ_TIMEOUT = 1.0
     TMDB_MAX_RETRY_AFTER = 2.0
+    # Tests see every catalogue change at once.
+    RECOMMENDER_CATALOGUE_CHECK_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

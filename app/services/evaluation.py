@@ -294,7 +294,8 @@ def measure(
         ranked = rank(user, limit)
         relevant = np.isin(ranked, user.relevant)
         ideal = discounts[: min(user.relevant.size, k)].sum()
-        ndcg.append(float((discounts[:k][relevant[:k]]).sum() / ideal))
+        top = relevant[:k]  # a ranking may be shorter than k
+        ndcg.append(float(discounts[: top.size][top].sum() / ideal))
         recall.append(float(relevant[:RECALL_AT].sum() / user.relevant.size))
         hits.append(float(relevant[:k].any()))
         shown.update(ranked[:k].tolist())

@@ -11,18 +11,21 @@ says the catalogue changed.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from flask import current_app, has_request_context
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import Integer, bindparam, func, literal, select, true, union_all
 
 from app.errors import NotFound
 from app.extensions import db
@@ -376,8 +379,17 @@ def padding_scores(signals: Signals, weights: Weights) -> np.ndarray:
     return (quality * signals.quality + popularity * signals.popularity) / (quality + popularity)
 
 
-def rank_positions(positions: np.ndarray, scores: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
-    """`positions` by score, best first; ties by movie id, so the order is reproducible."""
+def rank_positions(
+    positions: np.ndarray, scores: np.ndarray, movie_ids: np.ndarray, top: int | None = None
+) -> np.ndarray:
+    """`positions` by score, best first; ties by movie id, so the order is reproducible.
+
+    With `top`, only the best `top` (and any tied with the last of them) are sorted and returned.
+    """
+    if top is not None and positions.size > top:
+        values = scores[positions]
+        threshold = np.partition(values, values.size - top)[values.size - top]
+        positions = positions[values >= threshold]
     if positions.size == 0:
         return positions
     return positions[np.lexsort((movie_ids[positions], -scores[positions]))]
@@ -447,7 +459,9 @@ class _Context:
     signals: Signals
     weights: Weights
     profile: np.ndarray
-    similarity: sp.csr_matrix | None
+    # Weighted learned similarity of each liked movie (rows) to each chosen one (columns).
+    liked_to_chosen: np.ndarray
+    column: dict[int, int]
 
 
 def _best_genre(context: _Context, position: int, profile: np.ndarray) -> int:
@@ -464,11 +478,10 @@ def _liked_with_genre(context: _Context, genre: int) -> list[str]:
 
 
 def _most_similar_liked(context: _Context, position: int) -> list[str]:
-    user, similarity = context.user, context.similarity
-    if similarity is None:
+    user = context.user
+    if not context.liked_to_chosen.size:
         return []
-    contribution = np.asarray(similarity[user.liked, position].todense()).ravel()
-    contribution = contribution * user.liked_weight
+    contribution = context.liked_to_chosen[:, context.column[position]]
     order = np.argsort(-contribution, kind="stable")
     best = [user.liked[i] for i in order[:NAMED_MOVIES] if contribution[i] > 0]
     return [context.catalogue.titles[p] for p in best]
@@ -533,18 +546,41 @@ def rank_for_user(
         (weights.genre * signals.genre > 0) | (weights.collaborative * signals.collaborative > 0)
     )
     padding = padding_scores(signals, weights)
-    personal_ranked = rank_positions(np.nonzero(personal)[0], scores, catalogue.movie_ids)
-    padding_ranked = rank_positions(
-        np.nonzero(candidates & ~personal)[0], padding, catalogue.movie_ids
+    personal_positions = np.nonzero(personal)[0]
+    padding_positions = np.nonzero(candidates & ~personal)[0]
+    # Sorting the best few hundred is enough unless the diversity walk needs more: then it
+    # would have taken padding before a personal movie further down, or come up short.
+    window = max(limit * 25, 500)
+    personal_ranked = rank_positions(personal_positions, scores, catalogue.movie_ids, window)
+    padding_ranked = rank_positions(padding_positions, padding, catalogue.movie_ids, window)
+    chosen = diversify(
+        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit
     )
-    ranked = np.concatenate([personal_ranked, padding_ranked])
-    chosen = diversify(ranked, catalogue.top_genre, limit)
+    cut_personal = personal_ranked.size < personal_positions.size
+    cut_padding = padding_ranked.size < padding_positions.size
+    if (cut_personal and not personal[chosen].all()) or (
+        len(chosen) < limit and (cut_personal or cut_padding)
+    ):
+        ranked = np.concatenate(
+            [
+                rank_positions(personal_positions, scores, catalogue.movie_ids),
+                rank_positions(padding_positions, padding, catalogue.movie_ids),
+            ]
+        )
+        chosen = diversify(ranked, catalogue.top_genre, limit)
     if user.is_cold:
         profile = np.zeros(catalogue.genre_matrix.shape[1])
         profile[user.favourite_genres] = 1.0
     else:
         profile = build_genre_profile(catalogue.genre_matrix, user.liked, user.liked_weight)
-    context = _Context(catalogue, user, signals, weights, profile, similarity)
+    if similarity is not None and user.liked.size and chosen:
+        # One slice for the whole list: per-result sparse indexing costs more than the scoring.
+        block = similarity[user.liked][:, chosen].toarray()
+        liked_to_chosen = block * user.liked_weight[:, None]
+    else:
+        liked_to_chosen = np.empty((0, 0))
+    column = {position: index for index, position in enumerate(chosen)}
+    context = _Context(catalogue, user, signals, weights, profile, liked_to_chosen, column)
     results = []
     for position in chosen:
         if personal[position]:
@@ -800,6 +836,8 @@ class _EngineState:
         self.catalogue: Catalogue | None = None
         self.aligned: tuple[int, int, sp.csr_matrix] | None = None  # model and catalogue versions
         self.overviews: tuple[int, sp.csr_matrix] | None = None  # catalogue version, vectors
+        self.watermark = 0
+        self.checked_at = -math.inf  # time.monotonic() of the last fingerprint query
 
 
 def _state() -> _EngineState:
@@ -820,16 +858,23 @@ def reset_caches() -> None:
 def _fingerprint_statement():  # type: ignore[no-untyped-def]
     """One statement: what identifies the catalogue's state, and the interaction watermark."""
     movies = Movie.__table__.c
-    links = movie_genres.c
+    # One pass over each table: counts, the latest change, and a genre-id sum that moves when
+    # a movie's genre is swapped for another (a relink that keeps the count).
+    movie_state = select(
+        func.count().label("movies"),
+        func.max(movies.updated_at).label("updated"),
+        func.count(movies.deleted_at).label("removed"),
+    ).subquery()
+    link_state = select(
+        func.count().label("links"),
+        func.coalesce(func.sum(movie_genres.c.genre_id), 0).label("genre_sum"),
+    ).subquery()
     return select(
-        select(func.count()).select_from(Movie.__table__).scalar_subquery(),
-        select(func.max(movies.updated_at)).scalar_subquery(),
-        select(func.count(movies.deleted_at)).scalar_subquery(),
-        select(func.count()).select_from(movie_genres).scalar_subquery(),
-        select(func.coalesce(func.sum(links.genre_id * 1.0 * links.movie_id), 0)).scalar_subquery(),
+        movie_state,
+        link_state,
         select(func.count()).select_from(Genre.__table__).scalar_subquery(),
         interaction_watermark(),
-    )
+    ).select_from(movie_state.join(link_state, true()))
 
 
 def _load_catalogue() -> Catalogue:
@@ -869,14 +914,24 @@ def _load_catalogue() -> Catalogue:
 
 
 def _current_catalogue(state: _EngineState) -> tuple[Catalogue, int]:
-    """The cached catalogue, reloaded when its fingerprint moved; and the interaction watermark."""
+    """The cached catalogue, reloaded when its fingerprint moved; and the interaction watermark.
+
+    The fingerprint is read at most once per RECOMMENDER_CATALOGUE_CHECK_SECONDS (0: every
+    call); in between, the cached arrays and watermark serve without a query.
+    """
+    interval = float(current_app.config["RECOMMENDER_CATALOGUE_CHECK_SECONDS"])
+    catalogue = state.catalogue
+    if catalogue is not None and time.monotonic() - state.checked_at < interval:
+        return catalogue, state.watermark
     *fingerprint, watermark = db.session.execute(_fingerprint_statement()).one()
     key = tuple(fingerprint)
     with state.lock:
         if state.catalogue is None or state.fingerprint != key:
             state.catalogue = _load_catalogue()
             state.fingerprint = key
-        return state.catalogue, int(watermark or 0)
+        state.watermark = int(watermark or 0)
+        state.checked_at = time.monotonic()
+        return state.catalogue, state.watermark
 
 
 def _current_model(watermark: int) -> ItemModel | None:
@@ -907,8 +962,13 @@ def _aligned_similarity(
     return aligned
 
 
-def _user_signals_statement(user_id: int):  # type: ignore[no-untyped-def]
-    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us."""
+@cache
+def _user_signals_statement():  # type: ignore[no-untyped-def]
+    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us.
+
+    Built once (bound by the `user_id` parameter): building it costs more than running it.
+    """
+    user_id = bindparam("user_id", type_=Integer)
     dismissed_feedback = ("dislike", "not_interested")
     return union_all(
         select(literal(_FAVOURITE), Favorite.movie_id, literal(0)).where(
@@ -926,6 +986,15 @@ def _user_signals_statement(user_id: int):  # type: ignore[no-untyped-def]
         select(literal(_WATCHED), WatchHistory.movie_id, literal(0))
         .where(WatchHistory.user_id == user_id)
         .distinct(),
+    )
+
+
+@cache
+def _profile_statement():  # type: ignore[no-untyped-def]
+    return (
+        select(User.id, UserProfile.favorite_genres, UserProfile.mature_content)
+        .outerjoin(UserProfile, UserProfile.user_id == User.id)
+        .where(User.id == bindparam("user_id", type_=Integer))
     )
 
 
@@ -978,14 +1047,11 @@ def user_signals_from_rows(
 
 def load_user_signals(user_id: int, catalogue: Catalogue) -> UserSignals:
     """Two queries: the user's profile, and everything they liked, rated, dismissed or saw."""
-    profile = db.session.execute(
-        select(User.id, UserProfile.favorite_genres, UserProfile.mature_content)
-        .outerjoin(UserProfile, UserProfile.user_id == User.id)
-        .where(User.id == user_id)
-    ).one_or_none()
+    parameters = {"user_id": user_id}
+    profile = db.session.execute(_profile_statement(), parameters).one_or_none()
     if profile is None:
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
-    rows = db.session.execute(_user_signals_statement(user_id)).tuples().all()
+    rows = db.session.execute(_user_signals_statement(), parameters).tuples().all()
     return user_signals_from_rows(
         catalogue,
         rows,

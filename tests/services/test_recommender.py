@@ -568,3 +568,53 @@ def test_similar_movies_learn_from_users_who_liked_both(
     assert results[0].movie_id == companion.id
     assert results[0].recommendation_type == "collaborative"
     assert results[0].explanation == "Often liked by people who liked Heat"
+
+
+def test_between_catalogue_checks_the_cached_arrays_serve_without_a_query(
+    app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
+    drama = genres["Drama"]
+    first = make_movie(app, genres=[drama])
+    user = make_user(app)
+    cold, warm = _statements_for_one_user(app, user)
+    assert warm == 2 < cold  # no fingerprint query: only the profile and the signals
+
+    make_movie(app, genres=[drama])  # not seen until the next check
+    assert ids(recommend(app, user)) == [first.id]
+
+
+def test_the_diversity_walk_reaches_past_the_sorted_window_before_taking_padding() -> None:
+    # 600 liked-genre films, then one film sharing a liked film's second genre far down the
+    # ranking, then unrelated padding: the fourth result must be that personal film.
+    from app.services.recommender import UserSignals, build_catalogue, rank_for_user
+
+    count = 700
+    movie_ids = np.arange(1, count + 1)
+    links = [(int(m), 1) for m in movie_ids[:600]]  # genre 1: "Action"
+    links += [(601, 2)]  # genre 2: "Drama", weaker in the profile
+    links += [(int(m), 3) for m in movie_ids[601:]]  # genre 3: "Western", never liked
+    links += [(700, 1), (700, 2)]  # the liked film
+    catalogue = build_catalogue(
+        movie_ids=movie_ids,
+        tmdb_ids=movie_ids,
+        titles=[f"Film {m}" for m in movie_ids],
+        genre_links=links,
+        genre_tmdb_ids=[1, 2, 3],
+        genre_names=["Action", "Drama", "Western"],
+        vote_average=np.full(count, 7.0),
+        vote_count=np.full(count, 100),
+        popularity=np.linspace(100, 1, count),
+        release_dates=[None] * count,
+    )
+    liked = catalogue.positions([700])
+    user = UserSignals(
+        liked=liked,
+        liked_weight=np.ones(1),
+        excluded=liked,
+        favourite_genres=np.empty(0, dtype=np.int64),
+    )
+    weights = Weights(genre=1.0, quality=0.0, popularity=0.1, recency=0.0, collaborative=0.0)
+    results = rank_for_user(catalogue, user, weights, date(2024, 1, 1), limit=5)
+    assert [r.movie_id for r in results] == [1, 2, 3, 601, 4]
+    assert results[3].recommendation_type == "content_based"
