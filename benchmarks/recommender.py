@@ -18,6 +18,7 @@ import os
 import random
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -248,10 +249,13 @@ def generate_data(app: Flask, sizes: Sizes) -> dict[str, int]:
 
 @contextmanager
 def counting_statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements this thread sends (not those of a background model rebuild)."""
     statements: list[str] = []
+    thread = threading.get_ident()
 
     def record(*args: Any) -> None:
-        statements.append(args[2])
+        if threading.get_ident() == thread:
+            statements.append(args[2])
 
     with app.app_context():
         engine = db.engine

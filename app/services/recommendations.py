@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -261,15 +261,23 @@ def movie_labels(movie_ids: Sequence[int]) -> dict[int, MovieLabel]:
 
 
 def list_batch(user_id: int) -> list[RecommendationView]:
-    """The user's whole stored batch, by rank."""
-    recommendations = db.session.scalars(
-        _with_movie(
-            select(Recommendation)
-            .where(Recommendation.user_id == user_id)
-            .order_by(Recommendation.rank, Recommendation.id)
-        ).execution_options(populate_existing=True)
-    ).all()
-    return _attach_feedback(user_id, recommendations)
+    """The user's whole stored batch, by rank: one query for the rows, their movies and
+    genres, and the user's feedback on those movies (a batch is at most MAX_LIMIT rows)."""
+    rows = db.session.execute(
+        select(Recommendation, RecommendationFeedback)
+        .outerjoin(
+            RecommendationFeedback,
+            and_(
+                RecommendationFeedback.user_id == Recommendation.user_id,
+                RecommendationFeedback.movie_id == Recommendation.movie_id,
+            ),
+        )
+        .where(Recommendation.user_id == user_id)
+        .order_by(Recommendation.rank, Recommendation.id)
+        .options(joinedload(Recommendation.movie, innerjoin=True).joinedload(Movie.genres))
+        .execution_options(populate_existing=True)
+    ).unique()
+    return [RecommendationView(recommendation, feedback) for recommendation, feedback in rows]
 
 
 def list_recommendations(

@@ -326,6 +326,22 @@ def test_listing_issues_the_same_number_of_queries_whatever_the_page_size(
 # --- refresh -------------------------------------------------------------------------------
 
 
+def test_refresh_issues_the_same_number_of_queries_whatever_the_batch_size(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    genres = [make_genre(app) for _ in range(4)]
+    for genre in genres:
+        make_catalogue(app, 15, [genre])
+    client.post(URL + "refresh/", headers=headers)  # the engine loads its caches once
+    counts = []
+    for limit in (5, 50):
+        with counted_statements(app) as statements:
+            response = client.post(URL + "refresh/", query_string={"limit": limit}, headers=headers)
+        assert len(response.get_json()["recommendations"]) == limit
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
+
+
 def test_refresh_replaces_the_batch_and_reports_it(
     app: Flask, client: Any, user: User, headers: dict[str, str]
 ) -> None:
