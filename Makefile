@@ -42,6 +42,10 @@ $(VENV)/.installed-load: requirements-load.txt | $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-load.txt
 	touch $@
 
+# A longer schemathesis campaign than the bounded one `make test` runs.
+fuzz: install
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} $(BIN)/python -m pytest -q -m fuzz tests/fuzz
+
 # Needs PostgreSQL and Redis on 127.0.0.1 (see docs/performance.md); stops by itself.
 load: $(VENV)/.installed-load
 	$(BIN)/python loadtest/run.py
