@@ -261,8 +261,8 @@ def movie_labels(movie_ids: Sequence[int]) -> dict[int, MovieLabel]:
 
 
 def list_batch(user_id: int) -> list[RecommendationView]:
-    """The user's whole stored batch, by rank: one query for the rows, their movies and
-    genres, and the user's feedback on those movies (a batch is at most MAX_LIMIT rows)."""
+    """The user's whole stored batch, by rank, in two queries: the rows with their movies
+    and the user's feedback on those movies, then the movies' genres."""
     rows = db.session.execute(
         select(Recommendation, RecommendationFeedback)
         .outerjoin(
@@ -274,9 +274,10 @@ def list_batch(user_id: int) -> list[RecommendationView]:
         )
         .where(Recommendation.user_id == user_id)
         .order_by(Recommendation.rank, Recommendation.id)
-        .options(joinedload(Recommendation.movie, innerjoin=True).joinedload(Movie.genres))
+        # Genres in a second query: joined here, SQLite would scan every genre link.
+        .options(joinedload(Recommendation.movie, innerjoin=True).selectinload(Movie.genres))
         .execution_options(populate_existing=True)
-    ).unique()
+    )
     return [RecommendationView(recommendation, feedback) for recommendation, feedback in rows]
 
 
@@ -302,12 +303,16 @@ def list_recommendations(
     )
     statement = select(Recommendation).where(Recommendation.id.in_(best))
     if genre_tmdb_id is not None:
+        # EXISTS looks up each row's (movie, genre) link; IN (the genre's movies) would
+        # read every link of the genre, a cost that grows with the catalogue.
+        genre_id = select(Genre.id).where(Genre.tmdb_id == genre_tmdb_id).scalar_subquery()
         statement = statement.where(
-            Recommendation.movie_id.in_(
-                select(movie_genres.c.movie_id)
-                .join(Genre, Genre.id == movie_genres.c.genre_id)
-                .where(Genre.tmdb_id == genre_tmdb_id)
+            select(movie_genres.c.movie_id)
+            .where(
+                movie_genres.c.movie_id == Recommendation.movie_id,
+                movie_genres.c.genre_id == genre_id,
             )
+            .exists()
         )
     statement = _with_movie(statement.order_by(Recommendation.rank, Recommendation.id))
     result = paginate(statement, page, page_size)
