@@ -913,15 +913,16 @@ def _load_catalogue() -> Catalogue:
     )
 
 
-def _current_catalogue(state: _EngineState) -> tuple[Catalogue, int]:
+def _current_catalogue(state: _EngineState, *, check: bool = False) -> tuple[Catalogue, int]:
     """The cached catalogue, reloaded when its fingerprint moved; and the interaction watermark.
 
     The fingerprint is read at most once per RECOMMENDER_CATALOGUE_CHECK_SECONDS (0: every
-    call); in between, the cached arrays and watermark serve without a query.
+    call); in between, the cached arrays and watermark serve without a query. `check` reads it
+    now whatever the time.
     """
     interval = float(current_app.config["RECOMMENDER_CATALOGUE_CHECK_SECONDS"])
     catalogue = state.catalogue
-    if catalogue is not None and time.monotonic() - state.checked_at < interval:
+    if not check and catalogue is not None and time.monotonic() - state.checked_at < interval:
         return catalogue, state.watermark
     *fingerprint, watermark = db.session.execute(_fingerprint_statement()).one()
     key = tuple(fingerprint)
@@ -1101,7 +1102,10 @@ def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:
     state = _state()
     catalogue, watermark = _current_catalogue(state)
     position = int(catalogue.positions([movie_id])[0])
-    if position < 0:  # created and removed between the two queries
+    if position < 0:  # newer than the cached arrays: look again now
+        catalogue, watermark = _current_catalogue(state, check=True)
+        position = int(catalogue.positions([movie_id])[0])
+    if position < 0:  # removed between the two queries
         raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
     similarity = _aligned_similarity(state, catalogue, _current_model(watermark))
     vectors = _overview_vectors(state, catalogue)

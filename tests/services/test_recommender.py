@@ -618,3 +618,16 @@ def test_the_diversity_walk_reaches_past_the_sorted_window_before_taking_padding
     results = rank_for_user(catalogue, user, weights, date(2024, 1, 1), limit=5)
     assert [r.movie_id for r in results] == [1, 2, 3, 601, 4]
     assert results[3].recommendation_type == "content_based"
+
+
+def test_similar_movies_of_a_film_newer_than_the_cached_catalogue_are_found(
+    app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
+    drama = genres["Drama"]
+    older = make_movie(app, genres=[drama])
+    with app.app_context():
+        assert similar_movies(older.id) == []
+    newer = make_movie(app, genres=[drama])
+    with app.app_context():
+        assert ids(similar_movies(newer.id)) == [older.id]
