@@ -27,6 +27,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from app import create_app
 from app.extensions import cache, db, limiter
 from app.models import Base
+from app.services.recommender import reset_caches as reset_recommender_caches
 from tests.fake_tmdb import FakeTMDb, start_fake_tmdb
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -76,6 +77,7 @@ def _isolate(request: pytest.FixtureRequest, app: Flask, fake_tmdb: FakeTMDb) ->
     with app.app_context():
         cache.clear()
         limiter.reset()
+        reset_recommender_caches()
     if request.node.get_closest_marker("committing"):
         yield
         empty_all_tables(app)
