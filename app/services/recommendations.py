@@ -102,13 +102,17 @@ def ensure_fresh_recommendations(user_id: int, limit: int) -> None:
     """
     if not _needs_regeneration(user_id, limit):
         return
-    if _lock_profile(user_id) and not _needs_regeneration(user_id, limit):
+    _lock_profile(user_id)
+    # A new statement, so a new snapshot on PostgreSQL: a statement that waited for the
+    # lock would still read the other request's batch count from before its commit.
+    if not _needs_regeneration(user_id, limit):
         db.session.commit()  # another request regenerated while we waited for the lock
         return
     _store_new_batch(user_id, max(limit, default_batch_size()))
 
 
 def _needs_regeneration(user_id: int, limit: int) -> bool:
+    """Whether the user's batch is stale, missing or smaller than `limit`."""
     stored = (
         select(func.count(Recommendation.id))
         .where(Recommendation.user_id == user_id)
@@ -123,20 +127,23 @@ def _needs_regeneration(user_id: int, limit: int) -> bool:
     return bool(stale) or count < limit
 
 
-def _lock_profile(user_id: int) -> bool:
+def _lock_profile(user_id: int) -> None:
     """Lock the user's profile row until the transaction ends (creating the profile if
-    missing). True when it existed. NotFound for an unknown or deleted user."""
+    missing). NotFound for an unknown or deleted user."""
     locked = db.session.execute(
         select(UserProfile.id).where(UserProfile.user_id == user_id).with_for_update()
     ).first()
-    if locked is not None:
-        return True
+    if locked is None:
+        _create_profile(user_id)
+
+
+def _create_profile(user_id: int) -> None:
+    """An empty profile for a user who has none (its insert holds the row's lock)."""
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
     db.session.add(UserProfile(user_id=user_id))
     db.session.flush()
-    return False
 
 
 def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMovie]:
