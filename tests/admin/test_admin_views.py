@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
@@ -14,7 +12,7 @@ from html import unescape
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
@@ -32,6 +30,7 @@ from app.models import (
 )
 from tests.admin.conftest import csrf_token_in, post_form
 from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.query_count import recorded_statements
 
 
 @dataclass
@@ -542,22 +541,6 @@ def test_a_nonsense_filter_value_is_ignored_not_an_error(
     assert staff_client.get("/admin/movies/?page=abc").status_code == 200
 
 
-@contextmanager
-def counted_queries(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_lists_show_fifty_rows_a_page_and_load_relations_with_the_page(
     app: Flask, staff_client: FlaskClient
 ) -> None:
@@ -570,9 +553,9 @@ def test_lists_show_fifty_rows_a_page_and_load_relations_with_the_page(
         db.session.commit()
     staff_client.get("/admin/history/")  # warm up (templates, genre choices)
 
-    with counted_queries(app) as first_page:
+    with recorded_statements(app) as first_page:
         html = staff_client.get("/admin/history/").text
-    with counted_queries(app) as second_page:
+    with recorded_statements(app) as second_page:
         second = staff_client.get("/admin/history/?page=1").text
 
     assert len(re.findall(r"Paged film \d{3}", html)) == 50

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import User, UserProfile
 from tests.factories import make_genre, make_user, tokens_for
+from tests.query_count import recorded_statements
 from tests.test_errors import assert_problem
 
 PROFILES = "/api/v1/auth/profiles/"
@@ -100,18 +100,8 @@ def test_profile_list_runs_a_constant_number_of_queries(app: Flask, client: Flas
     headers = bearer(app, staff)
 
     def queries_for_a_page_of(size: int) -> int:
-        statements: list[str] = []
-
-        def record(*args: Any) -> None:
-            statements.append(args[2])
-
-        with app.app_context():
-            engine = db.session.get_bind()
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements(app) as statements:
             response = client.get(PROFILES, query_string={"page_size": size}, headers=headers)
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
         assert len(response.get_json()["results"]) == size
         return len(statements)
 

@@ -6,20 +6,19 @@ the recommendations-stale flag, a query counter).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import Favorite, Genre, Movie, User, UserProfile, WatchlistEntry
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
+from tests.query_count import recorded_statements
 from tests.test_errors import assert_problem
 
 FAVORITES = "/api/v1/favorites/favorites/"
@@ -63,23 +62,6 @@ def recommendations_stale(app: Flask, user: User) -> bool:
         )
         assert stale is not None
         return stale
-
-
-@contextmanager
-def counting_queries(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements run while the block runs (no app context stays pushed)."""
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def result_ids(response: Any) -> list[int]:
@@ -466,7 +448,7 @@ def test_a_page_runs_the_same_number_of_queries_whatever_its_size(
 
     counts = {}
     for size in (5, 50):
-        with counting_queries(app) as statements:
+        with recorded_statements(app) as statements:
             response = client.get(f"{path}?page_size={size}", headers=headers)
         assert len(response.get_json()["results"]) == size
         assert all(item["movie"]["genres"] for item in response.get_json()["results"])

@@ -3,20 +3,18 @@ GET /api/v1/movies/{id}/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Genre, Movie, User, UserProfile, utcnow
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
+from tests.query_count import recorded_statements
 from tests.test_errors import assert_problem
 
 URL = "/api/v1/movies/"
@@ -254,22 +252,6 @@ def test_removed_movies_are_not_listed(app: Flask, client: FlaskClient) -> None:
     assert_problem(client.get(f"{URL}{gone.id}/"), 404, "movie_not_found")
 
 
-@contextmanager
-def count_queries(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_a_catalogue_page_runs_the_same_few_queries_whatever_its_size(
     app: Flask, client: FlaskClient, genres: dict[str, Genre]
 ) -> None:
@@ -277,7 +259,7 @@ def test_a_catalogue_page_runs_the_same_few_queries_whatever_its_size(
         make_movie(app, title=f"Film {n}", genres=[genres["action"], genres["drama"]])
     counts = []
     for size in (2, 30):
-        with count_queries(app) as statements:
+        with recorded_statements(app) as statements:
             body = client.get(f"{URL}?page_size={size}").get_json()
         assert len(body["results"]) == size
         counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))

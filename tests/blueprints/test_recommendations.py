@@ -3,14 +3,12 @@ refresh, similar movies, feedback and clicks, and nobody else's recommendation r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import (
@@ -27,6 +25,7 @@ from app.services.recommendations import save_batch
 from app.services.recommender import RecommendedMovie
 from app.services.taste import mark_recommendations_stale
 from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.query_count import recorded_statements
 
 URL = "/api/v1/recommendations/"
 
@@ -99,22 +98,6 @@ def profile_of(app: Flask, user: User) -> UserProfile:
         assert profile is not None
         db.session.expunge(profile)
         return profile
-
-
-@contextmanager
-def counted_statements(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
@@ -314,7 +297,7 @@ def test_listing_issues_the_same_number_of_queries_whatever_the_page_size(
     store_batch(app, user, make_catalogue(app, 40, [make_genre(app), make_genre(app)]))
     counts = []
     for page_size in (2, 40):
-        with counted_statements(app) as statements:
+        with recorded_statements(app) as statements:
             response = client.get(
                 URL, query_string={"limit": 40, "page_size": page_size}, headers=headers
             )
@@ -335,7 +318,7 @@ def test_refresh_issues_the_same_number_of_queries_whatever_the_batch_size(
     client.post(URL + "refresh/", headers=headers)  # the engine loads its caches once
     counts = []
     for limit in (5, 50):
-        with counted_statements(app) as statements:
+        with recorded_statements(app) as statements:
             response = client.post(URL + "refresh/", query_string={"limit": limit}, headers=headers)
         assert len(response.get_json()["recommendations"]) == limit
         counts.append(len(statements))
