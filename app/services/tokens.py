@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response
+from flask import Response, g
 from flask_jwt_extended import (
     JWTManager,
     create_access_token,
@@ -228,7 +228,13 @@ def register_jwt_callbacks(manager: JWTManager) -> None:
 
     @manager.token_in_blocklist_loader
     def token_revoked_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
-        return is_token_revoked(jwt_data)
+        # A request verifies its token twice (the rate-limit key, then the view): check
+        # the blocklist once per request and token.
+        verdicts: dict[str, bool] = g.setdefault("token_revocation_verdicts", {})
+        jti = str(jwt_data.get("jti"))
+        if jti not in verdicts:
+            verdicts[jti] = is_token_revoked(jwt_data)
+        return verdicts[jti]
 
     @manager.unauthorized_loader
     def missing_token_callback(reason: str) -> Response:
