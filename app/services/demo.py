@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.services.demo_data import DEMO_GENRES, DEMO_MOVIES
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
 from app.services.accounts import create_user
 from app.services.catalog import normalise_genre, upsert_genres, upsert_movies
+from app.services.demo_data import DEMO_GENRES, DEMO_MOVIES
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_USERNAME = "demo"
