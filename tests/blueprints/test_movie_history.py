@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import User, UserProfile, WatchHistory, utcnow
-from tests.blueprints.test_movies_catalogue import count_queries
 from tests.factories import auth_headers, make_movie, make_user
+from tests.query_count import recorded_statements
 from tests.test_errors import assert_problem
 
 URL = "/api/v1/movies/history/"
@@ -195,7 +195,7 @@ def test_history_pages_run_a_constant_number_of_queries(app: Flask, client: Flas
             for _ in range(n):
                 db.session.add(WatchHistory(user_id=user.id, movie_id=make_movie(app).id))
             db.session.commit()
-        with count_queries(app) as statements:
+        with recorded_statements(app) as statements:
             body = client.get(f"{URL}?page_size=100", headers=headers).get_json()
         assert len(body["results"]) == (1 if n == 1 else 11)
         counts.append(len(statements))
