@@ -129,6 +129,8 @@ class Config:
 
     # Cache
     CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
+    # How long GET movies/genres/ reuses its movie counts (0: count on every request).
+    GENRE_COUNTS_CACHE_SECONDS = env_int("GENRE_COUNTS_CACHE_SECONDS", 60)
 
     # OpenAPI / Swagger UI (assets served locally, never from a CDN)
     API_TITLE = "Movie Recommendation API"
@@ -177,6 +179,7 @@ class TestingConfig(Config):
     REDIS_URL = env_str("TEST_REDIS_URL")
     # The limiter stays on (as in production) with limits no test reaches by accident;
     # throttling tests lower them with monkeypatch.setitem(app.config, ...).
+    GENRE_COUNTS_CACHE_SECONDS = 0
     RATELIMIT_ANONYMOUS = "100000/hour"
     RATELIMIT_USER = "100000/hour"
     RATELIMIT_LOGIN = "100000/hour"

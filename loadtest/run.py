@@ -130,6 +130,9 @@ def populate_in_app() -> None:
                 )
             db.session.flush()
         db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")  # planner statistics after the bulk load
         print(f"catalogue: {len(movie_ids)} movies; 200 users with favourites and ratings")
 
 
@@ -155,7 +158,7 @@ def run_locust(users: int, out_dir: Path) -> dict[str, str]:
             "--users",
             str(users),
             "--spawn-rate",
-            str(users),
+            str(max(1, users // 4)),  # ramp up over about 4 s, as real traffic does
             "--run-time",
             f"{SECONDS}s",
             "--stop-timeout",

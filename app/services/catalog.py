@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Insert, Select, delete, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -24,7 +25,7 @@ from app.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from app.extensions import db
+from app.extensions import cache, db
 from app.models import Genre, Movie, User, movie_genres, utcnow
 from app.services.pagination import Page, paginate
 from app.services.tmdb import (
@@ -385,8 +386,19 @@ class GenreCount:
     movie_count: int
 
 
+GENRE_COUNTS_CACHE_KEY = "catalog:genre-counts"
+
+
 def list_genres_with_counts() -> list[GenreCount]:
-    """Every genre with the number of catalogue movies in it, by name (one query)."""
+    """Every genre with the number of catalogue movies in it, by name (one query).
+
+    The counts are cached for GENRE_COUNTS_CACHE_SECONDS: counting every movie of every
+    genre is the costliest read of the catalogue, and a count a minute old is fine.
+    """
+    seconds = current_app.config["GENRE_COUNTS_CACHE_SECONDS"]
+    cached = cache.get(GENRE_COUNTS_CACHE_KEY) if seconds > 0 else None
+    if cached is not None:
+        return [GenreCount(*row) for row in cached]
     rows = db.session.execute(
         select(Genre.id, Genre.tmdb_id, Genre.name, func.count(Movie.id))
         .select_from(Genre)
@@ -395,6 +407,8 @@ def list_genres_with_counts() -> list[GenreCount]:
         .group_by(Genre.id, Genre.tmdb_id, Genre.name)
         .order_by(Genre.name, Genre.id)
     ).all()
+    if seconds > 0:
+        cache.set(GENRE_COUNTS_CACHE_KEY, [tuple(row) for row in rows], timeout=seconds)
     return [GenreCount(*row) for row in rows]
 
 
@@ -407,6 +421,7 @@ def sync_genres() -> int:
     try:
         upsert_genres(genres)
         db.session.commit()
+        cache.delete(GENRE_COUNTS_CACHE_KEY)
     except Exception:
         db.session.rollback()
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -114,3 +115,17 @@ def test_sync_of_a_malformed_genre_list_is_502_and_saves_none(
         client.post(SYNC_URL, headers=auth_headers(app, staff)), 502, "tmdb_bad_response"
     )
     assert stored_genres(app) == []
+
+
+def test_counts_are_reused_for_the_configured_time_and_renewed_by_a_sync(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "GENRE_COUNTS_CACHE_SECONDS", 60)
+    drama = make_genre(app, tmdb_id=18, name="Drama")
+    assert client.get(URL).get_json()[0]["movie_count"] == 0
+    make_movie(app, genres=[drama])
+    assert client.get(URL).get_json()[0]["movie_count"] == 0  # the cached count
+    staff = make_user(app, is_staff=True)
+    assert client.post(SYNC_URL, headers=auth_headers(app, staff)).status_code == 200
+    counts = {genre["name"]: genre["movie_count"] for genre in client.get(URL).get_json()}
+    assert counts["Drama"] == 1
