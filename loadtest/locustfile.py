@@ -8,6 +8,7 @@ creates (loadtest-N@example.com), then browses.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import threading
 
@@ -23,7 +24,11 @@ GENRES = ["28", "18", "35", "878", "53", "12,14"]
 
 
 class ApiUser(FastHttpUser):  # geventhttpclient: the load generator stays light
-    wait_time = between(0.05, 0.3)
+    # A person reading a page between clicks; LOAD_THINK_MAX=0.3 turns this into a stress run.
+    wait_time = between(
+        float(os.environ.get("LOAD_THINK_MIN", "0.5")),
+        float(os.environ.get("LOAD_THINK_MAX", "1.5")),
+    )
 
     def on_start(self) -> None:
         with _lock:

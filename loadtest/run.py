@@ -202,7 +202,11 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    print(f"\n{MOVIES} movies, {WORKERS} gunicorn workers, {SECONDS}s per run, production config")
+    think = f"{os.environ.get('LOAD_THINK_MIN', '0.5')}-{os.environ.get('LOAD_THINK_MAX', '1.5')} s"
+    print(
+        f"\n{MOVIES} movies, {WORKERS} gunicorn workers, {SECONDS}s per run, think time "
+        f"{think}, production config"
+    )
     print(
         f"{'connections':>11} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
         f"{'p99 ms':>7} {'errors':>7}"
