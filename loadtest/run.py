@@ -33,6 +33,7 @@ REDIS_URL = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/9")
 MOVIES = int(os.environ.get("LOAD_MOVIES", "10000"))
 USERS = int(os.environ.get("LOAD_USERS", "16"))
 SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
+WARMUP_SECONDS = int(os.environ.get("LOAD_WARMUP_SECONDS", "20"))
 PORT = int(os.environ.get("LOAD_PORT", "8099"))
 WORKERS = os.environ.get("LOAD_WORKERS", "4")
 SEED = 20261125
@@ -147,8 +148,8 @@ def wait_until_ready(timeout: float = 60) -> None:
     raise SystemExit("the server did not become ready")
 
 
-def run_locust(users: int, out_dir: Path) -> dict[str, str]:
-    prefix = out_dir / f"load-{users}"
+def run_locust(users: int, out_dir: Path, seconds: int = SECONDS) -> dict[str, str]:
+    prefix = out_dir / f"load-{users}-{seconds}"
     subprocess.run(
         [
             str(BIN / "locust"),
@@ -160,7 +161,7 @@ def run_locust(users: int, out_dir: Path) -> dict[str, str]:
             "--spawn-rate",
             str(max(1, users // 4)),  # ramp up over about 4 s, as real traffic does
             "--run-time",
-            f"{SECONDS}s",
+            f"{seconds}s",
             "--stop-timeout",
             "5",
             "--host",
@@ -173,7 +174,7 @@ def run_locust(users: int, out_dir: Path) -> dict[str, str]:
         ],
         cwd=ROOT,
         check=False,
-        timeout=SECONDS + 120,
+        timeout=seconds + 120,
     )
     with open(f"{prefix}_stats.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -198,14 +199,17 @@ def main() -> None:
     )
     try:
         wait_until_ready()
+        # Warm-up, not reported: every worker builds its recommender arrays and item model,
+        # fills its connection pool and SQLAlchemy's statement cache.
+        run_locust(USERS, out_dir, WARMUP_SECONDS)
         results = [(users, run_locust(users, out_dir)) for users in (USERS, USERS * 2)]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     think = f"{os.environ.get('LOAD_THINK_MIN', '0.5')}-{os.environ.get('LOAD_THINK_MAX', '1.5')} s"
     print(
-        f"\n{MOVIES} movies, {WORKERS} gunicorn workers, {SECONDS}s per run, think time "
-        f"{think}, production config"
+        f"\n{MOVIES} movies, {WORKERS} gunicorn workers, {SECONDS}s per run after a "
+        f"{WARMUP_SECONDS}s warm-up, think time {think}, production config"
     )
     print(
         f"{'connections':>11} {'requests':>9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
