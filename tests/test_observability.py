@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from app.observability import build_log_handler
+from tests.factories import auth_headers, make_user
 
 
 def test_every_response_carries_a_fresh_request_id(client: Any) -> None:
@@ -49,3 +50,17 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     assert 'http_requests_total{method="GET",route="/health/live/",status="200"}' in body
     assert "http_request_duration_seconds_bucket" in body
     assert "recommendation_generation_seconds" in body
+
+
+def test_recommendation_generation_time_is_measured(app: Flask, client: Any) -> None:
+    headers = auth_headers(app, make_user(app))
+    before = generation_count(client)
+    assert client.post("/api/v1/recommendations/refresh/", headers=headers).status_code == 200
+    assert generation_count(client) == before + 1
+
+
+def generation_count(client: Any) -> float:
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith("recommendation_generation_seconds_count"):
+            return float(line.split()[-1])
+    raise AssertionError("recommendation_generation_seconds_count is missing")

@@ -31,6 +31,7 @@ from app.models import (
     movie_genres,
     utcnow,
 )
+from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
 from app.services.catalog import get_movie
 from app.services.pagination import Page, paginate
@@ -148,8 +149,9 @@ def _create_profile(user_id: int) -> None:
 
 def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMovie]:
     """Ask the engine and replace the stored batch (under the lock already held). Commits."""
-    results = save_batch(user_id, recommender.recommend_for_user(user_id, limit=size)[:size])
-    db.session.commit()
+    with RECOMMENDATION_SECONDS.time():
+        results = save_batch(user_id, recommender.recommend_for_user(user_id, limit=size)[:size])
+        db.session.commit()
     return results
 
 
