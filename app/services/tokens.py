@@ -114,7 +114,11 @@ def decode_any_token(encoded: str) -> dict[str, Any]:
 def is_token_revoked(payload: dict[str, Any]) -> bool:
     """Revoked when blocklisted, issued before the user's last password change, or
     issued to an account that no longer exists (or is inactive)."""
-    user = load_active_user(payload.get("sub", ""))
+    return is_revoked_for(payload, load_active_user(payload.get("sub", "")))
+
+
+def is_revoked_for(payload: dict[str, Any], user: User | None) -> bool:
+    """`is_token_revoked`, with the token's user already loaded (None: gone or inactive)."""
     if (
         user is None
         or payload.get(VERSION_CLAIM) != user.token_version
@@ -222,19 +226,23 @@ def _unauthorised(detail: str, code: str) -> Response:
 def register_jwt_callbacks(manager: JWTManager) -> None:
     """User lookup, blocklist check and problem+json bodies for every token failure."""
 
+    def token_user(jwt_data: dict[str, Any]) -> User | None:
+        # The revocation check and the user lookup both need the token's user: load it
+        # once per request and keep it referenced (the session's identity map is weak,
+        # so a user nobody holds would be selected a second time).
+        users: dict[str, User | None] = g.setdefault("token_users", {})
+        subject = str(jwt_data.get("sub", ""))
+        if subject not in users:
+            users[subject] = load_active_user(subject)
+        return users[subject]
+
     @manager.user_lookup_loader
     def user_lookup_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
-        return load_active_user(jwt_data["sub"])
+        return token_user(jwt_data)
 
     @manager.token_in_blocklist_loader
     def token_revoked_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
-        # A request verifies its token twice (the rate-limit key, then the view): check
-        # the blocklist once per request and token.
-        verdicts: dict[str, bool] = g.setdefault("token_revocation_verdicts", {})
-        jti = str(jwt_data.get("jti"))
-        if jti not in verdicts:
-            verdicts[jti] = is_token_revoked(jwt_data)
-        return verdicts[jti]
+        return is_revoked_for(jwt_data, token_user(jwt_data))
 
     @manager.unauthorized_loader
     def missing_token_callback(reason: str) -> Response:
