@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from app.models import built_on
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -77,6 +79,15 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def objects_built_on(dialect_name):
+    """Autogenerate compares only what this backend builds (no PostgreSQL-only index on SQLite)."""
+
+    def include_object(item, name, type_, reflected, compare_to):
+        return built_on(item, dialect_name)
+
+    return include_object
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -103,6 +114,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        conf_args.setdefault("include_object", objects_built_on(connection.dialect.name))
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

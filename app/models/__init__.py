@@ -1,6 +1,6 @@
 """All models, importable from one place (Alembic and the app see the whole metadata)."""
 
-from app.models.base import Base, SoftDeleteMixin, TimestampMixin, utcnow
+from app.models.base import Base, SoftDeleteMixin, TimestampMixin, built_on, utcnow
 from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
 from app.models.movies import Genre, Movie, movie_genres
 from app.models.recommendations import Recommendation, RecommendationFeedback
@@ -21,6 +21,7 @@ __all__ = [
     "UserProfile",
     "WatchHistory",
     "WatchlistEntry",
+    "built_on",
     "movie_genres",
     "utcnow",
 ]

@@ -19,6 +19,19 @@ NAMING_CONVENTION = {
 }
 
 
+def built_on(item: Any, dialect_name: str) -> bool:
+    """Whether `item` (an index, a constraint) exists on `dialect_name`.
+
+    Items marked `.ddl_if(dialect=...)` (PostgreSQL-only indexes) are skipped elsewhere by
+    `create_all`; Alembic's comparison must skip them too (include_object).
+    """
+    condition = getattr(item, "_ddl_if", None)
+    wanted = getattr(condition, "dialect", None)
+    if wanted is None:
+        return True
+    return dialect_name in ((wanted,) if isinstance(wanted, str) else tuple(wanted))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -50,6 +50,13 @@ class Genre(Base):
         return f"<Genre {self.tmdb_id} {self.name}>"
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A PostgreSQL GIN trigram index on `column` (no such index elsewhere)."""
+    return Index(
+        name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
+    ).ddl_if(dialect="postgresql")
+
+
 class Movie(TimestampMixin, SoftDeleteMixin, Base):
     __tablename__ = "movies"
     __table_args__ = (
@@ -57,6 +64,10 @@ class Movie(TimestampMixin, SoftDeleteMixin, Base):
         Index("ix_movies_vote_average", "vote_average"),
         Index("ix_movies_release_date", "release_date"),
         Index("ix_movies_title", "title"),
+        # Substring search (ILIKE '%term%') by trigrams on PostgreSQL, instead of reading
+        # every row twice per search (count and page). Migration 0003 adds pg_trgm.
+        trigram_index("ix_movies_title_trgm", "title"),
+        trigram_index("ix_movies_original_title_trgm", "original_title"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

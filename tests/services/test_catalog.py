@@ -9,7 +9,12 @@ from sqlalchemy import func, select
 from app.errors import NotFound, UpstreamError, UpstreamUnavailable
 from app.extensions import db
 from app.models import Genre, Movie
-from app.services.catalog import ensure_movie_by_tmdb_id
+from app.services.catalog import (
+    MovieFilters,
+    catalogue_statement,
+    ensure_movie_by_tmdb_id,
+    upsert_movies,
+)
 from tests.factories import make_movie
 from tests.fake_tmdb import FakeTMDb
 
@@ -69,3 +74,30 @@ def test_ensure_movie_by_tmdb_id_maps_tmdb_failures_and_saves_nothing(
         ensure_movie_by_tmdb_id(12)
     assert raised.value.code == code  # type: ignore[attr-defined]
     assert movie_count(app) == 0
+
+
+@pytest.mark.usefixtures("postgres_only")
+def test_title_search_can_use_the_trigram_indexes_on_postgresql(app: Flask) -> None:
+    """The search filter keeps a shape pg_trgm serves (ILIKE with ESCAPE over both titles).
+
+    On a test-sized table the planner may rightly prefer reading it all, so sequential scans
+    are disabled for the EXPLAIN, and the GIN pending lists are merged so the indexes' costs
+    are those of a settled index, as in production.
+    """
+    with app.app_context():
+        upsert_movies(
+            [{"id": n, "title": f"Film number {n}", "genre_ids": []} for n in range(1, 2001)]
+            + [{"id": 5000, "title": "Zebra Crossing", "genre_ids": []}]
+        )
+        connection = db.session.connection()
+        connection.exec_driver_sql("ANALYZE movies")
+        for index in ("ix_movies_title_trgm", "ix_movies_original_title_trgm"):
+            connection.exec_driver_sql(f"SELECT gin_clean_pending_list('{index}')")
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        statement = catalogue_statement(MovieFilters(search="zebra"), viewer=None)
+        compiled = statement.compile(dialect=db.engine.dialect)
+        plan = "\n".join(
+            row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        )
+    assert "ix_movies_title_trgm" in plan
+    assert "ix_movies_original_title_trgm" in plan

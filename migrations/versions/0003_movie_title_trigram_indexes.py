@@ -1,0 +1,46 @@
+"""Trigram (pg_trgm) GIN indexes for searching movie titles, on PostgreSQL only.
+
+`GET /api/v1/movies/?search=` filters with ILIKE '%term%' over title and original_title;
+a B-tree cannot serve a leading wildcard, so without these every search read the whole
+table twice (count and page). SQLite keeps scanning: it has no trigram indexes.
+
+pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
+Downgrading drops the indexes and leaves the extension, which other objects may use.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-02
+"""
+
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+INDEXES = {
+    "ix_movies_title_trgm": "title",
+    "ix_movies_original_title_trgm": "original_title",
+}
+
+
+def upgrade():
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    for name, column in INDEXES.items():
+        op.create_index(
+            name,
+            "movies",
+            [column],
+            postgresql_using="gin",
+            postgresql_ops={column: "gin_trgm_ops"},
+        )
+
+
+def downgrade():
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for name in INDEXES:
+        op.drop_index(name, table_name="movies")
