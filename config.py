@@ -134,6 +134,9 @@ class Config:
     CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
     # How long GET movies/genres/ reuses its movie counts (0: count on every request).
     GENRE_COUNTS_CACHE_SECONDS = env_int("GENRE_COUNTS_CACHE_SECONDS", 60)
+    # How long a page of GET movies/ may be reused (0: never). Any catalogue change made
+    # through this app invalidates the pages at once; this bounds everything else.
+    CATALOGUE_PAGE_CACHE_SECONDS = env_int("CATALOGUE_PAGE_CACHE_SECONDS", 60)
 
     # OpenAPI / Swagger UI (assets served locally, never from a CDN)
     API_TITLE = "Movie Recommendation API"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, jsonify
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_current_user, jwt_required
 
@@ -20,7 +21,7 @@ from app.blueprints.movies.schemas import (
 )
 from app.blueprints.pagination import PageArgs, page_body, page_schema, page_url
 from app.models import Movie, WatchHistory
-from app.services import catalog, history
+from app.services import catalog, catalogue_cache, history
 from app.services.catalog import BrowsedPage, GenreCount, MovieFilters
 
 blp = Blueprint(
@@ -30,6 +31,7 @@ blp = Blueprint(
 )
 
 MoviePageSchema = page_schema(MovieSchema)
+MOVIE_LIST = MovieSchema(many=True)
 TMDB_FAILURES = (
     (404, "Not found on TMDb"),
     (502, "TMDb refused our key or sent a malformed response"),
@@ -64,14 +66,18 @@ class Movies(MethodView):
     @blp.response(200, MoviePageSchema)
     @blp.alt_response(404, schema=ProblemSchema, description="The page is out of range")
     @blp.doc(security=[{}, *bearer_auth()])
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """The local catalogue, filtered, searched and ordered.
 
         Adult titles are listed only for callers whose profile allows mature content.
         """
         page, page_size = args.pop("page"), args.pop("page_size")
         filters = MovieFilters(genre_tmdb_ids=args.pop("genre", []), **args)
-        return page_body(catalog.list_movies(filters, page, page_size, viewer=get_current_user()))
+        listed = catalogue_cache.list_movies_dumped(
+            filters, page, page_size, viewer=get_current_user(), dump=MOVIE_LIST.dump
+        )
+        # Already serialised (and perhaps cached so): sent as it is, not dumped twice.
+        return jsonify(page_body(listed))
 
 
 @blp.route("/<id:movie_id>/")

@@ -1,0 +1,107 @@
+"""Pages of the local catalogue, kept ready to send until the catalogue changes.
+
+A page of `GET /api/v1/movies/` is the same for every caller with the same adult-titles
+setting, and the catalogue is read far more often than it changes: the first page that every
+client opens is the hottest request of the API. The page's count and its serialised movies
+are cached under a key that holds the catalogue *generation*; every commit that touched a
+movie or a genre moves the generation on, so a changed catalogue is never answered from an
+older page:
+
+- rows flushed by the ORM (the admin, soft deletes) are seen after the flush;
+- INSERT, UPDATE and DELETE statements run through the session on the catalogue tables (the
+  upserts of TMDb browsing and `flask sync-tmdb`, the MovieLens import) as they execute.
+
+`CATALOGUE_PAGE_CACHE_SECONDS` bounds what neither can see: a change made in another process
+while the cache is in-process (the development default), or SQL typed by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from app.extensions import cache
+from app.models import Genre, Movie, User
+from app.services import catalog
+from app.services.catalog import MovieFilters, may_see_adult_titles
+from app.services.pagination import Page
+
+GENERATION_KEY = "catalog:generation"
+CHANGED_FLAG = "catalogue_changed"
+CATALOGUE_TABLES = frozenset({"movies", "genres", "movie_genres"})
+
+Dump = Callable[[list[Movie]], list[dict[str, Any]]]
+
+
+def mark_changed(session: Session) -> None:
+    """Note that `session` wrote to the catalogue; the generation moves on when it commits."""
+    session.info[CHANGED_FLAG] = True
+
+
+def generation() -> str:
+    return str(cache.get(GENERATION_KEY) or "initial")
+
+
+def advance_generation() -> None:
+    # A random token, not a counter: a lost key can never bring an old generation back.
+    cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=0)
+
+
+def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> str:
+    request_key = repr((filters, page, page_size, adult)).encode()
+    return f"catalog:page:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
+
+
+def list_movies_dumped(
+    filters: MovieFilters, page: int, page_size: int, viewer: User | None, dump: Dump
+) -> Page[dict[str, Any]]:
+    """A catalogue page with its movies already serialised by `dump`, from the cache if it can.
+
+    Out-of-range pages raise NotFound and are not cached.
+    """
+    seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
+    key = page_key(filters, page, page_size, may_see_adult_titles(viewer))
+    cached = cache.get(key) if seconds > 0 else None
+    if cached is not None:
+        count, results = cached
+    else:
+        listed = catalog.list_movies(filters, page, page_size, viewer=viewer)
+        count, results = listed.count, dump(listed.items)
+        if seconds > 0:
+            cache.set(key, (count, results), timeout=seconds)
+    return Page(items=results, count=count, page=page, page_size=page_size)
+
+
+# --- Seeing changes -------------------------------------------------------------------------
+
+
+@event.listens_for(Session, "after_flush")
+def _note_catalogue_writes(session: Session, flush_context: Any) -> None:
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(item, Movie | Genre) for item in touched):
+        mark_changed(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_catalogue_statements(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in CATALOGUE_TABLES:
+            mark_changed(state.session)
+
+
+@event.listens_for(Session, "after_commit")
+def _advance_after_commit(session: Session) -> None:
+    if session.info.pop(CHANGED_FLAG, False) and has_app_context():
+        advance_generation()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_writes(session: Session) -> None:
+    session.info.pop(CHANGED_FLAG, None)

@@ -1,0 +1,197 @@
+"""Cached catalogue pages: reused while the catalogue is unchanged, never once it changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+
+from app.extensions import db
+from app.models import Genre, Movie, User, UserProfile
+from app.services.accounts import create_user
+from app.services.catalog import upsert_movies
+from tests.factories import auth_headers, make_movie, make_user
+from tests.fake_tmdb import FakeTMDb
+from tests.query_count import recorded_statements
+
+URL = "/api/v1/movies/"
+
+
+@pytest.fixture(autouse=True)
+def page_cache_on(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "CATALOGUE_PAGE_CACHE_SECONDS", 60)
+
+
+def page(client: FlaskClient, query: str = "", **kwargs: Any) -> dict[str, Any]:
+    response = client.get(f"{URL}?{query}", **kwargs)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def titles(client: FlaskClient, query: str = "", **kwargs: Any) -> list[str]:
+    return [movie["title"] for movie in page(client, query, **kwargs)["results"]]
+
+
+def movie_queries(statements: list[str]) -> list[str]:
+    return [s for s in statements if "FROM movies" in s]
+
+
+def test_a_repeated_page_is_answered_without_querying_the_catalogue(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_movie(app, title="Heat")
+    first = page(client, "ordering=title")
+    with recorded_statements(app) as statements:
+        again = page(client, "ordering=title")
+    assert again == first
+    assert movie_queries(statements) == []
+
+
+def test_a_change_the_app_cannot_see_is_served_stale_until_the_pages_expire(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proof that pages are reused: a hand-written UPDATE does not reach a cached page."""
+    make_movie(app, title="Heat")
+    assert titles(client) == ["Heat"]
+    with app.app_context():
+        db.session.execute(text("UPDATE movies SET title = 'Edited by hand'"))
+        db.session.commit()
+    assert titles(client) == ["Heat"]
+    monkeypatch.setitem(app.config, "CATALOGUE_PAGE_CACHE_SECONDS", 0)
+    assert titles(client) == ["Edited by hand"]
+
+
+def test_an_orm_change_to_a_movie_refreshes_the_pages(app: Flask, client: FlaskClient) -> None:
+    movie = make_movie(app, title="Heat")
+    assert titles(client) == ["Heat"]
+    with app.app_context():
+        stored = db.session.get(Movie, movie.id)
+        assert stored is not None
+        stored.title = "Heat (1995)"
+        db.session.commit()
+    assert titles(client) == ["Heat (1995)"]
+
+
+def test_a_soft_deleted_movie_leaves_the_cached_pages(app: Flask, client: FlaskClient) -> None:
+    heat = make_movie(app, title="Heat", popularity=50.0)
+    make_movie(app, title="Alien", popularity=10.0)
+    assert titles(client) == ["Heat", "Alien"]
+    with app.app_context():
+        stored = db.session.get(Movie, heat.id)
+        assert stored is not None
+        stored.soft_delete()
+        db.session.commit()
+    body = page(client)
+    assert [movie["title"] for movie in body["results"]] == ["Alien"]
+    assert body["count"] == 1
+
+
+def test_a_renamed_genre_refreshes_the_pages(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        genre = Genre(tmdb_id=28, name="Action")
+        db.session.add(genre)
+        db.session.commit()
+        genre_id = genre.id
+    make_movie(app, title="Heat", genres=[genre])
+    assert page(client)["results"][0]["genres"][0]["name"] == "Action"
+    with app.app_context():
+        stored = db.session.get(Genre, genre_id)
+        assert stored is not None
+        stored.name = "Action & Adventure"
+        db.session.commit()
+    assert page(client)["results"][0]["genres"][0]["name"] == "Action & Adventure"
+
+
+def test_movies_saved_by_browsing_tmdb_appear_in_the_cached_pages(
+    client: FlaskClient, fake_tmdb: FakeTMDb
+) -> None:
+    assert page(client)["count"] == 0
+    assert client.get("/api/v1/movies/popular/").status_code == 200
+    body = page(client)
+    assert body["count"] == 20
+    assert {movie["tmdb_id"] for movie in body["results"]} == {
+        movie["id"]
+        for movie in sorted(fake_tmdb.movies.values(), key=lambda m: -m["popularity"])[:20]
+    }
+
+
+def test_an_upsert_of_newer_tmdb_values_refreshes_the_pages(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        upsert_movies([{"id": 603, "title": "The Matrix", "vote_count": 10, "genre_ids": []}])
+    assert page(client)["results"][0]["vote_count"] == 10
+    with app.app_context():
+        upsert_movies([{"id": 603, "title": "The Matrix", "vote_count": 25_000, "genre_ids": []}])
+    assert page(client)["results"][0]["vote_count"] == 25_000
+
+
+def test_a_rolled_back_change_leaves_the_pages_as_they_were(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_movie(app, title="Heat")
+    first = page(client)
+    with app.app_context():
+        stored = db.session.scalars(select(Movie)).one()
+        stored.title = "Never committed"
+        db.session.flush()
+        db.session.rollback()
+        # The next commit of the session, which touches no movie, must not count it.
+        create_user(email="later@example.com", username="later", password=None)
+        db.session.commit()
+    with recorded_statements(app) as statements:
+        assert page(client) == first
+    assert movie_queries(statements) == []
+
+
+def allow_mature_content(app: Flask, user: User) -> None:
+    with app.app_context():
+        profile = db.session.scalars(select(UserProfile).filter_by(user_id=user.id)).one()
+        profile.mature_content = True
+        db.session.commit()
+
+
+def test_adult_titles_never_leak_into_pages_cached_for_other_callers(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_movie(app, title="Heat", popularity=10.0)
+    make_movie(app, title="Adult Film", adult=True, popularity=99.0)
+    mature, careful = make_user(app), make_user(app)
+    allow_mature_content(app, mature)
+    assert titles(client, headers=auth_headers(app, mature)) == ["Adult Film", "Heat"]
+    assert titles(client) == ["Heat"]
+    assert titles(client, headers=auth_headers(app, careful)) == ["Heat"]
+    assert titles(client, headers=auth_headers(app, mature)) == ["Adult Film", "Heat"]
+
+
+def test_filters_and_pages_are_cached_apart(app: Flask, client: FlaskClient) -> None:
+    for number in range(3):
+        make_movie(app, title=f"Film {number}", popularity=float(number))
+    assert titles(client, "page_size=2") == ["Film 2", "Film 1"]
+    assert titles(client, "page_size=2&page=2") == ["Film 0"]
+    assert titles(client, "search=film 1") == ["Film 1"]
+    assert titles(client, "ordering=title&page_size=2") == ["Film 0", "Film 1"]
+
+
+def test_next_and_previous_links_follow_each_request_even_from_the_cache(
+    app: Flask, client: FlaskClient
+) -> None:
+    for number in range(3):
+        make_movie(app, title=f"Film {number}")
+    page(client, "page_size=1&page=2", base_url="http://api.example.com")
+    body = page(client, "page_size=1&page=2", base_url="https://movies.example.org")
+    assert body["next"] == "https://movies.example.org/api/v1/movies/?page_size=1&page=3"
+    assert body["previous"] == "https://movies.example.org/api/v1/movies/?page_size=1&page=1"
+
+
+def test_a_page_out_of_range_is_still_404_after_pages_were_cached(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_movie(app, title="Heat")
+    page(client)
+    response = client.get(f"{URL}?page=2")
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "page_not_found"
