@@ -45,11 +45,16 @@ def mark_changed(session: Session) -> None:
 
 
 def generation() -> str:
-    return str(cache.get(GENERATION_KEY) or "initial")
+    """The current generation: a random token, so that a key the cache lost (evicted, pruned,
+    flushed) is replaced by a new generation, never by an old one whose pages may remain."""
+    current = cache.get(GENERATION_KEY)
+    if current is None:
+        cache.add(GENERATION_KEY, secrets.token_hex(8), timeout=0)  # the first writer wins
+        current = cache.get(GENERATION_KEY)
+    return str(current)
 
 
 def advance_generation() -> None:
-    # A random token, not a counter: a lost key can never bring an old generation back.
     cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=0)
 
 

@@ -9,10 +9,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from app.extensions import db
+from app.extensions import cache, db
 from app.models import Genre, Movie, User, UserProfile
 from app.services.accounts import create_user
 from app.services.catalog import upsert_movies
+from app.services.catalogue_cache import GENERATION_KEY
 from tests.factories import auth_headers, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.query_count import recorded_statements
@@ -195,3 +196,16 @@ def test_a_page_out_of_range_is_still_404_after_pages_were_cached(
     response = client.get(f"{URL}?page=2")
     assert response.status_code == 404
     assert response.get_json()["code"] == "page_not_found"
+
+
+def test_pages_cached_before_the_cache_lost_its_generation_are_not_served(
+    app: Flask, client: FlaskClient
+) -> None:
+    """An evicted generation key starts a new generation; it never falls back to an old one."""
+    make_movie(app, title="Heat")
+    assert titles(client) == ["Heat"]
+    with app.app_context():
+        db.session.execute(text("UPDATE movies SET title = 'Heat (1995)'"))
+        db.session.commit()
+        cache.delete(GENERATION_KEY)
+    assert titles(client) == ["Heat (1995)"]
