@@ -21,6 +21,11 @@ def env_int(name: str, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+def env_optional_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return None if value in (None, "") else int(value)
+
+
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return default if value in (None, "") else float(value)
@@ -135,8 +140,9 @@ class Config:
     # How long GET movies/genres/ reuses its movie counts (0: count on every request).
     GENRE_COUNTS_CACHE_SECONDS = env_int("GENRE_COUNTS_CACHE_SECONDS", 60)
     # How long a page of GET movies/ may be reused (0: never). Any catalogue change made
-    # through this app invalidates the pages at once; this bounds everything else.
-    CATALOGUE_PAGE_CACHE_SECONDS = env_int("CATALOGUE_PAGE_CACHE_SECONDS", 60)
+    # through this app invalidates the pages at once; this bounds everything else. Unset: 60
+    # with Redis, 0 with the in-process cache, which other workers' changes cannot reach.
+    CATALOGUE_PAGE_CACHE_SECONDS = env_optional_int("CATALOGUE_PAGE_CACHE_SECONDS")
 
     # OpenAPI / Swagger UI (assets served locally, never from a CDN)
     API_TITLE = "Movie Recommendation API"

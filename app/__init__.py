@@ -72,6 +72,7 @@ def register_extensions(app: Flask) -> None:
     jwt.init_app(app)
     register_jwt_callbacks(jwt)
     cache.init_app(app, config=cache_config(app))
+    configure_page_cache(app)
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
@@ -88,6 +89,13 @@ def cache_config(app: Flask) -> dict[str, Any]:
     if app.config["REDIS_URL"]:
         return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": app.config["REDIS_URL"]}
     return {"CACHE_TYPE": "SimpleCache"}
+
+
+def configure_page_cache(app: Flask) -> None:
+    """Unless set, catalogue pages are cached only in Redis: an in-process cache would keep
+    them in each worker, out of reach of the invalidations made by the others."""
+    if app.config.get("CATALOGUE_PAGE_CACHE_SECONDS") is None:
+        app.config["CATALOGUE_PAGE_CACHE_SECONDS"] = 60 if app.config["REDIS_URL"] else 0
 
 
 def configure_jwt(app: Flask) -> None:

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
+from app import configure_page_cache
 from app.extensions import cache, db
 from app.models import Genre, Movie, User, UserProfile
 from app.services.accounts import create_user
@@ -211,3 +212,20 @@ def test_pages_cached_before_the_cache_lost_its_generation_are_not_served(
         db.session.commit()
         cache.delete(GENERATION_KEY)  # ... and lost again
     assert titles(client) == ["Heat (1995)"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "seconds"),
+    [
+        ({"REDIS_URL": "redis://127.0.0.1:6399/0"}, 60),  # shared by every worker
+        ({"REDIS_URL": ""}, 0),  # in-process: other workers' changes would not reach it
+        ({"REDIS_URL": "", "CATALOGUE_PAGE_CACHE_SECONDS": 15}, 15),  # set explicitly
+    ],
+)
+def test_pages_are_cached_by_default_only_with_a_shared_cache(
+    overrides: dict[str, Any], seconds: int
+) -> None:
+    bare = Flask(__name__)
+    bare.config.update({"CATALOGUE_PAGE_CACHE_SECONDS": None, **overrides})
+    configure_page_cache(bare)
+    assert bare.config["CATALOGUE_PAGE_CACHE_SECONDS"] == seconds
