@@ -18,12 +18,13 @@ while the cache is in-process (the development default), or SQL typed by hand.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import Result, event
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.extensions import cache
@@ -31,6 +32,8 @@ from app.models import Genre, Movie, User
 from app.services import catalog
 from app.services.catalog import MovieFilters, may_see_adult_titles
 from app.services.pagination import Page
+
+logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "catalog:generation"
 CHANGED_FLAG = "catalogue_changed"
@@ -55,10 +58,20 @@ def generation() -> str:
 
 
 def advance_generation() -> None:
-    cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=0)
+    """Start a new generation. Runs after the database commit, so a cache failure here is
+    logged, not raised: the write is saved, and the pages expire by themselves."""
+    try:
+        cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=0)
+    except Exception:  # any cache backend's failure
+        logger.exception("could not advance the catalogue generation")
 
 
-def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> str:
+def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> str | None:
+    """The page's cache key, or None when it is not cached: caching is off, or it is a text
+    search (free text would give every caller as many entries as they can type; searches
+    are served by trigram indexes on PostgreSQL instead)."""
+    if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0 or filters.search:
+        return None
     request_key = repr((filters, page, page_size, adult)).encode()
     return f"catalog:page:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
 
@@ -70,20 +83,22 @@ def list_movies_dumped(
 
     Out-of-range pages raise NotFound and are not cached.
     """
-    seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
     key = page_key(filters, page, page_size, may_see_adult_titles(viewer))
-    cached = cache.get(key) if seconds > 0 else None
+    cached = cache.get(key) if key else None
     if cached is not None:
         count, results = cached
     else:
         listed = catalog.list_movies(filters, page, page_size, viewer=viewer)
         count, results = listed.count, dump(listed.items)
-        if seconds > 0:
+        if key:
+            seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
             cache.set(key, (count, results), timeout=seconds)
     return Page(items=results, count=count, page=page, page_size=page_size)
 
 
 # --- Seeing changes -------------------------------------------------------------------------
+# The flag lives in session.info until the outermost transaction ends: a released savepoint
+# has committed nothing yet, and a savepoint rolled back may leave earlier writes standing.
 
 
 @event.listens_for(Session, "after_flush")
@@ -94,19 +109,30 @@ def _note_catalogue_writes(session: Session, flush_context: Any) -> None:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _note_catalogue_statements(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in CATALOGUE_TABLES:
-            mark_changed(state.session)
+def _note_catalogue_statements(state: ORMExecuteState) -> Result[Any] | None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) not in CATALOGUE_TABLES:
+        return None
+    # INSERTs report their row count only when asked to (psycopg would give -1).
+    result = state.invoke_statement(execution_options={"preserve_rowcount": True})
+    # Upserts skip rows whose values did not change: browsing the same TMDb page again
+    # writes nothing and keeps the pages. -1 (a count the driver does not know) is a change.
+    if getattr(result, "rowcount", -1) != 0:
+        mark_changed(state.session)
+    return result
 
 
 @event.listens_for(Session, "after_commit")
 def _advance_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     if session.info.pop(CHANGED_FLAG, False) and has_app_context():
         advance_generation()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back_writes(session: Session) -> None:
-    session.info.pop(CHANGED_FLAG, None)
+    if not session.in_nested_transaction():
+        session.info.pop(CHANGED_FLAG, None)

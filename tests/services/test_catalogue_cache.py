@@ -14,7 +14,7 @@ from app.extensions import cache, db
 from app.models import Genre, Movie, User, UserProfile
 from app.services.accounts import create_user
 from app.services.catalog import upsert_movies
-from app.services.catalogue_cache import GENERATION_KEY
+from app.services.catalogue_cache import GENERATION_KEY, generation
 from tests.factories import auth_headers, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.query_count import recorded_statements
@@ -229,3 +229,69 @@ def test_pages_are_cached_by_default_only_with_a_shared_cache(
     bare.config.update({"CATALOGUE_PAGE_CACHE_SECONDS": None, **overrides})
     configure_page_cache(bare)
     assert bare.config["CATALOGUE_PAGE_CACHE_SECONDS"] == seconds
+
+
+def test_browsing_the_same_tmdb_page_again_keeps_the_cached_pages(
+    app: Flask, client: FlaskClient
+) -> None:
+    assert client.get("/api/v1/movies/popular/").status_code == 200
+    first = page(client)
+    assert client.get("/api/v1/movies/popular/").status_code == 200  # nothing new in it
+    with recorded_statements(app) as statements:
+        assert page(client) == first
+    assert movie_queries(statements) == []
+
+
+def test_a_released_savepoint_is_not_yet_a_change_the_outer_commit_is(app: Flask) -> None:
+    movie = make_movie(app, title="Heat")
+    with app.app_context():
+        before = generation()
+        with db.session.begin_nested():
+            stored = db.session.get(Movie, movie.id)
+            assert stored is not None
+            stored.title = "Heat (1995)"
+        assert generation() == before  # readers would still see the old row
+        db.session.commit()
+        assert generation() != before
+
+
+def test_a_rolled_back_savepoint_keeps_the_earlier_changes_of_its_transaction(
+    app: Flask,
+) -> None:
+    movie = make_movie(app, title="Heat")
+    with app.app_context():
+        before = generation()
+        stored = db.session.get(Movie, movie.id)
+        assert stored is not None
+        stored.title = "Heat (1995)"
+        db.session.flush()
+        db.session.begin_nested().rollback()
+        db.session.commit()
+        assert generation() != before
+
+
+def test_text_searches_are_not_cached(app: Flask, client: FlaskClient) -> None:
+    make_movie(app, title="Heat")
+    assert titles(client, "search=hea") == ["Heat"]
+    with recorded_statements(app) as statements:
+        assert titles(client, "search=hea") == ["Heat"]
+    assert movie_queries(statements) != []
+
+
+def test_a_cache_failure_after_the_commit_does_not_undo_or_fail_the_write(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    movie = make_movie(app, title="Heat")
+
+    def unreachable(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("cache down")
+
+    with app.app_context():
+        monkeypatch.setattr(cache, "set", unreachable)
+        stored = db.session.get(Movie, movie.id)
+        assert stored is not None
+        stored.title = "Heat (1995)"
+        db.session.commit()
+        monkeypatch.undo()
+        assert db.session.scalar(select(Movie.title)) == "Heat (1995)"
+    assert "could not advance the catalogue generation" in caplog.text
