@@ -11,8 +11,9 @@ older page:
 - INSERT, UPDATE and DELETE statements run through the session on the catalogue tables (the
   upserts of TMDb browsing and `flask sync-tmdb`, the MovieLens import) as they execute.
 
-`CATALOGUE_PAGE_CACHE_SECONDS` bounds what neither can see: a change made in another process
-while the cache is in-process (the development default), or SQL typed by hand.
+`CATALOGUE_PAGE_CACHE_SECONDS` bounds what neither can see (SQL typed by hand, writes on a
+raw connection). It is 0 by default with the in-process cache, whose pages other processes'
+changes could not invalidate.
 """
 
 from __future__ import annotations

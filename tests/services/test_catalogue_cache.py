@@ -11,15 +11,14 @@ from sqlalchemy import select, text
 
 from app import configure_page_cache
 from app.extensions import cache, db
-from app.models import Genre, Movie, User, UserProfile
+from app.models import Genre, Movie
 from app.services.accounts import create_user
 from app.services.catalog import upsert_movies
 from app.services.catalogue_cache import GENERATION_KEY, generation
+from tests.blueprints.test_movies_catalogue import URL, set_mature_content, titles
 from tests.factories import auth_headers, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.query_count import recorded_statements
-
-URL = "/api/v1/movies/"
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +30,6 @@ def page(client: FlaskClient, query: str = "", **kwargs: Any) -> dict[str, Any]:
     response = client.get(f"{URL}?{query}", **kwargs)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
-
-
-def titles(client: FlaskClient, query: str = "", **kwargs: Any) -> list[str]:
-    return [movie["title"] for movie in page(client, query, **kwargs)["results"]]
 
 
 def movie_queries(statements: list[str]) -> list[str]:
@@ -149,20 +144,13 @@ def test_a_rolled_back_change_leaves_the_pages_as_they_were(
     assert movie_queries(statements) == []
 
 
-def allow_mature_content(app: Flask, user: User) -> None:
-    with app.app_context():
-        profile = db.session.scalars(select(UserProfile).filter_by(user_id=user.id)).one()
-        profile.mature_content = True
-        db.session.commit()
-
-
 def test_adult_titles_never_leak_into_pages_cached_for_other_callers(
     app: Flask, client: FlaskClient
 ) -> None:
     make_movie(app, title="Heat", popularity=10.0)
     make_movie(app, title="Adult Film", adult=True, popularity=99.0)
     mature, careful = make_user(app), make_user(app)
-    allow_mature_content(app, mature)
+    set_mature_content(app, mature, True)
     assert titles(client, headers=auth_headers(app, mature)) == ["Adult Film", "Heat"]
     assert titles(client) == ["Heat"]
     assert titles(client, headers=auth_headers(app, careful)) == ["Heat"]
