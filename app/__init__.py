@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.admin import init_admin
+from app.auth_callbacks import register_jwt_callbacks
 from app.blueprints.auth import blp as auth_blp
 from app.blueprints.favorites import blp as favorites_blp
 from app.blueprints.health import blp as health_blp
@@ -26,7 +27,6 @@ from app.observability import (
     register_request_tracking,
 )
 from app.security import register_security_headers
-from app.services.tokens import register_jwt_callbacks
 from config import INSTANCE_DIR, get_config
 
 

@@ -1,5 +1,4 @@
-"""JWT issuing, rotation and revocation through the database blocklist, and the token
-error responses.
+"""JWT issuing, rotation and revocation through the database blocklist.
 
 Tokens carry the user id as identity, the user's `token_version` as the "ver" claim and
 the account's creation instant as "acct". Bumping the version (password change) revokes
@@ -14,9 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, g
 from flask_jwt_extended import (
-    JWTManager,
     create_access_token,
     create_refresh_token,
     decode_token,
@@ -26,7 +23,7 @@ from jwt.exceptions import ExpiredSignatureError, PyJWTError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import AuthenticationFailed, ValidationFailed, problem_response
+from app.errors import AuthenticationFailed, ValidationFailed
 from app.extensions import db
 from app.models import TokenBlocklist, User, utcnow
 
@@ -217,62 +214,3 @@ def load_active_user(identity: str) -> User | None:
     if user is None or not user.is_active or user.deleted_at is not None:
         return None
     return user
-
-
-def _unauthorised(detail: str, code: str) -> Response:
-    return problem_response(401, detail, code=code, headers=CHALLENGE)
-
-
-def register_jwt_callbacks(manager: JWTManager) -> None:
-    """User lookup, blocklist check and problem+json bodies for every token failure."""
-
-    def token_user(jwt_data: dict[str, Any]) -> User | None:
-        # The revocation check and the user lookup both need the token's user: load it
-        # once per request and keep it referenced (the session's identity map is weak,
-        # so a user nobody holds would be selected a second time).
-        users: dict[str, User | None] = g.setdefault("token_users", {})
-        subject = str(jwt_data.get("sub", ""))
-        if subject not in users:
-            users[subject] = load_active_user(subject)
-        return users[subject]
-
-    @manager.user_lookup_loader
-    def user_lookup_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
-        return token_user(jwt_data)
-
-    @manager.token_in_blocklist_loader
-    def token_revoked_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
-        return is_revoked_for(jwt_data, token_user(jwt_data))
-
-    @manager.unauthorized_loader
-    def missing_token_callback(reason: str) -> Response:
-        return _unauthorised(
-            "Authentication credentials were not provided: send 'Authorization: Bearer <token>'.",
-            "not_authenticated",
-        )
-
-    @manager.invalid_token_loader
-    def invalid_token_callback(reason: str) -> Response:
-        if reason == "Only non-refresh tokens are allowed":  # flask-jwt-extended's WrongTokenError
-            return _unauthorised("This operation needs an access token.", "wrong_token_type")
-        return _unauthorised("The token is invalid.", "token_invalid")
-
-    @manager.expired_token_loader
-    def expired_token_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token has expired.", "token_expired")
-
-    @manager.revoked_token_loader
-    def revoked_token_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token has been revoked.", "token_revoked")
-
-    @manager.user_lookup_error_loader
-    def user_lookup_error_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token's user no longer exists or is inactive.", "user_inactive")
-
-    @manager.token_verification_failed_loader
-    def verification_failed_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token is invalid.", "token_invalid")
-
-    @manager.needs_fresh_token_loader
-    def needs_fresh_token_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("A fresh token is required: log in again.", "fresh_token_required")
