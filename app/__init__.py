@@ -27,6 +27,7 @@ from app.observability import (
     register_request_tracking,
 )
 from app.security import register_security_headers
+from app.services.catalogue_cache import register_session_listeners
 from config import INSTANCE_DIR, get_config
 
 
@@ -73,6 +74,7 @@ def register_extensions(app: Flask) -> None:
     register_jwt_callbacks(jwt)
     cache.init_app(app, config=cache_config(app))
     configure_page_cache(app)
+    register_session_listeners()
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},

@@ -1,8 +1,31 @@
-"""flask-smorest wired to our conventions: problem+json errors, 400 for invalid input,
-a path converter for database ids, Bearer auth and Swagger UI served from local assets."""
+"""flask-smorest wired to our conventions, and the one dialect every blueprint speaks.
+
+The wiring: problem+json errors, 400 for invalid input, a path converter for database ids,
+Bearer auth and Swagger UI served from local assets.
+
+The dialect, used by every view of every blueprint:
+
+- ``@login_required`` needs an access token; ``@login_optional`` accepts one (an invalid
+  one is still refused). Both document the operation's security requirement and its 401.
+- ``@problem(status, description)`` documents an error response (a problem+json body).
+- ``current_user_id()`` (or ``current_user_id_or_none()``) names the caller; services take
+  that ``user_id``, never a ``User``.
+- One decorator order, outermost first::
+
+      @login_required                   # or @login_optional; none for public operations
+      @blp.arguments(QueryArgs, location="query")
+      @blp.arguments(BodySchema)
+      @blp.response(200, OutputSchema)
+      @problem(404, "...")              # error responses, by status
+      def get(self, ...): ...
+
+  Authentication runs first (a request without a valid token is a 401 before its input is
+  read); rate limits stay in the class's ``decorators``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +33,14 @@ import flask_smorest
 import marshmallow as ma
 from apispec import BasePlugin
 from flask import Flask, Response, redirect, send_from_directory, url_for
+from flask_jwt_extended import get_jwt_identity, jwt_required
+from flask_smorest.response import ResponseMixin
 from swagger_ui_bundle import swagger_ui_path
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from app.errors import http_exception_to_problem
+from app.errors import PROBLEM_MIMETYPE, http_exception_to_problem
 
 # Ids are 32-bit positive integers in every table; larger numbers can name nothing.
 MAX_ID = 2**31 - 1
@@ -126,6 +151,60 @@ def register_docs_routes(app: Flask, api: ProblemApi) -> None:
     app.add_url_rule("/", "root", root)
 
 
-def bearer_auth() -> list[dict[str, list[str]]]:
-    """`@blp.doc(security=bearer_auth())` marks an operation as needing a token."""
-    return [{"bearerAuth": []}]
+# --- The dialect of the blueprints ------------------------------------------------------
+
+View = Callable[..., Any]
+
+BEARER_AUTH: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# An empty requirement: the operation may be called without a token too.
+ANONYMOUS: dict[str, list[str]] = {}
+NOT_AUTHENTICATED = (
+    "No token, or an invalid, expired or revoked one "
+    "(code: not_authenticated, token_invalid, token_expired, token_revoked, ...)"
+)
+INVALID_TOKEN = "A token sent is invalid, expired or revoked (sending none is fine)"
+
+# alt_response documents through the view function alone: it needs no blueprint instance.
+_responses = ResponseMixin()
+
+
+def problem(
+    status: int,
+    description: str,
+    *,
+    schema: type[ma.Schema] = ProblemSchema,
+    headers: dict[str, Any] | None = None,
+) -> Callable[[View], View]:
+    """Document an error response of an operation: a problem+json body (`schema`)."""
+    return _responses.alt_response(
+        status,
+        schema=schema,
+        content_type=PROBLEM_MIMETYPE,
+        description=description,
+        headers=headers,
+    )
+
+
+def login_required(view: View) -> View:
+    """An access token is required: checked first, and documented with its 401."""
+    view = problem(401, NOT_AUTHENTICATED)(view)
+    view = flask_smorest.Blueprint.doc(security=BEARER_AUTH)(view)
+    return jwt_required()(view)
+
+
+def login_optional(view: View) -> View:
+    """An access token is accepted, not required; a bad one is still a 401 (documented)."""
+    view = problem(401, INVALID_TOKEN)(view)
+    view = flask_smorest.Blueprint.doc(security=[ANONYMOUS, *BEARER_AUTH])(view)
+    return jwt_required(optional=True)(view)
+
+
+def current_user_id() -> int:
+    """The caller's user id, in a view under `@login_required`."""
+    return int(get_jwt_identity())
+
+
+def current_user_id_or_none() -> int | None:
+    """The caller's user id under `@login_optional`; None when no token was sent."""
+    identity = get_jwt_identity()
+    return None if identity is None else int(identity)

@@ -61,6 +61,30 @@ def test_openapi_document_is_valid_and_declares_bearer_auth(client: Any) -> None
     assert client.get("/api/schema/").get_json() == spec
 
 
+def test_every_operation_that_takes_a_token_documents_it_and_its_401(client: Any) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    secured = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters" or "security" not in operation:
+                continue
+            secured += 1
+            assert {"bearerAuth": []} in operation["security"], (path, method)
+            unauthorised = operation["responses"].get("401")
+            assert unauthorised is not None, (path, method)
+            schema = unauthorised["content"]["application/problem+json"]["schema"]
+            assert schema["$ref"] == "#/components/schemas/Problem", (path, method)
+    assert secured >= 30  # every personal endpoint, not a handful
+
+
+def test_the_catalogue_list_documents_the_page_it_returns(client: Any) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/movies/"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["$ref"] == "#/components/schemas/MoviePage"
+    assert operation["security"] == [{}, {"bearerAuth": []}]
+
+
 def test_swagger_ui_is_served_with_local_assets_only(client: Any) -> None:
     page = client.get("/api/docs/")
     assert page.status_code == 200

@@ -13,17 +13,18 @@ from app.models import (
     Rating,
     Recommendation,
     RecommendationFeedback,
-    User,
     UserProfile,
     WatchHistory,
     WatchlistEntry,
     utcnow,
 )
+from app.services.accounts import get_account
 
 
-def export_account(user: User) -> dict[str, Any]:
+def export_account(user_id: int) -> dict[str, Any]:
     """The user, their profile and every row of their library, recommendations and
     feedback, each with the movie it is about. One query per kind of row."""
+    user = get_account(user_id)
 
     def rows(model: Any, order: Any) -> list[Any]:
         statement = (

@@ -43,6 +43,7 @@ TASTE_FIELDS = ("favorite_genres", "mature_content")
 ACCOUNT_FIELDS = ("username", "first_name", "last_name")
 
 WRONG_CREDENTIALS = "No active account was found with these credentials."
+USERNAME_TAKEN = "A user with this username already exists."
 
 # Security events, by user id: never an email, a password or a token.
 logger = logging.getLogger(__name__)
@@ -95,12 +96,43 @@ def _raise_if_taken(email: str, username: str) -> None:
             code="email_taken",
             errors={"email": ["A user with this email already exists."]},
         )
-    if _username_taken(username):
-        raise Conflict(
-            "A user with this username already exists.",
-            code="username_taken",
-            errors={"username": ["A user with this username already exists."]},
+    ensure_username_available(username)
+
+
+def ensure_username_available(username: str, *, except_user_id: int | None = None) -> None:
+    """Conflict (username_taken) when another account holds `username`, in any case."""
+    if _username_taken(username, except_user_id=except_user_id):
+        raise Conflict(USERNAME_TAKEN, code="username_taken", errors={"username": [USERNAME_TAKEN]})
+
+
+def check_username(username: str, *, user_id: int | None = None) -> None:
+    """The username rules: its format (ValidationFailed, invalid_username) and no other
+    account holding it (Conflict, username_taken). `user_id`: the account it is for."""
+    if problems := username_problems(username):
+        raise ValidationFailed(
+            " ".join(problems), code="invalid_username", errors={"username": problems}
         )
+    ensure_username_available(username, except_user_id=user_id)
+
+
+def check_not_locking_out(actor_id: int, user: User) -> None:
+    """Staff never deactivate their own account nor withdraw their own staff status."""
+    if user.id == actor_id and not (user.is_active and user.is_staff):
+        raise ValidationFailed(
+            "You cannot deactivate your own account or withdraw your own staff status.",
+            code="self_lockout",
+        )
+
+
+def password_policy_problems(password: str, user: User) -> list[str]:
+    """What `password` breaks of the password policy, for this user (empty: none)."""
+    return password_problems(
+        password,
+        email=user.email,
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+    )
 
 
 def create_user(
@@ -203,21 +235,25 @@ def log_in(email: str, password: str) -> SignedIn:
     return SignedIn(user=user, tokens=tokens)
 
 
-def change_password(user: User, old_password: str, new_password: str) -> dict[str, str]:
+def get_account(user_id: int) -> User:
+    """The account of `user_id` (the caller's, once their token was checked); NotFound
+    when there is none."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
+    return user
+
+
+def change_password(user_id: int, old_password: str, new_password: str) -> dict[str, str]:
     """Set a new password, revoke every token issued so far and return a fresh pair."""
+    user = get_account(user_id)
     if not verify_password(user.password_hash, old_password):
         raise ValidationFailed(
             "The old password is incorrect.",
             code="wrong_password",
             errors={"old_password": ["The old password is incorrect."]},
         )
-    problems = password_problems(
-        new_password,
-        email=user.email,
-        username=user.username,
-        first_name=user.first_name,
-        last_name=user.last_name,
-    )
+    problems = password_policy_problems(new_password, user)
     if verify_password(user.password_hash, new_password):
         problems.append("The new password must differ from the old one.")
     if problems:
@@ -234,16 +270,30 @@ def change_password(user: User, old_password: str, new_password: str) -> dict[st
     return tokens
 
 
-def update_account(user: User, changes: Mapping[str, Any]) -> User:
-    """Apply the safe fields of `changes` (names, username, nested profile) to `user`."""
+def set_password(user_id: int, new_password: str) -> User:
+    """Give a user a new password under the password policy (staff setting it for them)
+    and revoke their tokens: the token version goes up. Commits."""
+    user = get_account(user_id)
+    problems = password_policy_problems(new_password, user)
+    if problems:
+        raise ValidationFailed(
+            "The password does not meet the password policy.",
+            code="weak_password",
+            errors={"password": problems},
+        )
+    user.password_hash = hash_password(new_password)
+    user.token_version += 1
+    db.session.commit()
+    logger.info("user %s was given a new password; earlier tokens revoked", user.id)
+    return user
+
+
+def update_account(user_id: int, changes: Mapping[str, Any]) -> User:
+    """Apply the safe fields of `changes` (names, username, nested profile) to the user."""
+    user = get_account(user_id)
     username = changes.get("username")
     if username is not None and username != user.username:
-        if _username_taken(username, except_user_id=user.id):
-            raise Conflict(
-                "A user with this username already exists.",
-                code="username_taken",
-                errors={"username": ["A user with this username already exists."]},
-            )
+        check_username(username, user_id=user.id)
         user.username = username
     for field in ("first_name", "last_name"):
         if field in changes:
@@ -254,12 +304,13 @@ def update_account(user: User, changes: Mapping[str, Any]) -> User:
     return user
 
 
-def delete_account(user: User, password: str) -> None:
+def delete_account(user_id: int, password: str) -> None:
     """Delete the account and everything stored about it, in one transaction.
 
     The database cascades the delete to every row that belongs to the user (profile,
     library, recommendations, feedback, blocklist); the user's tokens then name no one.
     """
+    user = get_account(user_id)
     if not verify_password(user.password_hash, password):
         raise ValidationFailed(
             "The password is incorrect.",
@@ -276,8 +327,9 @@ def delete_account(user: User, password: str) -> None:
 # Profiles
 
 
-def _visible_profiles(viewer: User) -> Select[tuple[UserProfile]]:
+def _visible_profiles(viewer_id: int) -> Select[tuple[UserProfile]]:
     """Staff (and superusers) see every profile; anyone else only their own."""
+    viewer = get_account(viewer_id)
     statement = (
         select(UserProfile)
         .join(UserProfile.user)
@@ -290,22 +342,22 @@ def _visible_profiles(viewer: User) -> Select[tuple[UserProfile]]:
     return statement
 
 
-def list_profiles(viewer: User, page: int, page_size: int) -> Page[UserProfile]:
-    """The profiles `viewer` may see, one page at a time."""
-    return paginate(_visible_profiles(viewer), page, page_size)
+def list_profiles(viewer_id: int, page: int, page_size: int) -> Page[UserProfile]:
+    """The profiles the viewer may see, one page at a time."""
+    return paginate(_visible_profiles(viewer_id), page, page_size)
 
 
-def get_profile(viewer: User, profile_id: int) -> UserProfile:
-    """A profile `viewer` may see; NotFound for any other (its existence is not revealed)."""
-    profile = db.session.scalar(_visible_profiles(viewer).where(UserProfile.id == profile_id))
+def get_profile(viewer_id: int, profile_id: int) -> UserProfile:
+    """A profile the viewer may see; NotFound for any other (its existence is not revealed)."""
+    profile = db.session.scalar(_visible_profiles(viewer_id).where(UserProfile.id == profile_id))
     if profile is None:
         raise NotFound(f"Profile {profile_id} does not exist.", code="profile_not_found")
     return profile
 
 
-def update_profile(viewer: User, profile_id: int, changes: Mapping[str, Any]) -> UserProfile:
+def update_profile(viewer_id: int, profile_id: int, changes: Mapping[str, Any]) -> UserProfile:
     """Change a profile its owner (or staff) may write."""
-    profile = get_profile(viewer, profile_id)
+    profile = get_profile(viewer_id, profile_id)
     apply_profile_changes(profile, changes)
     db.session.commit()
     return profile

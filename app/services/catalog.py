@@ -307,7 +307,9 @@ class MovieFilters:
     ordering: str = "-popularity"
 
 
-def may_see_adult_titles(viewer: User | None) -> bool:
+def may_see_adult_titles(viewer_id: int | None) -> bool:
+    """Whether the viewer's profile allows adult titles (never for anonymous callers)."""
+    viewer = db.session.get(User, viewer_id) if viewer_id is not None else None
     return bool(viewer is not None and viewer.profile is not None and viewer.profile.mature_content)
 
 
@@ -315,10 +317,10 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def catalogue_statement(filters: MovieFilters, viewer: User | None) -> Select[tuple[Movie]]:
+def catalogue_statement(filters: MovieFilters, viewer_id: int | None) -> Select[tuple[Movie]]:
     """The local catalogue, filtered and ordered (id breaks ties, so pages are stable)."""
     statement = select(Movie).where(Movie.deleted_at.is_(None))
-    if not may_see_adult_titles(viewer):
+    if not may_see_adult_titles(viewer_id):
         statement = statement.where(Movie.adult.is_(False))
     if filters.genre_tmdb_ids:
         in_genres = (
@@ -356,21 +358,21 @@ def catalogue_statement(filters: MovieFilters, viewer: User | None) -> Select[tu
 
 
 def list_movies(
-    filters: MovieFilters, page: int, page_size: int, viewer: User | None = None
+    filters: MovieFilters, page: int, page_size: int, viewer_id: int | None = None
 ) -> Page[Movie]:
     """A page of the local catalogue (three queries: count, page, genres)."""
-    statement = catalogue_statement(filters, viewer).options(selectinload(Movie.genres))
+    statement = catalogue_statement(filters, viewer_id).options(selectinload(Movie.genres))
     return paginate(statement, page, page_size)
 
 
-def get_visible_movie(movie_id: int, viewer: User | None = None) -> Movie:
+def get_visible_movie(movie_id: int, viewer_id: int | None = None) -> Movie:
     """A local movie with its genres; adult titles only for viewers who allow them."""
     movie = db.session.scalar(
         select(Movie)
         .where(Movie.id == movie_id, Movie.deleted_at.is_(None))
         .options(selectinload(Movie.genres))
     )
-    if movie is None or (movie.adult and not may_see_adult_titles(viewer)):
+    if movie is None or (movie.adult and not may_see_adult_titles(viewer_id)):
         raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
     return movie
 
@@ -428,9 +430,10 @@ def sync_genres() -> int:
     return len(genres)
 
 
-def sync_genres_for(actor: User) -> list[GenreCount]:
+def sync_genres_for(actor_id: int) -> list[GenreCount]:
     """Staff refresh the genre list from TMDb; returns every genre with its counts."""
-    if not actor.is_staff:
+    actor = db.session.get(User, actor_id)
+    if actor is None or not actor.is_staff:
         raise PermissionDenied("Only staff can sync genres.", code="staff_only")
     sync_genres()
     return list_genres_with_counts()

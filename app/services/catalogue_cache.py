@@ -2,8 +2,9 @@
 
 A page of `GET /api/v1/movies/` is the same for every caller with the same adult-titles
 setting, and the catalogue is read far more often than it changes: the first page that every
-client opens is the hottest request of the API. The page's count and its serialised movies
-are cached under a key that holds the catalogue *generation*; every commit that touched a
+client opens is the hottest request of the API. The page's count and its movies, as plain
+data (`movie_data`: the columns and the genres, no ORM objects), are cached under a key that
+holds the catalogue *generation*; every commit that touched a
 movie or a genre moves the generation on, so a changed catalogue is never answered from an
 older page:
 
@@ -14,6 +15,9 @@ older page:
 `CATALOGUE_PAGE_CACHE_SECONDS` bounds what neither can see (SQL typed by hand, writes on a
 raw connection). It is 0 by default with the in-process cache, whose pages other processes'
 changes could not invalidate.
+
+`register_session_listeners` (called by `create_app`) installs the listeners that see the
+changes.
 """
 
 from __future__ import annotations
@@ -21,15 +25,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import Result, event
+from sqlalchemy import Result, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.extensions import cache
-from app.models import Genre, Movie, User
+from app.models import Genre, Movie
 from app.services import catalog
 from app.services.catalog import MovieFilters, may_see_adult_titles
 from app.services.pagination import Page
@@ -39,8 +42,8 @@ logger = logging.getLogger(__name__)
 GENERATION_KEY = "catalog:generation"
 CHANGED_FLAG = "catalogue_changed"
 CATALOGUE_TABLES = frozenset({"movies", "genres", "movie_genres"})
-
-Dump = Callable[[list[Movie]], list[dict[str, Any]]]
+MOVIE_COLUMNS = tuple(column.key for column in inspect(Movie).column_attrs)
+GENRE_COLUMNS = tuple(column.key for column in inspect(Genre).column_attrs)
 
 
 def mark_changed(session: Session) -> None:
@@ -77,24 +80,31 @@ def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> s
     return f"catalog:page:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
 
 
-def list_movies_dumped(
-    filters: MovieFilters, page: int, page_size: int, viewer: User | None, dump: Dump
+def movie_data(movie: Movie) -> dict[str, Any]:
+    """A movie as plain data: every column, and its genres' columns."""
+    data = {key: getattr(movie, key) for key in MOVIE_COLUMNS}
+    data["genres"] = [{key: getattr(genre, key) for key in GENRE_COLUMNS} for genre in movie.genres]
+    return data
+
+
+def list_movies(
+    filters: MovieFilters, page: int, page_size: int, viewer_id: int | None = None
 ) -> Page[dict[str, Any]]:
-    """A catalogue page with its movies already serialised by `dump`, from the cache if it can.
+    """A catalogue page of movies as plain data (`movie_data`), from the cache if it can.
 
     Out-of-range pages raise NotFound and are not cached.
     """
-    key = page_key(filters, page, page_size, may_see_adult_titles(viewer))
+    key = page_key(filters, page, page_size, may_see_adult_titles(viewer_id))
     cached = cache.get(key) if key else None
     if cached is not None:
-        count, results = cached
+        count, movies = cached
     else:
-        listed = catalog.list_movies(filters, page, page_size, viewer=viewer)
-        count, results = listed.count, dump(listed.items)
+        listed = catalog.list_movies(filters, page, page_size, viewer_id=viewer_id)
+        count, movies = listed.count, [movie_data(movie) for movie in listed.items]
         if key:
             seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
-            cache.set(key, (count, results), timeout=seconds)
-    return Page(items=results, count=count, page=page, page_size=page_size)
+            cache.set(key, (count, movies), timeout=seconds)
+    return Page(items=movies, count=count, page=page, page_size=page_size)
 
 
 # --- Seeing changes -------------------------------------------------------------------------
@@ -102,14 +112,29 @@ def list_movies_dumped(
 # has committed nothing yet, and a savepoint rolled back may leave earlier writes standing.
 
 
-@event.listens_for(Session, "after_flush")
+def register_session_listeners(session_class: type[Session] = Session) -> None:
+    """Watch every session of `session_class` for catalogue writes (idempotent).
+
+    The default, SQLAlchemy's own Session class, covers every session the app opens:
+    Flask-SQLAlchemy's, and any other bound to the same database (the test suite's).
+    """
+    listeners = (
+        ("after_flush", _note_catalogue_writes),
+        ("do_orm_execute", _note_catalogue_statements),
+        ("after_commit", _advance_after_commit),
+        ("after_rollback", _forget_rolled_back_writes),
+    )
+    for name, listener in listeners:
+        if not event.contains(session_class, name, listener):
+            event.listen(session_class, name, listener)
+
+
 def _note_catalogue_writes(session: Session, flush_context: Any) -> None:
     touched = (*session.new, *session.dirty, *session.deleted)
     if any(isinstance(item, Movie | Genre) for item in touched):
         mark_changed(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _note_catalogue_statements(state: ORMExecuteState) -> Result[Any] | None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return None
@@ -125,7 +150,6 @@ def _note_catalogue_statements(state: ORMExecuteState) -> Result[Any] | None:
     return result
 
 
-@event.listens_for(Session, "after_commit")
 def _advance_after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return
@@ -133,7 +157,6 @@ def _advance_after_commit(session: Session) -> None:
         advance_generation()
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_rolled_back_writes(session: Session) -> None:
     if not session.in_nested_transaction():
         session.info.pop(CHANGED_FLAG, None)

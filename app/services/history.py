@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Movie, User, WatchHistory, utcnow
+from app.models import Movie, WatchHistory, utcnow
 from app.services.catalog import get_movie
 from app.services.pagination import Page, paginate
 from app.services.taste import mark_recommendations_stale
@@ -18,19 +18,19 @@ from app.services.taste import mark_recommendations_stale
 CLOCK_SKEW = timedelta(minutes=5)
 
 
-def list_history(user: User, page: int, page_size: int) -> Page[WatchHistory]:
+def list_history(user_id: int, page: int, page_size: int) -> Page[WatchHistory]:
     """The user's viewings, newest first, each with its movie and the movie's genres."""
     statement = (
         select(WatchHistory)
-        .where(WatchHistory.user_id == user.id)
+        .where(WatchHistory.user_id == user_id)
         .options(selectinload(WatchHistory.movie).selectinload(Movie.genres))
         .order_by(WatchHistory.watched_at.desc(), WatchHistory.id.desc())
     )
     return paginate(statement, page, page_size)
 
 
-def record_viewing(user: User, movie_id: int, watched_at: datetime | None = None) -> WatchHistory:
-    """Record that `user` watched a movie (now, or at `watched_at`); commits.
+def record_viewing(user_id: int, movie_id: int, watched_at: datetime | None = None) -> WatchHistory:
+    """Record that the user watched a movie (now, or at `watched_at`); commits.
 
     NotFound for an unknown movie; ValidationFailed for a time in the future.
     """
@@ -41,9 +41,9 @@ def record_viewing(user: User, movie_id: int, watched_at: datetime | None = None
             "A viewing cannot be in the future.",
             errors={"watched_at": ["Must not be in the future."]},
         )
-    entry = WatchHistory(user_id=user.id, movie_id=movie.id, watched_at=when)
+    entry = WatchHistory(user_id=user_id, movie_id=movie.id, watched_at=when)
     db.session.add(entry)
-    mark_recommendations_stale(user.id)
+    mark_recommendations_stale(user_id)
     db.session.commit()
     return db.session.scalars(
         select(WatchHistory)
@@ -52,13 +52,13 @@ def record_viewing(user: User, movie_id: int, watched_at: datetime | None = None
     ).one()
 
 
-def delete_viewing(user: User, entry_id: int) -> None:
+def delete_viewing(user_id: int, entry_id: int) -> None:
     """Remove one of the user's viewings; NotFound when it is not theirs (or absent)."""
     entry = db.session.scalar(
-        select(WatchHistory).where(WatchHistory.id == entry_id, WatchHistory.user_id == user.id)
+        select(WatchHistory).where(WatchHistory.id == entry_id, WatchHistory.user_id == user_id)
     )
     if entry is None:
         raise NotFound(f"History entry {entry_id} does not exist.", code="history_not_found")
     db.session.delete(entry)
-    mark_recommendations_stale(user.id)
+    mark_recommendations_stale(user_id)
     db.session.commit()

@@ -94,7 +94,7 @@ def test_title_search_can_use_the_trigram_indexes_on_postgresql(app: Flask) -> N
         for index in ("ix_movies_title_trgm", "ix_movies_original_title_trgm"):
             connection.exec_driver_sql(f"SELECT gin_clean_pending_list('{index}')")
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        statement = catalogue_statement(MovieFilters(search="zebra"), viewer=None)
+        statement = catalogue_statement(MovieFilters(search="zebra"), viewer_id=None)
         compiled = statement.compile(dialect=db.engine.dialect)
         plan = "\n".join(
             row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)

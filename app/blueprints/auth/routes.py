@@ -7,9 +7,15 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_jwt_extended import get_current_user, get_jwt, jwt_required
+from flask_jwt_extended import get_jwt
 
-from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.api import (
+    Blueprint,
+    current_user_id,
+    login_optional,
+    login_required,
+    problem,
+)
 from app.blueprints.auth.schemas import (
     AccountDeleteSchema,
     AccountExportSchema,
@@ -31,7 +37,6 @@ from app.blueprints.auth.schemas import (
     TokenVerifySchema,
 )
 from app.blueprints.pagination import page_body, page_schema
-from app.errors import PROBLEM_MIMETYPE
 from app.extensions import limiter
 from app.models import User, UserProfile
 from app.ratelimit import address_key, login_email_key, login_rate_limit, register_rate_limit
@@ -39,6 +44,7 @@ from app.services.account_export import export_account
 from app.services.accounts import (
     change_password,
     delete_account,
+    get_account,
     get_profile,
     list_profiles,
     log_in,
@@ -62,36 +68,11 @@ def forbid_caching(response: Response) -> Response:
     return response
 
 
-def problem(status: int, description: str) -> Callable[[Any], Any]:
-    """Document an error response of an operation (a problem+json body)."""
-    return blp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_MIMETYPE, description=description
-    )
-
-
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
 
 def throttled(description: str = "Too many requests: see Retry-After") -> Callable[[Any], Any]:
-    return blp.alt_response(
-        429,
-        schema=ProblemSchema,
-        content_type=PROBLEM_MIMETYPE,
-        description=description,
-        headers=RETRY_AFTER,
-    )
-
-
-def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
-    """An access token is required; documented as such, with its 401."""
-    view = problem(401, "No token, or an invalid, expired or revoked one")(view)
-    view = blp.doc(security=bearer_auth())(view)
-    return jwt_required()(view)
-
-
-def me() -> User:
-    user: User = get_current_user()
-    return user
+    return problem(429, description, headers=RETRY_AFTER)
 
 
 @blp.route("/users/")
@@ -156,12 +137,10 @@ class TokenRefresh(MethodView):
 
 @blp.route("/token/blacklist/")
 class TokenBlacklist(MethodView):
-    @jwt_required(optional=True)
-    @blp.doc(security=[*bearer_auth(), {}])
+    @login_optional
     @blp.arguments(RefreshTokenSchema)
     @blp.response(200, MessageSchema)
     @problem(400, "The refresh token belongs to another user than the access token")
-    @problem(401, "A token is invalid, expired or already revoked")
     @throttled()
     def post(self, data: dict[str, Any]) -> dict[str, str]:
         """Log out: revoke the refresh token, and the access token sent as Bearer, if any."""
@@ -182,7 +161,7 @@ class TokenVerify(MethodView):
 
 @blp.route("/password/change/")
 class PasswordChange(MethodView):
-    @authenticated
+    @login_required
     @blp.arguments(PasswordChangeSchema)
     @blp.response(200, PasswordChangedSchema)
     @throttled()
@@ -191,20 +170,20 @@ class PasswordChange(MethodView):
 
         A wrong old password is a 400 naming `old_password`.
         """
-        tokens = change_password(me(), data["old_password"], data["new_password"])
+        tokens = change_password(current_user_id(), data["old_password"], data["new_password"])
         return {"message": "Password changed.", "tokens": tokens}
 
 
 @blp.route("/users/me/")
 class CurrentUser(MethodView):
-    @authenticated
+    @login_required
     @blp.response(200, MeSchema)
     @throttled()
     def get(self) -> User:
         """The current user, with their profile."""
-        return me()
+        return get_account(current_user_id())
 
-    @authenticated
+    @login_required
     @blp.arguments(MePatchSchema)
     @blp.response(200, MeSchema)
     @problem(409, "The username is taken")
@@ -212,9 +191,9 @@ class CurrentUser(MethodView):
     def patch(self, data: dict[str, Any]) -> User:
         """Change names, username or profile fields. Anything else (is_staff, email...)
         is refused with 400."""
-        return update_account(me(), data)
+        return update_account(current_user_id(), data)
 
-    @authenticated
+    @login_required
     @blp.arguments(AccountDeleteSchema)
     @blp.response(204)
     @throttled()
@@ -223,44 +202,44 @@ class CurrentUser(MethodView):
 
         The password confirms it (a wrong one is a 400).
         """
-        delete_account(me(), data["password"])
+        delete_account(current_user_id(), data["password"])
 
 
 @blp.route("/users/me/export/")
 class AccountExport(MethodView):
-    @authenticated
+    @login_required
     @blp.response(200, AccountExportSchema)
     @throttled()
     def get(self) -> tuple[dict[str, Any], dict[str, str]]:
         """Everything stored about the current user, as one JSON document."""
-        user = me()
-        disposition = f'attachment; filename="account-{user.id}-export.json"'
-        return export_account(user), {"Content-Disposition": disposition}
+        user_id = current_user_id()
+        disposition = f'attachment; filename="account-{user_id}-export.json"'
+        return export_account(user_id), {"Content-Disposition": disposition}
 
 
 @blp.route("/profiles/")
 class Profiles(MethodView):
-    @authenticated
+    @login_required
     @blp.arguments(ProfileListArgs, location="query")
     @blp.response(200, page_schema(ProfileSchema))
     @problem(404, "The page is past the last one")
     @throttled()
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Profiles: staff see every one, anyone else only their own."""
-        return page_body(list_profiles(me(), args["page"], args["page_size"]))
+        return page_body(list_profiles(current_user_id(), args["page"], args["page_size"]))
 
 
 @blp.route("/profiles/<id:profile_id>/")
 class Profile(MethodView):
-    @authenticated
+    @login_required
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
     @throttled()
     def get(self, profile_id: int) -> UserProfile:
         """A profile: your own (or any, for staff)."""
-        return get_profile(me(), profile_id)
+        return get_profile(current_user_id(), profile_id)
 
-    @authenticated
+    @login_required
     @blp.arguments(ProfilePutSchema)
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
@@ -268,9 +247,9 @@ class Profile(MethodView):
     def put(self, data: dict[str, Any], profile_id: int) -> UserProfile:
         """Replace a profile's fields (all required). Favourite genres must be known TMDb
         genre ids."""
-        return update_profile(me(), profile_id, data)
+        return update_profile(current_user_id(), profile_id, data)
 
-    @authenticated
+    @login_required
     @blp.arguments(ProfilePatchSchema)
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
@@ -278,4 +257,4 @@ class Profile(MethodView):
     def patch(self, data: dict[str, Any], profile_id: int) -> UserProfile:
         """Change some of a profile's fields. Favourite genres must be known TMDb genre
         ids."""
-        return update_profile(me(), profile_id, data)
+        return update_profile(current_user_id(), profile_id, data)

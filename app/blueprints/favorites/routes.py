@@ -5,13 +5,11 @@ Every operation acts on the caller's own entries: another user's entry is a 404.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
 
-from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.api import Blueprint, current_user_id, login_required, problem
 from app.blueprints.favorites.schemas import (
     DuplicateProblemSchema,
     FavoriteCheckSchema,
@@ -29,7 +27,6 @@ from app.blueprints.favorites.schemas import (
     WatchlistListArgs,
 )
 from app.blueprints.pagination import page_body, page_schema
-from app.errors import PROBLEM_MIMETYPE
 from app.models import Favorite, Rating, WatchlistEntry
 from app.services import library
 
@@ -42,22 +39,8 @@ blp = Blueprint(
 )
 
 
-def problem(
-    status: int, description: str, schema: type[ProblemSchema] = ProblemSchema
-) -> Callable[[Any], Any]:
-    """Document a problem+json outcome of an operation."""
-    return blp.alt_response(
-        status, schema=schema, content_type=PROBLEM_MIMETYPE, description=description
-    )
-
-
-NOT_AUTHENTICATED = "No valid access token"
 UPSTREAM_ERROR = "tmdb_id: TMDb answered with an error"
 UPSTREAM_UNAVAILABLE = "tmdb_id: TMDb is not configured or unreachable"
-
-
-def caller_id() -> int:
-    return int(current_user.id)
 
 
 # --- favourites ----------------------------------------------------------------------------
@@ -65,58 +48,50 @@ def caller_id() -> int:
 
 @blp.route("/favorites/")
 class Favorites(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(FavoriteListArgs, location="query")
     @blp.response(200, page_schema(FavoriteSchema))
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The page does not exist")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your favourites, newest first, each with its movie."""
-        return page_body(library.list_favorites(caller_id(), **args))
+        return page_body(library.list_favorites(current_user_id(), **args))
 
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(FavoriteCreateSchema, example={"movie": 12}, description="`movie` or `tmdb_id`")
     @blp.response(201, FavoriteSchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
     @problem(
-        409, "Already a favourite; `existing_id` names the stored entry", DuplicateProblemSchema
+        409,
+        "Already a favourite; `existing_id` names the stored entry",
+        schema=DuplicateProblemSchema,
     )
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> Favorite:
         """Add a movie to your favourites, by local id (`movie`) or TMDb id (`tmdb_id`)."""
         return library.add_favorite(
-            caller_id(), movie_id=data.get("movie"), tmdb_id=data.get("tmdb_id")
+            current_user_id(), movie_id=data.get("movie"), tmdb_id=data.get("tmdb_id")
         )
 
 
 @blp.route("/favorites/<id:favorite_id>/")
 class FavoriteById(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.response(204)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "No such favourite of yours")
     def delete(self, favorite_id: int) -> None:
         """Remove one of your favourites."""
-        library.remove_favorite(caller_id(), favorite_id)
+        library.remove_favorite(current_user_id(), favorite_id)
 
 
 @blp.route("/favorites/check/<id:movie_id>/")
 class FavoriteCheck(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.response(200, FavoriteCheckSchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist")
     def get(self, movie_id: int) -> dict[str, bool]:
         """Whether a movie (local id) is one of your favourites."""
-        return {"is_favorited": library.is_favorited(caller_id(), movie_id)}
+        return {"is_favorited": library.is_favorited(current_user_id(), movie_id)}
 
 
 # --- ratings -------------------------------------------------------------------------------
@@ -124,18 +99,15 @@ class FavoriteCheck(MethodView):
 
 @blp.route("/ratings/")
 class Ratings(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(RatingListArgs, location="query")
     @blp.response(200, page_schema(RatingSchema))
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The page does not exist")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your ratings, newest first, each with its movie and review."""
-        return page_body(library.list_ratings(caller_id(), **args))
+        return page_body(library.list_ratings(current_user_id(), **args))
 
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(RatingWatchlistArgs, location="query")
     @blp.arguments(
         RatingCreateSchema,
@@ -143,12 +115,11 @@ class Ratings(MethodView):
         description="`movie` or `tmdb_id`; `rating` an integer from 1 to 10",
     )
     @blp.response(201, RatingSchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
     @problem(
         409,
         "Already rated; update it with PUT or PATCH (`existing_id` names it)",
-        DuplicateProblemSchema,
+        schema=DuplicateProblemSchema,
     )
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
@@ -159,7 +130,7 @@ class Ratings(MethodView):
         stays on your watchlist unless you send `?remove_from_watchlist=true`.
         """
         return library.rate_movie(
-            caller_id(),
+            current_user_id(),
             rating=data["rating"],
             review=data["review"],
             movie_id=data.get("movie"),
@@ -170,68 +141,59 @@ class Ratings(MethodView):
 
 @blp.route("/ratings/<id:rating_id>/")
 class RatingById(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.response(200, RatingSchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "No such rating of yours")
     def get(self, rating_id: int) -> Rating:
         """One of your ratings."""
-        return library.get_rating(caller_id(), rating_id)
+        return library.get_rating(current_user_id(), rating_id)
 
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(RatingWatchlistArgs, location="query")
     @blp.arguments(RatingReplaceSchema, example={"rating": 9, "review": "Better the second time."})
     @blp.response(200, RatingSchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "No such rating of yours")
     def put(self, query: dict[str, Any], data: dict[str, Any], rating_id: int) -> Rating:
         """Replace the score and review of one of your ratings (a missing review empties it)."""
         return library.update_rating(
-            caller_id(),
+            current_user_id(),
             rating_id,
             rating=data["rating"],
             review=data["review"],
             remove_from_watchlist=query["remove_from_watchlist"],
         )
 
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(RatingWatchlistArgs, location="query")
     @blp.arguments(RatingPatchSchema, example={"rating": 9})
     @blp.response(200, RatingSchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "No such rating of yours")
     def patch(self, query: dict[str, Any], data: dict[str, Any], rating_id: int) -> Rating:
         """Change the score, the review or both of one of your ratings."""
         return library.update_rating(
-            caller_id(),
+            current_user_id(),
             rating_id,
             rating=data.get("rating"),
             review=data.get("review"),
             remove_from_watchlist=query["remove_from_watchlist"],
         )
 
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.response(204)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "No such rating of yours")
     def delete(self, rating_id: int) -> None:
         """Delete one of your ratings."""
-        library.delete_rating(caller_id(), rating_id)
+        library.delete_rating(current_user_id(), rating_id)
 
 
 @blp.route("/ratings/movie/<id:movie_id>/")
 class RatingByMovie(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.response(200, RatingSchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist, or you have not rated it")
     def get(self, movie_id: int) -> Rating:
         """Your rating of a movie (local id)."""
-        return library.get_rating_for_movie(caller_id(), movie_id)
+        return library.get_rating_for_movie(current_user_id(), movie_id)
 
 
 # --- watchlist -----------------------------------------------------------------------------
@@ -239,46 +201,39 @@ class RatingByMovie(MethodView):
 
 @blp.route("/watchlist/")
 class Watchlist(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(WatchlistListArgs, location="query")
     @blp.response(200, page_schema(WatchlistEntrySchema))
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The page does not exist")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The movies you want to see, newest first."""
-        return page_body(library.list_watchlist(caller_id(), **args))
+        return page_body(library.list_watchlist(current_user_id(), **args))
 
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(
         WatchlistEntryCreateSchema, example={"tmdb_id": 603}, description="`movie` or `tmdb_id`"
     )
     @blp.response(201, WatchlistEntrySchema)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
     @problem(
         409,
         "Already on your watchlist; `existing_id` names the stored entry",
-        DuplicateProblemSchema,
+        schema=DuplicateProblemSchema,
     )
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> WatchlistEntry:
         """Add a movie to your watchlist, by local id (`movie`) or TMDb id (`tmdb_id`)."""
         return library.add_to_watchlist(
-            caller_id(), movie_id=data.get("movie"), tmdb_id=data.get("tmdb_id")
+            current_user_id(), movie_id=data.get("movie"), tmdb_id=data.get("tmdb_id")
         )
 
 
 @blp.route("/watchlist/<id:entry_id>/")
 class WatchlistEntryById(MethodView):
-    decorators = [jwt_required()]
-
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.response(204)
-    @problem(401, NOT_AUTHENTICATED)
     @problem(404, "No such watchlist entry of yours")
     def delete(self, entry_id: int) -> None:
         """Take a movie off your watchlist."""
-        library.remove_from_watchlist(caller_id(), entry_id)
+        library.remove_from_watchlist(current_user_id(), entry_id)

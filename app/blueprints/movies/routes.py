@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_current_user, jwt_required
 
-from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.api import (
+    Blueprint,
+    current_user_id,
+    current_user_id_or_none,
+    login_optional,
+    login_required,
+    problem,
+)
 from app.blueprints.movies.schemas import (
     GenreWithCountSchema,
     HistoryCreateSchema,
@@ -31,7 +36,6 @@ blp = Blueprint(
 )
 
 MoviePageSchema = page_schema(MovieSchema)
-MOVIE_LIST = MovieSchema(many=True)
 TMDB_FAILURES = (
     (404, "Not found on TMDb"),
     (502, "TMDb refused our key or sent a malformed response"),
@@ -42,7 +46,7 @@ TMDB_FAILURES = (
 def tmdb_alt_responses(view: Any) -> Any:
     """Declare the TMDb failure responses of a browse operation."""
     for status, description in TMDB_FAILURES:
-        view = blp.alt_response(status, schema=ProblemSchema, description=description)(view)
+        view = problem(status, description)(view)
     return view
 
 
@@ -61,34 +65,31 @@ def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
 
 @blp.route("/")
 class Movies(MethodView):
-    @jwt_required(optional=True)
+    @login_optional
     @blp.arguments(MovieListArgs, location="query")
     @blp.response(200, MoviePageSchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="The page is out of range")
-    @blp.doc(security=[{}, *bearer_auth()])
-    def get(self, args: dict[str, Any]) -> Response:
+    @problem(404, "The page is out of range")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The local catalogue, filtered, searched and ordered.
 
         Adult titles are listed only for callers whose profile allows mature content.
         """
         page, page_size = args.pop("page"), args.pop("page_size")
         filters = MovieFilters(genre_tmdb_ids=args.pop("genre", []), **args)
-        listed = catalogue_cache.list_movies_dumped(
-            filters, page, page_size, viewer=get_current_user(), dump=MOVIE_LIST.dump
+        listed = catalogue_cache.list_movies(
+            filters, page, page_size, viewer_id=current_user_id_or_none()
         )
-        # Already serialised (and perhaps cached so): sent as it is, not dumped twice.
-        return jsonify(page_body(listed))
+        return page_body(listed)
 
 
 @blp.route("/<id:movie_id>/")
 class MovieDetail(MethodView):
-    @jwt_required(optional=True)
+    @login_optional
     @blp.response(200, MovieSchema)
-    @blp.alt_response(404, schema=ProblemSchema, description="No such movie")
-    @blp.doc(security=[{}, *bearer_auth()])
+    @problem(404, "No such movie")
     def get(self, movie_id: int) -> Movie:
         """One local movie with every stored field and its genres."""
-        return catalog.get_visible_movie(movie_id, viewer=get_current_user())
+        return catalog.get_visible_movie(movie_id, viewer_id=current_user_id_or_none())
 
 
 # --- Browsing TMDb (saved locally, returned with local ids) ------------------------------
@@ -156,17 +157,14 @@ class Genres(MethodView):
 
 @blp.route("/genres/sync/")
 class GenreSync(MethodView):
-    decorators = [jwt_required()]
-
+    @login_required
     @blp.response(200, GenreWithCountSchema(many=True))
-    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
-    @blp.alt_response(403, schema=ProblemSchema, description="Staff only")
-    @blp.alt_response(502, schema=ProblemSchema, description="TMDb refused our key")
-    @blp.alt_response(503, schema=ProblemSchema, description="TMDb is unavailable")
-    @blp.doc(security=bearer_auth())
+    @problem(403, "Staff only")
+    @problem(502, "TMDb refused our key")
+    @problem(503, "TMDb is unavailable")
     def post(self) -> list[GenreCount]:
         """Refresh the genre list from TMDb (staff only); returns every genre."""
-        return catalog.sync_genres_for(current_user)
+        return catalog.sync_genres_for(current_user_id())
 
 
 # --- Watch history --------------------------------------------------------------------------
@@ -174,35 +172,28 @@ class GenreSync(MethodView):
 
 @blp.route("/history/")
 class History(MethodView):
-    decorators = [jwt_required()]
-
+    @login_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(HistoryEntrySchema))
-    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
-    @blp.alt_response(404, schema=ProblemSchema, description="The page is out of range")
-    @blp.doc(security=bearer_auth())
+    @problem(404, "The page is out of range")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's viewings, newest first."""
-        return page_body(history.list_history(current_user, args["page"], args["page_size"]))
+        return page_body(history.list_history(current_user_id(), args["page"], args["page_size"]))
 
+    @login_required
     @blp.arguments(HistoryCreateSchema)
     @blp.response(201, HistoryEntrySchema)
-    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
-    @blp.alt_response(404, schema=ProblemSchema, description="No such movie")
-    @blp.doc(security=bearer_auth())
+    @problem(404, "No such movie")
     def post(self, data: dict[str, Any]) -> WatchHistory:
         """Record that the caller watched a movie (now, or at `watched_at`)."""
-        return history.record_viewing(current_user, data["movie"], data.get("watched_at"))
+        return history.record_viewing(current_user_id(), data["movie"], data.get("watched_at"))
 
 
 @blp.route("/history/<id:entry_id>/")
 class HistoryEntry(MethodView):
-    decorators = [jwt_required()]
-
+    @login_required
     @blp.response(204)
-    @blp.alt_response(401, schema=ProblemSchema, description="Not authenticated")
-    @blp.alt_response(404, schema=ProblemSchema, description="No such entry of the caller's")
-    @blp.doc(security=bearer_auth())
+    @problem(404, "No such entry of the caller's")
     def delete(self, entry_id: int) -> None:
         """Remove one of the caller's viewings."""
-        history.delete_viewing(current_user, entry_id)
+        history.delete_viewing(current_user_id(), entry_id)

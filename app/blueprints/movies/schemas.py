@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
+from marshmallow.utils import get_value
 
 from app.blueprints.pagination import PageArgs
 from app.blueprints.schemas import GenreSchema, MovieSummarySchema
@@ -42,6 +43,13 @@ def image_url(path: str | None) -> str | None:
     if not path:
         return None
     return current_app.config["TMDB_IMAGE_BASE_URL"].rstrip("/") + path
+
+
+def image_url_of(field: str) -> ma.fields.Function:
+    """The full URL of a movie's image path `field` (a Movie or a movie's plain data)."""
+    return ma.fields.Function(
+        lambda movie: image_url(get_value(movie, field)), dump_only=True, allow_none=True
+    )
 
 
 # --- Inputs ----------------------------------------------------------------------------
@@ -135,12 +143,8 @@ class MovieSchema(ma.Schema):
     overview = ma.fields.String(dump_only=True)
     poster_path = ma.fields.String(dump_only=True, allow_none=True)
     backdrop_path = ma.fields.String(dump_only=True, allow_none=True)
-    poster_url = ma.fields.Function(
-        lambda movie: image_url(movie.poster_path), dump_only=True, allow_none=True
-    )
-    backdrop_url = ma.fields.Function(
-        lambda movie: image_url(movie.backdrop_path), dump_only=True, allow_none=True
-    )
+    poster_url = image_url_of("poster_path")
+    backdrop_url = image_url_of("backdrop_path")
     release_date = ma.fields.Date(dump_only=True, allow_none=True)
     runtime = ma.fields.Integer(dump_only=True, allow_none=True)
     vote_average = ma.fields.Float(dump_only=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_jwt_extended import current_user, jwt_required
 
-from app.api import Blueprint, ProblemSchema, bearer_auth
+from app.api import Blueprint, current_user_id, login_required, problem
 from app.blueprints.pagination import PageArgs, page_body, page_schema
 from app.blueprints.recommendations.schemas import (
     FeedbackCreateSchema,
@@ -27,22 +26,16 @@ blp = Blueprint(
     description="Personalised recommendations, similar movies and feedback.",
 )
 
-UNAUTHORISED = {
-    "schema": ProblemSchema,
-    "description": "No valid access token (code: not_authenticated, token_expired, ...)",
-}
 PAGE_NOT_FOUND = "The page is past the last one (code: page_not_found)"
 NOT_YOURS = "No recommendation with this id belongs to you (code: recommendation_not_found)"
 
 
 @blp.route("/")
 class Recommendations(MethodView):
-    @jwt_required()
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(RecommendationListArgs, location="query")
     @blp.response(200, page_schema(RecommendationSchema))
-    @blp.alt_response(401, **UNAUTHORISED)
-    @blp.alt_response(404, schema=ProblemSchema, description=PAGE_NOT_FOUND)
+    @problem(404, PAGE_NOT_FOUND)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your recommendations, best first.
 
@@ -51,7 +44,7 @@ class Recommendations(MethodView):
         many are generated and returned; `genre` keeps those of one TMDb genre.
         """
         page = service.list_recommendations(
-            current_user.id,
+            current_user_id(),
             limit=args["limit"],
             genre_tmdb_id=args.get("genre"),
             page=args["page"],
@@ -62,18 +55,16 @@ class Recommendations(MethodView):
 
 @blp.route("/refresh/")
 class Refresh(MethodView):
-    @jwt_required()
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(RefreshArgs, location="query")
     @blp.response(200, RefreshResultSchema)
-    @blp.alt_response(401, **UNAUTHORISED)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Regenerate your recommendations now.
 
         Replaces your previous batch; your feedback is kept, and disliked or
         not-interested movies stay out.
         """
-        batch = service.generate_recommendations(current_user.id, args["limit"])
+        batch = service.generate_recommendations(current_user_id(), args["limit"])
         return {
             "message": f"Generated {len(batch)} recommendations",
             "recommendations": batch.recommendations,
@@ -84,11 +75,7 @@ class Refresh(MethodView):
 class SimilarMovies(MethodView):
     @blp.arguments(SimilarMoviesArgs, location="query")
     @blp.response(200, page_schema(SimilarMovieSchema))
-    @blp.alt_response(
-        404,
-        schema=ProblemSchema,
-        description="No such movie (code: movie_not_found), or " + PAGE_NOT_FOUND,
-    )
+    @problem(404, "No such movie (code: movie_not_found), or " + PAGE_NOT_FOUND)
     def get(self, args: dict[str, Any], movie_id: int) -> dict[str, Any]:
         """Movies similar to this one (no token needed).
 
@@ -103,8 +90,7 @@ class SimilarMovies(MethodView):
 
 @blp.route("/feedback/")
 class Feedback(MethodView):
-    @jwt_required()
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(
         FeedbackCreateSchema,
         example={"recommendation": 41, "feedback_type": "not_interested", "comment": ""},
@@ -115,8 +101,7 @@ class Feedback(MethodView):
         schema=FeedbackSchema,
         description="You had already given feedback on this movie: it was replaced",
     )
-    @blp.alt_response(401, **UNAUTHORISED)
-    @blp.alt_response(404, schema=ProblemSchema, description=NOT_YOURS)
+    @problem(404, NOT_YOURS)
     def post(self, data: dict[str, Any]) -> tuple[Any, int]:
         """Tell us what you think of a recommendation.
 
@@ -124,33 +109,29 @@ class Feedback(MethodView):
         not-interested movie is never recommended to you again, even after a refresh.
         """
         feedback, created = service.give_feedback(
-            current_user.id, data["recommendation"], data["feedback_type"], data["comment"]
+            current_user_id(), data["recommendation"], data["feedback_type"], data["comment"]
         )
         return feedback, 201 if created else 200
 
 
 @blp.route("/feedback/list/")
 class FeedbackList(MethodView):
-    @jwt_required()
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(FeedbackSchema))
-    @blp.alt_response(401, **UNAUTHORISED)
-    @blp.alt_response(404, schema=ProblemSchema, description=PAGE_NOT_FOUND)
+    @problem(404, PAGE_NOT_FOUND)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your feedback, newest first."""
         return page_body(
-            service.list_feedback(current_user.id, page=args["page"], page_size=args["page_size"])
+            service.list_feedback(current_user_id(), page=args["page"], page_size=args["page_size"])
         )
 
 
 @blp.route("/<id:recommendation_id>/click/")
 class Click(MethodView):
-    @jwt_required()
-    @blp.doc(security=bearer_auth())
+    @login_required
     @blp.response(200, RecommendationSchema)
-    @blp.alt_response(401, **UNAUTHORISED)
-    @blp.alt_response(404, schema=ProblemSchema, description=NOT_YOURS)
+    @problem(404, NOT_YOURS)
     def post(self, recommendation_id: int) -> Any:
         """Record that you opened this recommendation."""
-        return service.record_click(current_user.id, recommendation_id)
+        return service.record_click(current_user_id(), recommendation_id)
