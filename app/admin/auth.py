@@ -11,17 +11,12 @@ from __future__ import annotations
 from flask import current_app, g, session
 from limits import parse_many
 
-from app.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
+from app.errors import AuthenticationFailed, PermissionDenied
 from app.extensions import db, limiter
 from app.models import User, utcnow
 from app.ratelimit import client_address
-from app.services.accounts import find_user_by_email, normalise_email
-from app.services.passwords import (
-    hash_password,
-    password_problems,
-    spend_verification_time,
-    verify_password,
-)
+from app.services.accounts import find_user_by_email, normalise_email, set_password
+from app.services.passwords import spend_verification_time, verify_password
 
 SESSION_USER_ID = "staff_user_id"
 SESSION_TOKEN_VERSION = "staff_token_version"
@@ -110,22 +105,7 @@ def _load_staff_user() -> User | None:
 def set_user_password(user: User, new_password: str) -> None:
     """Give `user` a new password under the password policy and revoke their tokens and
     sessions (the token version goes up). Commits."""
-    problems = password_problems(
-        new_password,
-        email=user.email,
-        username=user.username,
-        first_name=user.first_name,
-        last_name=user.last_name,
-    )
-    if problems:
-        raise ValidationFailed(
-            "The password does not meet the password policy.",
-            code="weak_password",
-            errors={"password": problems},
-        )
-    user.password_hash = hash_password(new_password)
-    user.token_version += 1
-    db.session.commit()
+    set_password(user.id, new_password)
     if user.id == session.get(SESSION_USER_ID):
         # The admin changed their own password: keep this session, end the others.
         session[SESSION_TOKEN_VERSION] = user.token_version

@@ -19,7 +19,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.model import typefmt
 from flask_admin.model.template import EndpointLinkRowAction
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import Form
@@ -45,14 +45,13 @@ from app.admin.operations import (
 )
 from app.errors import (
     AuthenticationFailed,
-    Conflict,
     DomainError,
     PermissionDenied,
     ValidationFailed,
 )
 from app.extensions import db
 from app.models import Genre, Movie, User
-from app.services.accounts import normalise_email, username_problems
+from app.services.accounts import check_not_locking_out, check_username, normalise_email
 from app.services.taste import mark_recommendations_stale
 
 ViewResponse = str | Response | BaseResponse | tuple[str, int]
@@ -251,23 +250,11 @@ class UserView(StaffModelView):
 
     def on_model_change(self, form: Form, model: User, is_created: bool) -> None:
         model.email = normalise_email(model.email)
-        problems = username_problems(model.username)
-        if problems:
-            raise ValidationFailed(" ".join(problems), code="invalid_username")
         with db.session.no_autoflush:  # ask before the change reaches the unique index
-            taken = db.session.scalar(
-                select(User.id).where(
-                    func.lower(User.username) == model.username.lower(), User.id != model.id
-                )
-            )
-        if taken is not None:
-            raise Conflict("A user with this username already exists.", code="username_taken")
+            check_username(model.username, user_id=model.id)
         staff = current_staff_user()
-        if staff is not None and model.id == staff.id and not (model.is_active and model.is_staff):
-            raise ValidationFailed(
-                "You cannot deactivate your own account or withdraw your own staff status.",
-                code="self_lockout",
-            )
+        if staff is not None:
+            check_not_locking_out(staff.id, model)
 
     @expose("/password/", methods=("GET", "POST"))
     def set_password(self) -> ViewResponse:
