@@ -103,13 +103,11 @@ def refresh_movie_details(ids: Iterable[str | int]) -> ActionOutcome:
     ).all()
     for _movie_id, tmdb_id, title in movies:
         try:
-            refresh_movie_from_tmdb(tmdb_id)
+            refresh_movie_from_tmdb(tmdb_id)  # one unit of work: a failure saved nothing
         except UpstreamUnavailable as error:
-            db.session.rollback()
             outcome.failures.append(f"{title}: {error.detail} The other movies were not tried.")
             break
         except DomainError as error:
-            db.session.rollback()
             outcome.failures.append(f"{title}: {error.detail}")
         else:
             outcome.done += 1
@@ -124,7 +122,6 @@ def sync_genres_from_tmdb() -> int:
     try:
         return sync_genres()
     except ValueError:  # a malformed genre list: nothing was saved
-        db.session.rollback()
         raise UpstreamError(
             "TMDb sent a genre list in an unexpected shape; nothing was saved.",
             code="tmdb_bad_response",

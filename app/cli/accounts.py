@@ -6,9 +6,9 @@ import click
 from flask.cli import with_appcontext
 
 from app.errors import Conflict, ValidationFailed
-from app.extensions import db
 from app.services.accounts import create_user
 from app.services.tokens import prune_expired_tokens
+from app.services.unit_of_work import unit_of_work
 
 
 @click.command("prune-tokens")
@@ -33,20 +33,19 @@ def prune_tokens_command() -> None:
 def create_superuser_command(email: str, username: str, password: str) -> None:
     """Create an active staff and superuser account."""
     try:
-        user = create_user(
-            email=email,
-            username=username,
-            password=password,
-            is_staff=True,
-            is_superuser=True,
-        )
+        with unit_of_work():
+            user = create_user(
+                email=email,
+                username=username,
+                password=password,
+                is_staff=True,
+                is_superuser=True,
+            )
     except (ValidationFailed, Conflict) as error:
-        db.session.rollback()
         messages = [
             f"{field}: {message}"
             for field, field_messages in (error.errors or {}).items()
             for message in field_messages
         ]
         raise click.ClickException(" ".join([error.detail, *messages])) from None
-    db.session.commit()
     click.echo(f"Superuser {user.username} <{user.email}> created (id {user.id}).")

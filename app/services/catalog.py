@@ -36,6 +36,7 @@ from app.services.tmdb import (
     normalise_movie,
     tmdb_client,
 )
+from app.services.unit_of_work import unit_of_work
 
 __all__ = [
     "GenreRecord",
@@ -73,8 +74,15 @@ def ensure_movie_by_tmdb_id(tmdb_id: int) -> Movie:
 
 def save_tmdb_records(records: list[dict[str, Any]]) -> list[Movie]:
     """Upsert validated TMDb records in one transaction; a malformed one saves nothing."""
+    with unit_of_work():
+        tmdb_ids = write_tmdb_records(records)
+    return movies_by_tmdb_id(tmdb_ids)
+
+
+def write_tmdb_records(records: Iterable[Mapping[str, Any]]) -> list[int]:
+    """`write_movies` for records TMDb sent: a malformed one is TMDb's error (502)."""
     try:
-        return upsert_movies(records)
+        return write_movies(records)
     except MalformedPayload:
         raise UpstreamError(
             "TMDb sent a movie in an unexpected shape; nothing was saved.",
@@ -112,12 +120,20 @@ def genre_ids_by_tmdb_id(tmdb_ids: Iterable[int] | None = None) -> dict[int, int
     return dict(db.session.execute(statement).tuples().all())
 
 
-def upsert_movies(payloads: Iterable[Mapping[str, Any]], *, commit: bool = True) -> list[Movie]:
-    """Insert or update movies (and their genre links) from TMDb records.
+def upsert_movies(payloads: Iterable[Mapping[str, Any]]) -> list[Movie]:
+    """Insert or update movies (and their genre links) from TMDb records, in one
+    transaction; returns the movies in the order given, duplicates collapsed."""
+    with unit_of_work():
+        tmdb_ids = write_movies(payloads)
+    return movies_by_tmdb_id(tmdb_ids)
 
-    The whole batch is validated first, then written in one transaction. Genres named
-    in details records are upserted; list records link only genres already known.
-    Returns the movies in the order given, duplicates collapsed.
+
+def write_movies(payloads: Iterable[Mapping[str, Any]]) -> list[int]:
+    """Insert or update movies (and their genre links) from TMDb records. Does not commit.
+
+    The whole batch is validated first (MalformedPayload), then written. Genres named in
+    details records are upserted; list records link only genres already known. Returns
+    the TMDb ids in the order given, duplicates collapsed.
     """
     rows_by_tmdb_id: dict[int, dict[str, Any]] = {}
     for payload in payloads:
@@ -125,24 +141,25 @@ def upsert_movies(payloads: Iterable[Mapping[str, Any]], *, commit: bool = True)
         rows_by_tmdb_id[row["tmdb_id"]] = row
     if not rows_by_tmdb_id:
         return []
-    try:
-        named_genres = [g for row in rows_by_tmdb_id.values() for g in row.pop("genres", [])]
-        upsert_genres(named_genres)
-        movie_ids = _write_movie_rows(list(rows_by_tmdb_id.values()))
-        _link_genres(movie_ids, rows_by_tmdb_id)
-        if commit:
-            db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    named_genres = [g for row in rows_by_tmdb_id.values() for g in row.pop("genres", [])]
+    upsert_genres(named_genres)
+    movie_ids = _write_movie_rows(list(rows_by_tmdb_id.values()))
+    _link_genres(movie_ids, rows_by_tmdb_id)
+    return list(rows_by_tmdb_id)
+
+
+def movies_by_tmdb_id(tmdb_ids: list[int]) -> list[Movie]:
+    """The movies with these TMDb ids, in that order, with their genres, freshly read."""
+    if not tmdb_ids:
+        return []
     movies = db.session.scalars(
         select(Movie)
-        .where(Movie.id.in_(movie_ids.values()))
+        .where(Movie.tmdb_id.in_(tmdb_ids))
         .options(selectinload(Movie.genres))
         .execution_options(populate_existing=True)
     ).all()
     by_tmdb_id = {movie.tmdb_id: movie for movie in movies}
-    return [by_tmdb_id[tmdb_id] for tmdb_id in rows_by_tmdb_id]
+    return [by_tmdb_id[tmdb_id] for tmdb_id in tmdb_ids]
 
 
 def _write_movie_rows(rows: list[dict[str, Any]]) -> dict[int, int]:
@@ -243,16 +260,13 @@ def ensure_genres_known(genre_tmdb_ids: Iterable[int]) -> None:
 
 def save_tmdb_page(tmdb_page: TMDbPage) -> BrowsedPage:
     """Save a TMDb list page (genres first, then movies) in one transaction."""
-    try:
+    with unit_of_work():
         ensure_genres_known(
             gid for record in tmdb_page.results for gid in record.get("genre_ids") or []
         )
-        movies = save_tmdb_records(tmdb_page.results)
-    except Exception:
-        db.session.rollback()
-        raise
+        tmdb_ids = write_tmdb_records(tmdb_page.results)
     return BrowsedPage(
-        movies=movies,
+        movies=movies_by_tmdb_id(tmdb_ids),
         page=tmdb_page.page,
         total_pages=tmdb_page.last_page,
         total_results=tmdb_page.total_results,
@@ -420,13 +434,9 @@ def sync_genres() -> int:
     Genres TMDb no longer lists are kept: movies and profiles still refer to them.
     """
     genres = tmdb_client().genres(refresh=True)
-    try:
+    with unit_of_work():
         upsert_genres(genres)
-        db.session.commit()
-        cache.delete(GENRE_COUNTS_CACHE_KEY)
-    except Exception:
-        db.session.rollback()
-        raise
+    cache.delete(GENRE_COUNTS_CACHE_KEY)
     return len(genres)
 
 
