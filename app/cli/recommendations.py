@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.services import recommender
+from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendations import (
     MAX_LIMIT,
     MovieLabel,
@@ -93,7 +94,7 @@ def recommend_command(
 def jsonl_record(
     user_id: int,
     username: str,
-    results: list[recommender.RecommendedMovie],
+    results: list[RecommendedMovie],
     labels: dict[int, MovieLabel],
 ) -> dict[str, object]:
     return {
@@ -113,7 +114,7 @@ def jsonl_record(
 def echo_table(
     user_id: int,
     username: str,
-    results: list[recommender.RecommendedMovie],
+    results: list[RecommendedMovie],
     labels: dict[int, MovieLabel],
 ) -> None:
     click.echo(f"User {user_id} ({username}): {len(results)} recommendation(s)")

@@ -14,7 +14,8 @@ from flask.cli import with_appcontext
 from app.errors import DomainError
 from app.services.evaluation import evaluate, format_table
 from app.services.movielens import MovieLensFormatError, import_movielens
-from app.services.recommender import Weights, reset_caches
+from app.services.recommendation.scoring import Weights
+from app.services.recommender import reset_caches
 
 DIRECTORY = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 

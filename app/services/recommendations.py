@@ -35,6 +35,7 @@ from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
 from app.services.catalog import get_movie
 from app.services.pagination import Page, paginate
+from app.services.recommendation.ranking import RecommendedMovie
 from app.services.taste import mark_recommendations_stale
 
 # Most recommendations (or similar movies) generated and returned for one request.
@@ -76,9 +77,7 @@ def default_batch_size() -> int:
 # --- generation and persistence ------------------------------------------------------------
 
 
-def store_recommendations(
-    user_id: int, limit: int | None = None
-) -> list[recommender.RecommendedMovie]:
+def store_recommendations(user_id: int, limit: int | None = None) -> list[RecommendedMovie]:
     """Compute `limit` recommendations (default: the batch size) and store them, replacing
     the user's previous batch; returns them as stored, by rank. Commits. NotFound for an
     unknown user."""
@@ -147,7 +146,7 @@ def _create_profile(user_id: int) -> None:
     db.session.flush()
 
 
-def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMovie]:
+def _store_new_batch(user_id: int, size: int) -> list[RecommendedMovie]:
     """Ask the engine and replace the stored batch (under the lock already held). Commits."""
     with RECOMMENDATION_SECONDS.time():
         results = save_batch(user_id, recommender.recommend_for_user(user_id, limit=size)[:size])
@@ -155,9 +154,7 @@ def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMov
     return results
 
 
-def save_batch(
-    user_id: int, results: Sequence[recommender.RecommendedMovie]
-) -> list[recommender.RecommendedMovie]:
+def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[RecommendedMovie]:
     """Replace the user's recommendations with `results` (ranked in order) and mark them
     fresh; returns the results stored (a repeated movie is kept once). Feedback rows lose
     their link to deleted rows but stay; feedback on a movie of the new batch is linked to
@@ -169,7 +166,7 @@ def save_batch(
     )
     now = utcnow()
     seen: set[int] = set()
-    stored: list[recommender.RecommendedMovie] = []
+    stored: list[RecommendedMovie] = []
     rows: list[dict[str, Any]] = []
     for result in results:
         if result.movie_id in seen:  # the unique (user, movie) row must not be repeated

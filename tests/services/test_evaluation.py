@@ -20,7 +20,7 @@ from app.services.evaluation import (
     split_ratings,
 )
 from app.services.movielens import read_movielens
-from app.services.recommender import Weights
+from app.services.recommendation.scoring import Weights
 from tests.cli.test_movielens import write_movielens
 
 GENRES = ("Drama", "Comedy", "Action")

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Movie, Recommendation, RecommendationFeedback, User, UserProfile
+from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendations import (
     ensure_fresh_recommendations,
     generate_recommendations,
@@ -19,7 +20,6 @@ from app.services.recommendations import (
     list_batch,
     save_batch,
 )
-from app.services.recommender import RecommendedMovie
 from app.services.taste import mark_recommendations_stale
 from tests.factories import make_movie, make_user
 

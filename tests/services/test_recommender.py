@@ -27,16 +27,12 @@ from app.models import (
     utcnow,
 )
 from app.models.recommendations import RECOMMENDATION_TYPES
+from app.services.recommendation.catalogue_arrays import popularity_signal, quality_signal
+from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN, RecommendedMovie, diversify
+from app.services.recommendation.scoring import Weights
+from app.services.recommendation.signals import build_genre_profile, recency_signal
 from app.services.recommender import (
-    MAX_SAME_GENRE_RUN,
-    RecommendedMovie,
-    Weights,
-    build_genre_profile,
-    diversify,
-    popularity_signal,
-    quality_signal,
     rebuild_item_model,
-    recency_signal,
     recommend_for_user,
     reset_caches,
     similar_movies,
@@ -587,7 +583,9 @@ def test_between_catalogue_checks_the_cached_arrays_serve_without_a_query(
 def test_the_diversity_walk_reaches_past_the_sorted_window_before_taking_padding() -> None:
     # 600 liked-genre films, then one film sharing a liked film's second genre far down the
     # ranking, then unrelated padding: the fourth result must be that personal film.
-    from app.services.recommender import UserSignals, build_catalogue, rank_for_user
+    from app.services.recommendation.catalogue_arrays import build_catalogue
+    from app.services.recommendation.ranking import rank_for_user
+    from app.services.recommendation.signals import UserSignals
 
     count = 700
     movie_ids = np.arange(1, count + 1)
