@@ -53,7 +53,7 @@ from app.errors import (
 from app.extensions import db
 from app.models import Genre, Movie, User
 from app.services.accounts import normalise_email, username_problems
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.staleness import mark_recommendations_stale
 
 ViewResponse = str | Response | BaseResponse | tuple[str, int]
 

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.services import recommender
-from app.services.recommendation.ranking import RecommendedMovie
-from app.services.recommendations import (
+from app.services.recommendation.batches import (
     MAX_LIMIT,
     MovieLabel,
     movie_labels,
     store_recommendations,
 )
+from app.services.recommendation.ranking import RecommendedMovie
 
 
 @click.command("recommend")

@@ -14,13 +14,18 @@ feedback and staleness are in recommendation.batches, .feedback and .staleness.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound
 from app.extensions import db
+from app.models import Movie
 from app.services.catalog import get_movie
+from app.services.pagination import Page
 from app.services.recommendation import loading, state
 from app.services.recommendation.item_model import ItemModelStats
 from app.services.recommendation.ranking import RecommendedMovie, rank_for_user
@@ -30,12 +35,23 @@ from app.services.recommendation.state import reset_caches
 
 __all__ = [
     "RecommendedMovie",
+    "SimilarMovie",
     "rebuild_item_model",
     "recommend_for_user",
     "reset_caches",
     "similar_movies",
+    "similar_movies_page",
     "today_utc",
 ]
+
+
+@dataclass(frozen=True)
+class SimilarMovie:
+    movie: Movie
+    score: float
+    confidence: float
+    recommendation_type: str
+    explanation: str
 
 
 def today_utc() -> date:
@@ -71,6 +87,42 @@ def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:
     similarity = state.current_similarity(catalogue, watermark)
     vectors = state.overview_vectors(catalogue)
     return rank_similar(catalogue, position, limit, similarity, vectors)
+
+
+def similar_movies_page(
+    movie_id: int, *, limit: int = 10, page: int = 1, page_size: int = 20
+) -> Page[SimilarMovie]:
+    """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time."""
+    get_movie(movie_id)
+    results = similar_movies(movie_id, limit=limit)[:limit]
+    count = len(results)
+    last_page = max(1, -(-count // page_size))
+    if page > last_page:
+        raise NotFound(
+            f"Page {page} does not exist: there are {last_page} page(s) of {page_size}.",
+            code="page_not_found",
+        )
+    chunk = results[(page - 1) * page_size : page * page_size]
+    movies = {
+        movie.id: movie
+        for movie in db.session.scalars(
+            select(Movie)
+            .where(Movie.id.in_([result.movie_id for result in chunk]))
+            .options(selectinload(Movie.genres))
+        )
+    }
+    items = [
+        SimilarMovie(
+            movie=movies[result.movie_id],
+            score=result.score,
+            confidence=result.confidence,
+            recommendation_type=result.recommendation_type,
+            explanation=result.explanation,
+        )
+        for result in chunk
+        if result.movie_id in movies
+    ]
+    return Page(items=items, count=count, page=page, page_size=page_size)
 
 
 def rebuild_item_model() -> ItemModelStats:
