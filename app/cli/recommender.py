@@ -12,8 +12,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.errors import DomainError
-from app.services.evaluation import evaluate, format_table
-from app.services.movielens import MovieLensFormatError, import_movielens
+from app.services.recommendation.evaluation import evaluate, format_table
+from app.services.recommendation.movielens import MovieLensFormatError
+from app.services.recommendation.movielens_import import import_movielens
 from app.services.recommendation.scoring import Weights
 from app.services.recommender import reset_caches
 

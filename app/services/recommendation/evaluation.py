@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from app.services.movielens import TMDB_GENRE_NAMES, MovieLensData, read_movielens
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.item_model import align_similarity, learn_item_model
+from app.services.recommendation.movielens import TMDB_GENRE_NAMES, MovieLensData, read_movielens
 from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN, rank_for_user
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.signals import LIKED_RATING, RECENCY_DAYS, UserSignals
