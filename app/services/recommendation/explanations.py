@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue
 from app.services.recommendation.scoring import Weights
@@ -36,6 +37,27 @@ class ExplanationContext:
     # Weighted learned similarity of each liked movie (rows) to each chosen one (columns).
     liked_to_chosen: np.ndarray
     column: dict[int, int]
+
+
+def explanation_context(
+    catalogue: Catalogue,
+    user: UserSignals,
+    signals: Signals,
+    weights: Weights,
+    chosen: list[int],
+    similarity: sp.csr_matrix | None,
+) -> ExplanationContext:
+    """What the explanations of the `chosen` positions need, computed once for the list."""
+    if similarity is not None and user.liked.size and chosen:
+        # One slice for the whole list: per-result sparse indexing costs more than the scoring.
+        block = similarity[user.liked][:, chosen].toarray()
+        liked_to_chosen = block * user.liked_weight[:, None]
+    else:
+        liked_to_chosen = np.empty((0, 0))
+    column = {position: index for index, position in enumerate(chosen)}
+    return ExplanationContext(
+        catalogue, user, signals, weights, signals.profile, liked_to_chosen, column
+    )
 
 
 def best_genre(context: ExplanationContext, position: int, profile: np.ndarray) -> int:

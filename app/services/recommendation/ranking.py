@@ -12,14 +12,13 @@ import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue
 from app.services.recommendation.explanations import (
-    ExplanationContext,
     explain_padding,
     explain_personal,
+    explanation_context,
 )
 from app.services.recommendation.scoring import Weights, padding_scores, score_candidates
 from app.services.recommendation.signals import (
     UserSignals,
-    build_genre_profile,
     candidate_mask,
     compute_signals,
 )
@@ -104,6 +103,41 @@ def diversify(
     return chosen
 
 
+def rank_and_diversify(
+    catalogue: Catalogue,
+    personal: np.ndarray,
+    padding: np.ndarray,
+    scores: np.ndarray,
+    padding_score: np.ndarray,
+    limit: int,
+) -> list[int]:
+    """The `personal` movies by score, then the `padding` ones by `padding_score`, walked by
+    `diversify` down to `limit` positions."""
+    personal_positions = np.nonzero(personal)[0]
+    padding_positions = np.nonzero(padding)[0]
+    # Sorting the best few hundred is enough unless the diversity walk needs more: then it
+    # would have taken padding before a personal movie further down, or come up short.
+    window = max(limit * 25, 500)
+    personal_ranked = rank_positions(personal_positions, scores, catalogue.movie_ids, window)
+    padding_ranked = rank_positions(padding_positions, padding_score, catalogue.movie_ids, window)
+    chosen = diversify(
+        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit
+    )
+    cut_personal = personal_ranked.size < personal_positions.size
+    cut_padding = padding_ranked.size < padding_positions.size
+    if (cut_personal and not personal[chosen].all()) or (
+        len(chosen) < limit and (cut_personal or cut_padding)
+    ):
+        ranked = np.concatenate(
+            [
+                rank_positions(personal_positions, scores, catalogue.movie_ids),
+                rank_positions(padding_positions, padding_score, catalogue.movie_ids),
+            ]
+        )
+        chosen = diversify(ranked, catalogue.top_genre, limit)
+    return chosen
+
+
 def rank_for_user(
     catalogue: Catalogue,
     user: UserSignals,
@@ -120,50 +154,20 @@ def rank_for_user(
     """
     if limit <= 0 or catalogue.size == 0:
         return []
+    # The signals: what may be recommended, and every 0..1 signal for every movie.
     candidates = candidate_mask(catalogue, user)
     signals = compute_signals(catalogue, user, candidates, today, similarity)
+    # Score: movies the user's own signals reach by the weighted sum, the others (padding)
+    # by quality and popularity.
     scores = score_candidates(signals, weights)
     personal = candidates & (
         (weights.genre * signals.genre > 0) | (weights.collaborative * signals.collaborative > 0)
     )
     padding = padding_scores(signals, weights)
-    personal_positions = np.nonzero(personal)[0]
-    padding_positions = np.nonzero(candidates & ~personal)[0]
-    # Sorting the best few hundred is enough unless the diversity walk needs more: then it
-    # would have taken padding before a personal movie further down, or come up short.
-    window = max(limit * 25, 500)
-    personal_ranked = rank_positions(personal_positions, scores, catalogue.movie_ids, window)
-    padding_ranked = rank_positions(padding_positions, padding, catalogue.movie_ids, window)
-    chosen = diversify(
-        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit
-    )
-    cut_personal = personal_ranked.size < personal_positions.size
-    cut_padding = padding_ranked.size < padding_positions.size
-    if (cut_personal and not personal[chosen].all()) or (
-        len(chosen) < limit and (cut_personal or cut_padding)
-    ):
-        ranked = np.concatenate(
-            [
-                rank_positions(personal_positions, scores, catalogue.movie_ids),
-                rank_positions(padding_positions, padding, catalogue.movie_ids),
-            ]
-        )
-        chosen = diversify(ranked, catalogue.top_genre, limit)
-    if user.is_cold:
-        profile = np.zeros(catalogue.genre_matrix.shape[1])
-        profile[user.favourite_genres] = 1.0
-    else:
-        profile = build_genre_profile(catalogue.genre_matrix, user.liked, user.liked_weight)
-    if similarity is not None and user.liked.size and chosen:
-        # One slice for the whole list: per-result sparse indexing costs more than the scoring.
-        block = similarity[user.liked][:, chosen].toarray()
-        liked_to_chosen = block * user.liked_weight[:, None]
-    else:
-        liked_to_chosen = np.empty((0, 0))
-    column = {position: index for index, position in enumerate(chosen)}
-    context = ExplanationContext(
-        catalogue, user, signals, weights, profile, liked_to_chosen, column
-    )
+    # Rank (personal first, then padding) and diversify.
+    chosen = rank_and_diversify(catalogue, personal, candidates & ~personal, scores, padding, limit)
+    # Explain each result.
+    context = explanation_context(catalogue, user, signals, weights, chosen, similarity)
     results = []
     for position in chosen:
         if personal[position]:

@@ -15,8 +15,6 @@ from app.services.recommendation.catalogue_arrays import Catalogue
 
 # A rating at or above this (1-10 scale) is a positive interaction: "liked".
 LIKED_RATING = 7
-# A rating below this (1-10 scale) is a dismissal.
-DISLIKED_RATING = 4
 # Recency decays linearly to 0 over this many days after release.
 RECENCY_DAYS = 730
 # Weight of a weak positive signal (a viewing, or "like" feedback on a recommendation).
@@ -43,13 +41,15 @@ class UserSignals:
 
 @dataclass(frozen=True, eq=False)
 class Signals:
-    """Every signal for every catalogue movie, each in 0..1."""
+    """Every signal for every catalogue movie, each in 0..1, and the genre profile (0..1 per
+    genre) behind the genre signal."""
 
     genre: np.ndarray
     quality: np.ndarray
     popularity: np.ndarray
     recency: np.ndarray
     collaborative: np.ndarray
+    profile: np.ndarray
 
 
 def recency_signal(release_day: np.ndarray, today: date) -> np.ndarray:
@@ -69,6 +69,16 @@ def build_genre_profile(
     profile = liked_weight.astype(np.float64) @ genre_matrix[liked].astype(np.float64)
     strongest = profile.max()
     return profile / strongest if strongest > 0 else profile
+
+
+def genre_profile(catalogue: Catalogue, user: UserSignals) -> np.ndarray:
+    """The user's genre profile: from what they liked, or for a cold start the favourite
+    genres of their profile (each 1)."""
+    if user.is_cold:
+        profile = np.zeros(catalogue.genre_matrix.shape[1])
+        profile[user.favourite_genres] = 1.0
+        return profile
+    return build_genre_profile(catalogue.genre_matrix, user.liked, user.liked_weight)
 
 
 def genre_affinity(genre_matrix: np.ndarray, profile: np.ndarray) -> np.ndarray:
@@ -113,12 +123,10 @@ def compute_signals(
     similarity: sp.csr_matrix | None,
 ) -> Signals:
     """Each signal, 0..1, for every movie (the collaborative one only for candidates)."""
+    profile = genre_profile(catalogue, user)
     if user.is_cold:
-        profile = np.zeros(catalogue.genre_matrix.shape[1])
-        profile[user.favourite_genres] = 1.0
         collaborative = np.zeros(catalogue.size)
     else:
-        profile = build_genre_profile(catalogue.genre_matrix, user.liked, user.liked_weight)
         collaborative = collaborative_signal(similarity, user.liked, user.liked_weight, candidates)
     return Signals(
         genre=genre_affinity(catalogue.genre_matrix, profile),
@@ -126,6 +134,7 @@ def compute_signals(
         popularity=catalogue.popularity_signal,
         recency=recency_signal(catalogue.release_day, today),
         collaborative=collaborative,
+        profile=profile,
     )
 
 
@@ -147,7 +156,7 @@ def user_signals_from_rows(
             )
             excluded.add(movie_id)
         elif kind == RATING:
-            excluded.add(movie_id)  # every rated movie, including rated below DISLIKED_RATING
+            excluded.add(movie_id)  # every rated movie, liked or not
         elif kind == DISMISSED:
             excluded.add(movie_id)
         elif kind in (WATCHED, LIKED_FEEDBACK):
