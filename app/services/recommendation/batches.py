@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from flask import current_app
@@ -238,20 +237,23 @@ def attach_feedback(
 
 
 @dataclass(frozen=True)
-class MovieLabel:
-    tmdb_id: int
-    title: str
-    release_date: date | None
+class BatchOwner:
+    user_id: int
+    username: str
 
 
-def movie_labels(movie_ids: Sequence[int]) -> dict[int, MovieLabel]:
-    """What names a movie in a report (TMDb id, title, release date), by movie id."""
-    rows = db.session.execute(
-        select(Movie.id, Movie.tmdb_id, Movie.title, Movie.release_date).where(
-            Movie.id.in_(list(movie_ids))
-        )
-    )
-    return {row.id: MovieLabel(row.tmdb_id, row.title, row.release_date) for row in rows}
+def batch_owners(user_id: int | None = None) -> list[BatchOwner]:
+    """Whose batches `flask recommend` computes: one user (NotFound when unknown or deleted),
+    or every active user, by id."""
+    statement = select(User.id, User.username).where(User.deleted_at.is_(None))
+    if user_id is not None:
+        statement = statement.where(User.id == user_id)
+    else:
+        statement = statement.where(User.is_active.is_(True)).order_by(User.id)
+    owners = [BatchOwner(row.id, row.username) for row in db.session.execute(statement)]
+    if user_id is not None and not owners:
+        raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
+    return owners
 
 
 def list_batch(user_id: int) -> list[StoredRecommendation]:
