@@ -475,6 +475,8 @@ def test_similar_movies_share_genres_and_never_include_the_movie_itself(
 def test_similar_movies_use_the_overview_when_there_is_text(
     app: Flask, genres: dict[str, Genre]
 ) -> None:
+    # Same genre for all, so only the overview can put the twin first: it is the least popular
+    # and the worst rated, and the newest (highest id), so every tie-break is against it.
     drama = genres["Drama"]
     heist = make_movie(
         app,
@@ -482,17 +484,31 @@ def test_similar_movies_use_the_overview_when_there_is_text(
         genres=[drama],
         overview="A retired safecracker plans one last bank heist with his estranged daughter.",
     )
+    plain = make_movie(
+        app,
+        genres=[drama],
+        overview="Two sisters run a bakery by the sea.",
+        popularity=90.0,
+        vote_average=8.5,
+    )
+    sea = make_movie(
+        app,
+        genres=[drama],
+        overview="A sea captain hunts a whale across the ocean.",
+        popularity=80.0,
+        vote_average=8.0,
+    )
     twin = make_movie(
         app,
         genres=[drama],
         overview="An aging safecracker is pulled into a bank heist by his daughter.",
+        popularity=1.0,
+        vote_average=5.0,
     )
-    plain = make_movie(app, genres=[drama], overview="Two sisters run a bakery by the sea.")
-    make_movie(app, genres=[drama], overview="A sea captain hunts a whale across the ocean.")
     with app.app_context():
         results = similar_movies(heist.id)
-    assert ids(results)[0] == twin.id
-    assert plain.id in ids(results)
+    assert ids(results) == [twin.id, plain.id, sea.id]
+    assert results[0].score > results[1].score
 
 
 def test_similar_movies_learn_from_users_who_liked_both(
