@@ -24,7 +24,7 @@ from app.models import (
     utcnow,
 )
 from app.services.catalog import refresh_movie_from_tmdb, sync_genres
-from app.services.recommendations import generate_recommendations
+from app.services.recommendation.batches import generate_recommendations
 
 
 @dataclass

@@ -52,7 +52,7 @@ from app.errors import (
 from app.extensions import db
 from app.models import Genre, Movie, User
 from app.services.accounts import check_not_locking_out, check_username, normalise_email
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.staleness import mark_recommendations_stale
 
 ViewResponse = str | Response | BaseResponse | tuple[str, int]
 

@@ -7,8 +7,9 @@ from flask import Flask
 from app.cli.accounts import create_superuser_command, prune_tokens_command
 from app.cli.catalog import sync_tmdb_command
 from app.cli.demo import seed_demo_command
+from app.cli.movielens import import_movielens_command
 from app.cli.recommendations import recommend_command
-from app.cli.recommender import import_movielens_command, recommender_group
+from app.cli.recommender import recommender_group
 
 
 def register_cli(app: Flask) -> None:

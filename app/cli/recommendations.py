@@ -6,16 +6,15 @@ import json
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
-from app.extensions import db
-from app.models import User
+from app.errors import NotFound
 from app.services import recommender
-from app.services.recommendations import (
+from app.services.recommendation.batches import (
     MAX_LIMIT,
-    MovieLabel,
-    movie_labels,
-    store_recommendations,
+    BatchOwner,
+    GeneratedBatch,
+    batch_owners,
+    generate_recommendations,
 )
 
 
@@ -63,68 +62,49 @@ def recommend_command(
             f"{stats.interactions} interactions in {stats.seconds:.2f} s.",
             err=output_format == "jsonl" and (user_id is not None or all_users),
         )
-    if user_id is not None:
-        users = db.session.execute(
-            select(User.id, User.username).where(User.id == user_id, User.deleted_at.is_(None))
-        ).all()
-        if not users:
-            raise click.ClickException(f"User {user_id} does not exist.")
-    elif all_users:
-        users = db.session.execute(
-            select(User.id, User.username)
-            .where(User.is_active.is_(True), User.deleted_at.is_(None))
-            .order_by(User.id)
-        ).all()
-    else:
+    if user_id is None and not all_users:
         return
+    try:
+        owners = batch_owners(user_id)
+    except NotFound as error:
+        raise click.ClickException(error.detail) from None
     total = 0
-    for uid, username in users:
-        results = store_recommendations(uid, limit)
-        labels = movie_labels([result.movie_id for result in results])
-        total += len(results)
+    for owner in owners:
+        batch = generate_recommendations(owner.user_id, limit)
+        total += len(batch)
         if output_format == "jsonl":
-            click.echo(json.dumps(jsonl_record(uid, username, results, labels)))
+            click.echo(json.dumps(jsonl_record(owner, batch)))
         else:
-            echo_table(uid, username, results, labels)
+            echo_table(owner, batch)
     if output_format == "table":
-        click.echo(f"Stored {total} recommendations for {len(users)} user(s).")
+        click.echo(f"Stored {total} recommendations for {len(owners)} user(s).")
 
 
-def jsonl_record(
-    user_id: int,
-    username: str,
-    results: list[recommender.RecommendedMovie],
-    labels: dict[int, MovieLabel],
-) -> dict[str, object]:
+def jsonl_record(owner: BatchOwner, batch: GeneratedBatch) -> dict[str, object]:
     return {
-        "user_id": user_id,
-        "username": username,
+        "user_id": owner.user_id,
+        "username": owner.username,
         "recommendations": [
             {
-                "movie_id": result.movie_id,
-                "tmdb_id": labels[result.movie_id].tmdb_id,
-                "score": round(result.score, 4),
+                "movie_id": stored.recommendation.movie_id,
+                "tmdb_id": stored.recommendation.movie.tmdb_id,
+                "score": round(batch.scores[stored.recommendation.movie_id], 4),
             }
-            for result in results
+            for stored in batch.recommendations
         ],
     }
 
 
-def echo_table(
-    user_id: int,
-    username: str,
-    results: list[recommender.RecommendedMovie],
-    labels: dict[int, MovieLabel],
-) -> None:
-    click.echo(f"User {user_id} ({username}): {len(results)} recommendation(s)")
-    if not results:
+def echo_table(owner: BatchOwner, batch: GeneratedBatch) -> None:
+    click.echo(f"User {owner.user_id} ({owner.username}): {len(batch)} recommendation(s)")
+    if not batch.recommendations:
         return
     click.echo(f"  {'#':>3}  {'Score':>6}  {'Type':<13}  {'TMDb':>8}  Title")
-    for rank, result in enumerate(results, start=1):
-        label = labels[result.movie_id]
-        year = f" ({label.release_date.year})" if label.release_date else ""
+    for rank, stored in enumerate(batch.recommendations, start=1):
+        recommendation, movie = stored.recommendation, stored.recommendation.movie
+        year = f" ({movie.release_date.year})" if movie.release_date else ""
         click.echo(
-            f"  {rank:>3}  {result.score:>6.3f}  {result.recommendation_type:<13}  "
-            f"{label.tmdb_id:>8}  {label.title}{year}"
+            f"  {rank:>3}  {batch.scores[movie.id]:>6.3f}  "
+            f"{recommendation.recommendation_type:<13}  {movie.tmdb_id:>8}  {movie.title}{year}"
         )
-        click.echo(f"  {'':>3}  {'':>6}  {'':<13}  {'':>8}  {result.explanation}")
+        click.echo(f"  {'':>3}  {'':>6}  {'':<13}  {'':>8}  {recommendation.explanation}")

@@ -1,57 +1,18 @@
-"""`flask import-movielens DIR` and `flask recommender evaluate DIR [--k 10]`."""
+"""`flask recommender evaluate DIR [--k 10]`: the engine's offline tools."""
 
 from __future__ import annotations
 
-import sys
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.errors import DomainError
-from app.services.evaluation import evaluate, format_table
-from app.services.movielens import MovieLensFormatError, import_movielens
-from app.services.recommender import Weights, reset_caches
+from app.services.recommendation.evaluation import evaluate, format_table
+from app.services.recommendation.movielens import MovieLensFormatError
+from app.services.recommendation.scoring import Weights
 
 DIRECTORY = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
-
-
-@click.command("import-movielens")
-@click.argument("directory", type=DIRECTORY)
-@with_appcontext
-def import_movielens_command(directory: Path) -> None:
-    """Import a MovieLens "latest" folder (ratings.csv, movies.csv, links.csv); idempotent."""
-    with ExitStack() as stack:
-        bars: list[Any] = []
-
-        def start(total: int) -> None:
-            bar = click.progressbar(length=total, label="Ratings", file=sys.stderr)
-            bars.append(stack.enter_context(bar))
-
-        def advance(rows: int) -> None:
-            for bar in bars:
-                bar.update(rows)
-
-        try:
-            summary = import_movielens(directory, progress=advance, on_ratings_start=start)
-        except MovieLensFormatError as error:
-            raise click.ClickException(str(error)) from None
-        except DomainError as error:
-            raise click.ClickException(error.detail) from None
-    reset_caches()
-    click.echo(
-        f"Users: {summary.users_created} created, {summary.users_existing} already present.\n"
-        f"Movies: {summary.movies_created} created, {summary.movies_existing} already in the "
-        f"catalogue, {summary.movies_without_tmdb_id} without a tmdbId skipped.\n"
-        f"Genres: {summary.genres_created} created.\n"
-        f"Ratings: {summary.ratings_created} created, {summary.ratings_existing} already "
-        f"present, {summary.ratings_skipped} skipped (movie without a tmdbId)."
-    )
-    if summary.movies_created:
-        click.echo("Run `flask sync-tmdb --details` to complete the new movies from TMDb.")
 
 
 @click.group("recommender")

@@ -25,7 +25,7 @@ from app.services.passwords import (
     spend_verification_time,
     verify_password,
 )
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.staleness import mark_recommendations_stale
 from app.services.tokens import issue_tokens
 
 USERNAME_MIN_LENGTH = 3

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Movie, WatchHistory, utcnow
 from app.services.catalog import get_movie
 from app.services.pagination import Page, paginate
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.staleness import mark_recommendations_stale
 
 # Clocks drift: a viewing a little in the future of ours is still accepted.
 CLOCK_SKEW = timedelta(minutes=5)

@@ -20,7 +20,7 @@ from app.models import Favorite, Genre, Movie, Rating, Recommendation, User, Wat
 from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
 from app.services import catalog
 from app.services.pagination import Page, paginate
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.staleness import mark_recommendations_stale
 
 Entry = TypeVar("Entry", Favorite, Rating, WatchlistEntry)
 

@@ -21,9 +21,9 @@ from app.models import (
     UserProfile,
 )
 from app.models.recommendations import COMMENT_MAX_LENGTH
-from app.services.recommendations import save_batch
-from app.services.recommender import RecommendedMovie
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.batches import save_batch
+from app.services.recommendation.ranking import RecommendedMovie
+from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.query_count import recorded_statements
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Genre, Movie, Rating, User, UserProfile
-from app.services.movielens import parse_title, rating_to_scale
+from app.services.recommendation.movielens import parse_title, rating_to_scale
 from tests.factories import make_movie
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "movielens-small"
@@ -207,7 +207,7 @@ def test_a_directory_that_does_not_exist_is_a_usage_error(runner: Any, tmp_path:
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_DATA.is_dir(), reason="the shared MovieLens data is absent")
 def test_the_real_ml_latest_small_parses_with_the_published_counts() -> None:
-    from app.services.movielens import read_movielens
+    from app.services.recommendation.movielens import read_movielens
 
     data = read_movielens(REAL_DATA)
     assert len(data.ratings) == 100_836

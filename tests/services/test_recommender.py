@@ -1,5 +1,5 @@
-"""The recommendation engine: signals, exclusions, diversity, padding, cold start, explanations,
-similar movies and a query count that does not grow with the catalogue."""
+"""The engine on the database (app.services.recommender): exclusions, diversity, padding, cold
+start, explanations, similar movies and a query count that does not grow with the catalogue."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 import pytest
 from flask import Flask
 from sqlalchemy import event, insert, select, update
@@ -27,16 +26,9 @@ from app.models import (
     utcnow,
 )
 from app.models.recommendations import RECOMMENDATION_TYPES
+from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN, RecommendedMovie
 from app.services.recommender import (
-    MAX_SAME_GENRE_RUN,
-    RecommendedMovie,
-    Weights,
-    build_genre_profile,
-    diversify,
-    popularity_signal,
-    quality_signal,
     rebuild_item_model,
-    recency_signal,
     recommend_for_user,
     reset_caches,
     similar_movies,
@@ -97,56 +89,6 @@ def set_profile(app: Flask, user: User, **values: Any) -> None:
 
 
 # ---- the pure signals ------------------------------------------------------------------------
-
-
-def test_quality_pulls_a_perfect_score_from_three_votes_below_a_well_voted_eight() -> None:
-    quality = quality_signal(np.array([10.0, 8.0, 6.0, 7.0]), np.array([3, 5000, 4000, 3000]))
-    assert quality[0] < quality[1]
-    assert quality.min() >= 0 and quality.max() <= 1
-
-
-def test_popularity_is_log_scaled_and_capped_at_one() -> None:
-    signal = popularity_signal(np.array([0.0, 10.0, 100.0, 1000.0, 1_000_000.0]))
-    assert signal[0] == 0
-    assert np.all(np.diff(signal) >= 0) and signal.max() == 1.0
-    # Log scale: ten times the popularity is far less than ten times the signal.
-    assert signal[2] < 2 * signal[1]
-
-
-def test_recency_decays_linearly_over_730_days_and_is_zero_when_unknown_or_future() -> None:
-    today = date(2024, 6, 1)
-    days = np.array(
-        [
-            float(today.toordinal()),
-            float((today - timedelta(days=365)).toordinal()),
-            float((today - timedelta(days=800)).toordinal()),
-            float((today + timedelta(days=30)).toordinal()),
-            np.nan,
-        ]
-    )
-    assert recency_signal(days, today).tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0, 0.0])
-
-
-def test_genre_profile_counts_liked_genres_and_the_strongest_is_one() -> None:
-    matrix = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0]], dtype=np.float32)
-    profile = build_genre_profile(matrix, np.array([0, 1, 2]), np.ones(3))
-    assert profile.tolist() == pytest.approx([1.0, 0.5, 0.5])
-
-
-def test_weights_must_be_non_negative_and_not_all_zero() -> None:
-    with pytest.raises(ValueError):
-        Weights(genre=-0.1, quality=0.2, popularity=0.2, recency=0.1, collaborative=0.1)
-    with pytest.raises(ValueError):
-        Weights(genre=0, quality=0, popularity=0, recency=0, collaborative=0)
-
-
-def test_diversify_holds_back_a_fourth_same_genre_movie_until_the_run_is_broken() -> None:
-    top_genre = np.array([0, 0, 0, 0, 0, 1, -1])
-    assert diversify([0, 1, 2, 3, 4, 5, 6], top_genre, limit=7) == [0, 1, 2, 5, 3, 4, 6]
-
-
-def test_diversify_stops_short_rather_than_break_the_rule() -> None:
-    assert diversify([0, 1, 2, 3, 4], np.zeros(5, dtype=np.int64), limit=5) == [0, 1, 2]
 
 
 # ---- the engine on the database --------------------------------------------------------------
@@ -533,6 +475,8 @@ def test_similar_movies_share_genres_and_never_include_the_movie_itself(
 def test_similar_movies_use_the_overview_when_there_is_text(
     app: Flask, genres: dict[str, Genre]
 ) -> None:
+    # Same genre for all, so only the overview can put the twin first: it is the least popular
+    # and the worst rated, and the newest (highest id), so every tie-break is against it.
     drama = genres["Drama"]
     heist = make_movie(
         app,
@@ -540,17 +484,31 @@ def test_similar_movies_use_the_overview_when_there_is_text(
         genres=[drama],
         overview="A retired safecracker plans one last bank heist with his estranged daughter.",
     )
+    plain = make_movie(
+        app,
+        genres=[drama],
+        overview="Two sisters run a bakery by the sea.",
+        popularity=90.0,
+        vote_average=8.5,
+    )
+    sea = make_movie(
+        app,
+        genres=[drama],
+        overview="A sea captain hunts a whale across the ocean.",
+        popularity=80.0,
+        vote_average=8.0,
+    )
     twin = make_movie(
         app,
         genres=[drama],
         overview="An aging safecracker is pulled into a bank heist by his daughter.",
+        popularity=1.0,
+        vote_average=5.0,
     )
-    plain = make_movie(app, genres=[drama], overview="Two sisters run a bakery by the sea.")
-    make_movie(app, genres=[drama], overview="A sea captain hunts a whale across the ocean.")
     with app.app_context():
         results = similar_movies(heist.id)
-    assert ids(results)[0] == twin.id
-    assert plain.id in ids(results)
+    assert ids(results) == [twin.id, plain.id, sea.id]
+    assert results[0].score > results[1].score
 
 
 def test_similar_movies_learn_from_users_who_liked_both(
@@ -582,42 +540,6 @@ def test_between_catalogue_checks_the_cached_arrays_serve_without_a_query(
 
     make_movie(app, genres=[drama])  # not seen until the next check
     assert ids(recommend(app, user)) == [first.id]
-
-
-def test_the_diversity_walk_reaches_past_the_sorted_window_before_taking_padding() -> None:
-    # 600 liked-genre films, then one film sharing a liked film's second genre far down the
-    # ranking, then unrelated padding: the fourth result must be that personal film.
-    from app.services.recommender import UserSignals, build_catalogue, rank_for_user
-
-    count = 700
-    movie_ids = np.arange(1, count + 1)
-    links = [(int(m), 1) for m in movie_ids[:600]]  # genre 1: "Action"
-    links += [(601, 2)]  # genre 2: "Drama", weaker in the profile
-    links += [(int(m), 3) for m in movie_ids[601:]]  # genre 3: "Western", never liked
-    links += [(700, 1), (700, 2)]  # the liked film
-    catalogue = build_catalogue(
-        movie_ids=movie_ids,
-        tmdb_ids=movie_ids,
-        titles=[f"Film {m}" for m in movie_ids],
-        genre_links=links,
-        genre_tmdb_ids=[1, 2, 3],
-        genre_names=["Action", "Drama", "Western"],
-        vote_average=np.full(count, 7.0),
-        vote_count=np.full(count, 100),
-        popularity=np.linspace(100, 1, count),
-        release_dates=[None] * count,
-    )
-    liked = catalogue.positions([700])
-    user = UserSignals(
-        liked=liked,
-        liked_weight=np.ones(1),
-        excluded=liked,
-        favourite_genres=np.empty(0, dtype=np.int64),
-    )
-    weights = Weights(genre=1.0, quality=0.0, popularity=0.1, recency=0.0, collaborative=0.0)
-    results = rank_for_user(catalogue, user, weights, date(2024, 1, 1), limit=5)
-    assert [r.movie_id for r in results] == [1, 2, 3, 601, 4]
-    assert results[3].recommendation_type == "content_based"
 
 
 def test_similar_movies_of_a_film_newer_than_the_cached_catalogue_are_found(

@@ -18,7 +18,9 @@ from app.blueprints.recommendations.schemas import (
     SimilarMoviesArgs,
     SimilarMovieSchema,
 )
-from app.services import recommendations as service
+from app.services import recommender
+from app.services.recommendation import batches
+from app.services.recommendation import feedback as feedback_service
 
 blp = Blueprint(
     "recommendations",
@@ -43,7 +45,7 @@ class Recommendations(MethodView):
         favourite, a rating, the watchlist, watch history or feedback). `limit` caps how
         many are generated and returned; `genre` keeps those of one TMDb genre.
         """
-        page = service.list_recommendations(
+        page = batches.list_recommendations(
             current_user_id(),
             limit=args["limit"],
             genre_tmdb_id=args.get("genre"),
@@ -64,7 +66,7 @@ class Refresh(MethodView):
         Replaces your previous batch; your feedback is kept, and disliked or
         not-interested movies stay out.
         """
-        batch = service.generate_recommendations(current_user_id(), args["limit"])
+        batch = batches.generate_recommendations(current_user_id(), args["limit"])
         return {
             "message": f"Generated {len(batch)} recommendations",
             "recommendations": batch.recommendations,
@@ -82,7 +84,7 @@ class SimilarMovies(MethodView):
         From shared genres, the people who liked both and, where both have one, the
         overview text.
         """
-        page = service.similar_movies(
+        page = recommender.similar_movies_page(
             movie_id, limit=args["limit"], page=args["page"], page_size=args["page_size"]
         )
         return page_body(page)
@@ -108,7 +110,7 @@ class Feedback(MethodView):
         One feedback per movie: a second one replaces the first. A disliked or
         not-interested movie is never recommended to you again, even after a refresh.
         """
-        feedback, created = service.give_feedback(
+        feedback, created = feedback_service.give_feedback(
             current_user_id(), data["recommendation"], data["feedback_type"], data["comment"]
         )
         return feedback, 201 if created else 200
@@ -123,7 +125,9 @@ class FeedbackList(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your feedback, newest first."""
         return page_body(
-            service.list_feedback(current_user_id(), page=args["page"], page_size=args["page_size"])
+            feedback_service.list_feedback(
+                current_user_id(), page=args["page"], page_size=args["page_size"]
+            )
         )
 
 
@@ -134,4 +138,4 @@ class Click(MethodView):
     @problem(404, NOT_YOURS)
     def post(self, recommendation_id: int) -> Any:
         """Record that you opened this recommendation."""
-        return service.record_click(current_user_id(), recommendation_id)
+        return feedback_service.record_click(current_user_id(), recommendation_id)

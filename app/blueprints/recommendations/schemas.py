@@ -14,7 +14,7 @@ from app.models.recommendations import (
     FEEDBACK_TYPES,
     RECOMMENDATION_TYPES,
 )
-from app.services.recommendations import MAX_LIMIT
+from app.services.recommendation.batches import MAX_LIMIT
 
 LIMIT_DESCRIPTION = (
     f"How many recommendations to generate and return, 1 to {MAX_LIMIT} "

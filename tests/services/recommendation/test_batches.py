@@ -12,15 +12,15 @@ from sqlalchemy import delete, select
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Movie, Recommendation, RecommendationFeedback, User, UserProfile
-from app.services.recommendations import (
+from app.services.recommendation.batches import (
     ensure_fresh_recommendations,
     generate_recommendations,
-    give_feedback,
     list_batch,
     save_batch,
 )
-from app.services.recommender import RecommendedMovie
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.feedback import give_feedback
+from app.services.recommendation.ranking import RecommendedMovie
+from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import make_movie, make_user
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.services.evaluation import (
+from app.services.recommendation.evaluation import (
     EvaluationSet,
     EvaluationUser,
     build_evaluation_set,
@@ -19,8 +19,8 @@ from app.services.evaluation import (
     popularity_ranker,
     split_ratings,
 )
-from app.services.movielens import read_movielens
-from app.services.recommender import Weights
+from app.services.recommendation.movielens import read_movielens
+from app.services.recommendation.scoring import Weights
 from tests.cli.test_movielens import write_movielens
 
 GENRES = ("Drama", "Comedy", "Action")

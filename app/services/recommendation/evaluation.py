@@ -21,18 +21,12 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from app.services.item_model import LIKED_RATING, learn_item_model
-from app.services.movielens import TMDB_GENRE_NAMES, MovieLensData, read_movielens
-from app.services.recommender import (
-    MAX_SAME_GENRE_RUN,
-    RECENCY_DAYS,
-    Catalogue,
-    UserSignals,
-    Weights,
-    align_similarity,
-    build_catalogue,
-    rank_for_user,
-)
+from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
+from app.services.recommendation.item_model import align_similarity, learn_item_model
+from app.services.recommendation.movielens import TMDB_GENRE_NAMES, MovieLensData, read_movielens
+from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN, rank_for_user
+from app.services.recommendation.scoring import Weights
+from app.services.recommendation.signals import LIKED_RATING, RECENCY_DAYS, UserSignals
 
 MIN_RATINGS = 10
 HOLDOUT_FRACTION = 0.2
@@ -165,7 +159,7 @@ def learn_training_similarity(evaluation: EvaluationSet) -> sp.csr_matrix:
 def engine_ranker(
     evaluation: EvaluationSet, weights: Weights
 ) -> Callable[[EvaluationUser, int], np.ndarray]:
-    """Rank with app.services.recommender.rank_for_user, as the API does."""
+    """Rank with app.services.recommendation.ranking.rank_for_user, as the API does."""
     similarity = learn_training_similarity(evaluation)
     catalogue = evaluation.catalogue
 

@@ -1,4 +1,4 @@
-"""Stored recommendation batches: generation through the engine, staleness, feedback, clicks.
+"""Stored recommendation batches: generation through the engine, staleness, reading them back.
 
 The engine (app.services.recommender) only reads and scores; this module owns the writes.
 A batch replaces the previous one in one transaction, serialised per user by a row lock
@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
 from app.extensions import db
@@ -33,16 +31,15 @@ from app.models import (
 )
 from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
-from app.services.catalog import get_movie
 from app.services.pagination import Page, paginate
-from app.services.taste import mark_recommendations_stale
+from app.services.recommendation.ranking import RecommendedMovie
 
 # Most recommendations (or similar movies) generated and returned for one request.
 MAX_LIMIT = 50
 
 
 @dataclass(frozen=True)
-class RecommendationView:
+class StoredRecommendation:
     """A stored recommendation and the user's feedback on its movie (None when none)."""
 
     recommendation: Recommendation
@@ -53,20 +50,11 @@ class RecommendationView:
 class GeneratedBatch:
     """A freshly stored batch, with the engine's scores (which are not stored)."""
 
-    recommendations: list[RecommendationView]
+    recommendations: list[StoredRecommendation]
     scores: dict[int, float]  # movie_id -> the engine's score
 
     def __len__(self) -> int:
         return len(self.recommendations)
-
-
-@dataclass(frozen=True)
-class SimilarMovie:
-    movie: Movie
-    score: float
-    confidence: float
-    recommendation_type: str
-    explanation: str
 
 
 def default_batch_size() -> int:
@@ -76,9 +64,7 @@ def default_batch_size() -> int:
 # --- generation and persistence ------------------------------------------------------------
 
 
-def store_recommendations(
-    user_id: int, limit: int | None = None
-) -> list[recommender.RecommendedMovie]:
+def store_recommendations(user_id: int, limit: int | None = None) -> list[RecommendedMovie]:
     """Compute `limit` recommendations (default: the batch size) and store them, replacing
     the user's previous batch; returns them as stored, by rank. Commits. NotFound for an
     unknown user."""
@@ -147,7 +133,7 @@ def _create_profile(user_id: int) -> None:
     db.session.flush()
 
 
-def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMovie]:
+def _store_new_batch(user_id: int, size: int) -> list[RecommendedMovie]:
     """Ask the engine and replace the stored batch (under the lock already held). Commits."""
     with RECOMMENDATION_SECONDS.time():
         results = save_batch(user_id, recommender.recommend_for_user(user_id, limit=size)[:size])
@@ -155,9 +141,7 @@ def _store_new_batch(user_id: int, size: int) -> list[recommender.RecommendedMov
     return results
 
 
-def save_batch(
-    user_id: int, results: Sequence[recommender.RecommendedMovie]
-) -> list[recommender.RecommendedMovie]:
+def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[RecommendedMovie]:
     """Replace the user's recommendations with `results` (ranked in order) and mark them
     fresh; returns the results stored (a repeated movie is kept once). Feedback rows lose
     their link to deleted rows but stay; feedback on a movie of the new batch is linked to
@@ -169,7 +153,7 @@ def save_batch(
     )
     now = utcnow()
     seen: set[int] = set()
-    stored: list[recommender.RecommendedMovie] = []
+    stored: list[RecommendedMovie] = []
     rows: list[dict[str, Any]] = []
     for result in results:
         if result.movie_id in seen:  # the unique (user, movie) row must not be repeated
@@ -223,16 +207,16 @@ def save_batch(
 # --- reading -------------------------------------------------------------------------------
 
 
-def _with_movie(statement: Select[Any]) -> Select[Any]:
+def with_movie(statement: Select[Any]) -> Select[Any]:
     """Each recommendation's movie in the same query, and the movies' genres in one more."""
     return statement.options(
         joinedload(Recommendation.movie, innerjoin=True).selectinload(Movie.genres)
     )
 
 
-def _attach_feedback(
+def attach_feedback(
     user_id: int, recommendations: Sequence[Recommendation]
-) -> list[RecommendationView]:
+) -> list[StoredRecommendation]:
     """Pair each recommendation with the user's feedback on its movie (one query)."""
     movie_ids = [recommendation.movie_id for recommendation in recommendations]
     feedback: dict[int, RecommendationFeedback] = {}
@@ -247,29 +231,32 @@ def _attach_feedback(
             )
         }
     return [
-        RecommendationView(recommendation, feedback.get(recommendation.movie_id))
+        StoredRecommendation(recommendation, feedback.get(recommendation.movie_id))
         for recommendation in recommendations
     ]
 
 
 @dataclass(frozen=True)
-class MovieLabel:
-    tmdb_id: int
-    title: str
-    release_date: date | None
+class BatchOwner:
+    user_id: int
+    username: str
 
 
-def movie_labels(movie_ids: Sequence[int]) -> dict[int, MovieLabel]:
-    """What names a movie in a report (TMDb id, title, release date), by movie id."""
-    rows = db.session.execute(
-        select(Movie.id, Movie.tmdb_id, Movie.title, Movie.release_date).where(
-            Movie.id.in_(list(movie_ids))
-        )
-    )
-    return {row.id: MovieLabel(row.tmdb_id, row.title, row.release_date) for row in rows}
+def batch_owners(user_id: int | None = None) -> list[BatchOwner]:
+    """Whose batches `flask recommend` computes: one user (NotFound when unknown or deleted),
+    or every active user, by id."""
+    statement = select(User.id, User.username).where(User.deleted_at.is_(None))
+    if user_id is not None:
+        statement = statement.where(User.id == user_id)
+    else:
+        statement = statement.where(User.is_active.is_(True)).order_by(User.id)
+    owners = [BatchOwner(row.id, row.username) for row in db.session.execute(statement)]
+    if user_id is not None and not owners:
+        raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
+    return owners
 
 
-def list_batch(user_id: int) -> list[RecommendationView]:
+def list_batch(user_id: int) -> list[StoredRecommendation]:
     """The user's whole stored batch, by rank, in two queries: the rows with their movies
     and the user's feedback on those movies, then the movies' genres."""
     rows = db.session.execute(
@@ -287,7 +274,7 @@ def list_batch(user_id: int) -> list[RecommendationView]:
         .options(joinedload(Recommendation.movie, innerjoin=True).selectinload(Movie.genres))
         .execution_options(populate_existing=True)
     )
-    return [RecommendationView(recommendation, feedback) for recommendation, feedback in rows]
+    return [StoredRecommendation(recommendation, feedback) for recommendation, feedback in rows]
 
 
 def list_recommendations(
@@ -297,7 +284,7 @@ def list_recommendations(
     genre_tmdb_id: int | None = None,
     page: int = 1,
     page_size: int = 20,
-) -> Page[RecommendationView]:
+) -> Page[StoredRecommendation]:
     """The user's recommendations by rank (regenerated first when stale): the best `limit`
     of them (only those of genre `genre_tmdb_id` when given), one page at a time."""
     limit = limit or default_batch_size()
@@ -323,10 +310,10 @@ def list_recommendations(
             )
             .exists()
         )
-    statement = _with_movie(statement.order_by(Recommendation.rank, Recommendation.id))
+    statement = with_movie(statement.order_by(Recommendation.rank, Recommendation.id))
     result = paginate(statement, page, page_size)
     return Page(
-        items=_attach_feedback(user_id, result.items),
+        items=attach_feedback(user_id, result.items),
         count=result.count,
         page=result.page,
         page_size=result.page_size,
@@ -336,7 +323,7 @@ def list_recommendations(
 def get_user_recommendation(user_id: int, recommendation_id: int) -> Recommendation:
     """One of the user's recommendations; NotFound for anyone else's (or none)."""
     recommendation = db.session.scalar(
-        _with_movie(
+        with_movie(
             select(Recommendation).where(
                 Recommendation.id == recommendation_id, Recommendation.user_id == user_id
             )
@@ -348,117 +335,3 @@ def get_user_recommendation(user_id: int, recommendation_id: int) -> Recommendat
             code="recommendation_not_found",
         )
     return recommendation
-
-
-def similar_movies(
-    movie_id: int, *, limit: int = 10, page: int = 1, page_size: int = 20
-) -> Page[SimilarMovie]:
-    """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time."""
-    get_movie(movie_id)
-    results = recommender.similar_movies(movie_id, limit=limit)[:limit]
-    count = len(results)
-    last_page = max(1, -(-count // page_size))
-    if page > last_page:
-        raise NotFound(
-            f"Page {page} does not exist: there are {last_page} page(s) of {page_size}.",
-            code="page_not_found",
-        )
-    chunk = results[(page - 1) * page_size : page * page_size]
-    movies = {
-        movie.id: movie
-        for movie in db.session.scalars(
-            select(Movie)
-            .where(Movie.id.in_([result.movie_id for result in chunk]))
-            .options(selectinload(Movie.genres))
-        )
-    }
-    items = [
-        SimilarMovie(
-            movie=movies[result.movie_id],
-            score=result.score,
-            confidence=result.confidence,
-            recommendation_type=result.recommendation_type,
-            explanation=result.explanation,
-        )
-        for result in chunk
-        if result.movie_id in movies
-    ]
-    return Page(items=items, count=count, page=page, page_size=page_size)
-
-
-# --- feedback and clicks -------------------------------------------------------------------
-
-
-def give_feedback(
-    user_id: int, recommendation_id: int, feedback_type: str, comment: str = ""
-) -> tuple[RecommendationFeedback, bool]:
-    """Record the user's feedback on one of their recommendations; a second feedback on
-    the same movie replaces the first. Returns (feedback, created). Marks the user's
-    recommendations stale. Commits. NotFound for another user's recommendation."""
-    recommendation = get_user_recommendation(user_id, recommendation_id)
-    feedback = _feedback_on_movie(user_id, recommendation.movie_id)
-    created = feedback is None
-    if feedback is None:
-        feedback = RecommendationFeedback(
-            user_id=user_id,
-            movie_id=recommendation.movie_id,
-            recommendation_id=recommendation.id,
-            feedback_type=feedback_type,
-            comment=comment,
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(feedback)
-        except IntegrityError:
-            # A concurrent request stored this movie's feedback first: update that one.
-            feedback = _feedback_on_movie(user_id, recommendation.movie_id)
-            if feedback is None:
-                raise
-            created = False
-    if not created:
-        feedback.recommendation_id = recommendation.id
-        feedback.feedback_type = feedback_type
-        feedback.comment = comment
-    mark_recommendations_stale(user_id)
-    db.session.commit()
-    return _load_feedback(feedback.id), created
-
-
-def _feedback_on_movie(user_id: int, movie_id: int) -> RecommendationFeedback | None:
-    return db.session.scalar(
-        select(RecommendationFeedback).where(
-            RecommendationFeedback.user_id == user_id,
-            RecommendationFeedback.movie_id == movie_id,
-        )
-    )
-
-
-def _load_feedback(feedback_id: int) -> RecommendationFeedback:
-    feedback = db.session.scalar(
-        select(RecommendationFeedback)
-        .where(RecommendationFeedback.id == feedback_id)
-        .options(selectinload(RecommendationFeedback.movie).selectinload(Movie.genres))
-    )
-    assert feedback is not None  # just written in this transaction
-    return feedback
-
-
-def list_feedback(user_id: int, *, page: int = 1, page_size: int = 20) -> Page[Any]:
-    """The user's feedback, newest first, with the movies."""
-    statement = (
-        select(RecommendationFeedback)
-        .where(RecommendationFeedback.user_id == user_id)
-        .order_by(RecommendationFeedback.created_at.desc(), RecommendationFeedback.id.desc())
-        .options(selectinload(RecommendationFeedback.movie).selectinload(Movie.genres))
-    )
-    return paginate(statement, page, page_size)
-
-
-def record_click(user_id: int, recommendation_id: int) -> RecommendationView:
-    """Mark one of the user's recommendations clicked. Commits. NotFound for anyone else's."""
-    recommendation = get_user_recommendation(user_id, recommendation_id)
-    if not recommendation.is_clicked:
-        recommendation.is_clicked = True
-        db.session.commit()
-        recommendation = get_user_recommendation(user_id, recommendation_id)
-    return _attach_feedback(user_id, [recommendation])[0]

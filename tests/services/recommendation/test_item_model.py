@@ -11,7 +11,8 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import Favorite, Genre, Movie, Rating, User
-from app.services.item_model import learn_item_similarity, model_store
+from app.services.recommendation.item_model import learn_item_similarity
+from app.services.recommendation.state import model_store
 from app.services.recommender import rebuild_item_model, recommend_for_user, reset_caches
 from tests.factories import make_genre, make_movie, make_user
 

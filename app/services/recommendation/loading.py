@@ -1,0 +1,190 @@
+"""The SQL that feeds the engine: the catalogue and its fingerprint, one user's signals, the
+overviews, and the positive interactions the item model learns from. A fixed number of
+queries whatever the catalogue size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Integer, bindparam, func, literal, select, true, union_all
+from sqlalchemy.orm import Session, scoped_session
+
+from app.errors import NotFound
+from app.extensions import db
+from app.models import (
+    Favorite,
+    Genre,
+    Movie,
+    Rating,
+    RecommendationFeedback,
+    User,
+    UserProfile,
+    WatchHistory,
+    movie_genres,
+)
+from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
+from app.services.recommendation.item_model import ItemModel, learn_item_model
+from app.services.recommendation.signals import (
+    DISMISSED,
+    FAVOURITE,
+    LIKED_FEEDBACK,
+    LIKED_RATING,
+    RATING,
+    WATCHED,
+    UserSignals,
+    user_signals_from_rows,
+)
+
+
+def fingerprint_statement():  # type: ignore[no-untyped-def]
+    """One statement: what identifies the catalogue's state, and the interaction watermark."""
+    movies = Movie.__table__.c
+    # One pass over each table: counts, the latest change, and a genre-id sum that moves when
+    # a movie's genre is swapped for another (a relink that keeps the count).
+    movie_state = select(
+        func.count().label("movies"),
+        func.max(movies.updated_at).label("updated"),
+        func.count(movies.deleted_at).label("removed"),
+    ).subquery()
+    link_state = select(
+        func.count().label("links"),
+        func.coalesce(func.sum(movie_genres.c.genre_id), 0).label("genre_sum"),
+    ).subquery()
+    return select(
+        movie_state,
+        link_state,
+        select(func.count()).select_from(Genre.__table__).scalar_subquery(),
+        interaction_watermark(),
+    ).select_from(movie_state.join(link_state, true()))
+
+
+def load_catalogue() -> Catalogue:
+    """Three queries: the live movies, their genre links and the genres."""
+    rows = db.session.execute(
+        select(
+            Movie.id,
+            Movie.tmdb_id,
+            Movie.title,
+            Movie.vote_average,
+            Movie.vote_count,
+            Movie.popularity,
+            Movie.release_date,
+            Movie.adult,
+        ).where(Movie.deleted_at.is_(None))
+    ).all()
+    links = db.session.execute(
+        select(movie_genres.c.movie_id, Genre.tmdb_id).join(
+            Genre, Genre.id == movie_genres.c.genre_id
+        )
+    ).all()
+    genres = db.session.execute(select(Genre.tmdb_id, Genre.name).order_by(Genre.tmdb_id)).all()
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
+    return build_catalogue(
+        movie_ids=columns[0],
+        tmdb_ids=columns[1],
+        titles=columns[2],
+        vote_average=[value or 0.0 for value in columns[3]],
+        vote_count=[value or 0 for value in columns[4]],
+        popularity=[value or 0.0 for value in columns[5]],
+        release_dates=columns[6],
+        adult=[bool(value) for value in columns[7]],
+        genre_links=[(movie_id, genre) for movie_id, genre in links],
+        genre_tmdb_ids=[tmdb_id for tmdb_id, _ in genres],
+        genre_names=[name for _, name in genres],
+    )
+
+
+@cache
+def user_signals_statement():  # type: ignore[no-untyped-def]
+    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us.
+
+    Built once (bound by the `user_id` parameter): building it costs more than running it.
+    """
+    user_id = bindparam("user_id", type_=Integer)
+    dismissed_feedback = ("dislike", "not_interested")
+    return union_all(
+        select(literal(FAVOURITE), Favorite.movie_id, literal(0)).where(
+            Favorite.user_id == user_id
+        ),
+        select(literal(RATING), Rating.movie_id, Rating.rating).where(Rating.user_id == user_id),
+        select(literal(DISMISSED), RecommendationFeedback.movie_id, literal(0)).where(
+            RecommendationFeedback.user_id == user_id,
+            RecommendationFeedback.feedback_type.in_(dismissed_feedback),
+        ),
+        select(literal(LIKED_FEEDBACK), RecommendationFeedback.movie_id, literal(0)).where(
+            RecommendationFeedback.user_id == user_id,
+            RecommendationFeedback.feedback_type == "like",
+        ),
+        select(literal(WATCHED), WatchHistory.movie_id, literal(0))
+        .where(WatchHistory.user_id == user_id)
+        .distinct(),
+    )
+
+
+@cache
+def profile_statement():  # type: ignore[no-untyped-def]
+    return (
+        select(User.id, UserProfile.favorite_genres, UserProfile.mature_content)
+        .outerjoin(UserProfile, UserProfile.user_id == User.id)
+        .where(User.id == bindparam("user_id", type_=Integer))
+    )
+
+
+def load_user_signals(user_id: int, catalogue: Catalogue) -> UserSignals:
+    """Two queries: the user's profile, and everything they liked, rated, dismissed or saw."""
+    parameters = {"user_id": user_id}
+    profile = db.session.execute(profile_statement(), parameters).one_or_none()
+    if profile is None:
+        raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
+    rows = db.session.execute(user_signals_statement(), parameters).tuples().all()
+    return user_signals_from_rows(
+        catalogue,
+        rows,
+        favourite_genre_tmdb_ids=profile.favorite_genres or (),
+        mature_content=bool(profile.mature_content),
+    )
+
+
+def load_overviews(catalogue: Catalogue) -> list[str]:
+    """Each catalogue movie's overview, in catalogue order ("" when it has none)."""
+    texts = dict(
+        db.session.execute(select(Movie.id, Movie.overview).where(Movie.deleted_at.is_(None)))
+        .tuples()
+        .all()
+    )
+    return [texts.get(int(m)) or "" for m in catalogue.movie_ids]
+
+
+def positive_interactions_statement():  # type: ignore[no-untyped-def]
+    """(user_id, tmdb_id) of every favourite and every rating of LIKED_RATING or more."""
+    favourites = select(Favorite.user_id, Movie.tmdb_id).join(Movie, Movie.id == Favorite.movie_id)
+    liked = (
+        select(Rating.user_id, Movie.tmdb_id)
+        .join(Movie, Movie.id == Rating.movie_id)
+        .where(Rating.rating >= LIKED_RATING)
+    )
+    return union_all(favourites, liked)
+
+
+def interaction_watermark():  # type: ignore[no-untyped-def]
+    """The largest favourite id plus the largest rating id: two index lookups.
+
+    It grows by one with every favourite or rating added, so the distance between two readings
+    counts the interactions added in between (the rebuild policy); a fall means rows the model
+    was learned from are gone.
+    """
+    favourites = select(func.coalesce(func.max(Favorite.id), 0)).scalar_subquery()
+    ratings = select(func.coalesce(func.max(Rating.id), 0)).scalar_subquery()
+    return favourites + ratings
+
+
+def load_and_learn(session: Session | scoped_session[Any]) -> ItemModel:
+    """Read every positive interaction through `session` and learn the model from them."""
+    watermark = int(session.scalar(select(interaction_watermark())) or 0)
+    pairs = np.array(session.execute(positive_interactions_statement()).all(), dtype=np.int64)
+    if pairs.size == 0:
+        return learn_item_model(np.empty(0), np.empty(0), watermark=watermark)
+    return learn_item_model(pairs[:, 0], pairs[:, 1], watermark=watermark)

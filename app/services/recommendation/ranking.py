@@ -1,0 +1,190 @@
+"""Ranking and diversity, and the engine end to end on arrays (`rank_for_user`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import scipy.sparse as sp
+
+from app.services.recommendation.catalogue_arrays import Catalogue
+from app.services.recommendation.explanations import (
+    explain_padding,
+    explain_personal,
+    explanation_context,
+)
+from app.services.recommendation.scoring import Weights, padding_scores, score_candidates
+from app.services.recommendation.signals import (
+    UserSignals,
+    candidate_mask,
+    compute_signals,
+)
+
+# At most this many consecutive results share their top genre.
+MAX_SAME_GENRE_RUN = 3
+
+
+@dataclass(frozen=True)
+class RecommendedMovie:
+    movie_id: int
+    score: float
+    confidence: float
+    recommendation_type: str
+    explanation: str
+
+
+def rank_positions(
+    positions: np.ndarray, scores: np.ndarray, movie_ids: np.ndarray, top: int | None = None
+) -> np.ndarray:
+    """`positions` by score, best first; ties by movie id, so the order is reproducible.
+
+    With `top`, only the best `top` (and any tied with the last of them) are sorted and returned.
+    """
+    if top is not None and positions.size > top:
+        values = scores[positions]
+        threshold = np.partition(values, values.size - top)[values.size - top]
+        positions = positions[values >= threshold]
+    if positions.size == 0:
+        return positions
+    return positions[np.lexsort((movie_ids[positions], -scores[positions]))]
+
+
+def diversify(
+    ranked: Sequence[int] | np.ndarray,
+    top_genre: np.ndarray,
+    limit: int,
+    max_run: int = MAX_SAME_GENRE_RUN,
+) -> list[int]:
+    """Take `ranked` in order, but never let more than `max_run` consecutive results share a top
+    genre: a movie that would is held back and placed as soon as the run is broken. Movies
+    without a genre (-1) never form a run. Stops short only when nothing left can be placed.
+
+    Held-back movies all share the blocked genre (they are placed again as soon as the run
+    changes), so one deque and a vectorised search for the next other genre keep it linear.
+    """
+    order = np.asarray(ranked, dtype=np.int64)
+    genres = top_genre[order] if order.size else np.empty(0, dtype=np.int64)
+    chosen: list[int] = []
+    held: deque[int] = deque()
+    held_genre = -1
+    run_genre, run_length = -1, 0
+    pointer = 0
+
+    def place(position: int, genre: int) -> None:
+        nonlocal run_genre, run_length
+        if genre >= 0 and genre == run_genre:
+            run_length += 1
+        else:
+            run_genre, run_length = genre, 1
+        chosen.append(position)
+
+    while len(chosen) < limit:
+        blocked = run_genre >= 0 and run_length >= max_run
+        if held and not (blocked and held_genre == run_genre):
+            place(held.popleft(), held_genre)
+            continue
+        if pointer >= order.size:
+            break
+        if not blocked:
+            place(int(order[pointer]), int(genres[pointer]))
+            pointer += 1
+            continue
+        rest = genres[pointer:]
+        others = np.flatnonzero((rest != run_genre) | (rest < 0))
+        stop = pointer + int(others[0]) if others.size else order.size
+        held.extend(int(p) for p in order[pointer:stop])
+        held_genre = run_genre
+        if stop < order.size:
+            place(int(order[stop]), int(genres[stop]))
+        pointer = stop + 1
+    return chosen
+
+
+def rank_and_diversify(
+    catalogue: Catalogue,
+    personal: np.ndarray,
+    padding: np.ndarray,
+    scores: np.ndarray,
+    padding_score: np.ndarray,
+    limit: int,
+) -> list[int]:
+    """The `personal` movies by score, then the `padding` ones by `padding_score`, walked by
+    `diversify` down to `limit` positions."""
+    personal_positions = np.nonzero(personal)[0]
+    padding_positions = np.nonzero(padding)[0]
+    # Sorting the best few hundred is enough unless the diversity walk needs more: then it
+    # would have taken padding before a personal movie further down, or come up short.
+    window = max(limit * 25, 500)
+    personal_ranked = rank_positions(personal_positions, scores, catalogue.movie_ids, window)
+    padding_ranked = rank_positions(padding_positions, padding_score, catalogue.movie_ids, window)
+    chosen = diversify(
+        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit
+    )
+    cut_personal = personal_ranked.size < personal_positions.size
+    cut_padding = padding_ranked.size < padding_positions.size
+    if (cut_personal and not personal[chosen].all()) or (
+        len(chosen) < limit and (cut_personal or cut_padding)
+    ):
+        ranked = np.concatenate(
+            [
+                rank_positions(personal_positions, scores, catalogue.movie_ids),
+                rank_positions(padding_positions, padding_score, catalogue.movie_ids),
+            ]
+        )
+        chosen = diversify(ranked, catalogue.top_genre, limit)
+    return chosen
+
+
+def rank_for_user(
+    catalogue: Catalogue,
+    user: UserSignals,
+    weights: Weights,
+    today: date,
+    limit: int,
+    similarity: sp.csr_matrix | None = None,
+) -> list[RecommendedMovie]:
+    """The engine end to end on arrays: score, rank, pad, diversify and explain.
+
+    Movies the user's own signals reach (genre affinity or learned similarity; for a cold user
+    the profile's favourite genres) come first by score; the rest pad the list, popular and
+    well rated first. `similarity` is the item model aligned to catalogue positions.
+    """
+    if limit <= 0 or catalogue.size == 0:
+        return []
+    # The signals: what may be recommended, and every 0..1 signal for every movie.
+    candidates = candidate_mask(catalogue, user)
+    signals = compute_signals(catalogue, user, candidates, today, similarity)
+    # Score: movies the user's own signals reach by the weighted sum, the others (padding)
+    # by quality and popularity.
+    scores = score_candidates(signals, weights)
+    personal = candidates & (
+        (weights.genre * signals.genre > 0) | (weights.collaborative * signals.collaborative > 0)
+    )
+    padding = padding_scores(signals, weights)
+    # Rank (personal first, then padding) and diversify.
+    chosen = rank_and_diversify(catalogue, personal, candidates & ~personal, scores, padding, limit)
+    # Explain each result.
+    context = explanation_context(catalogue, user, signals, weights, chosen, similarity)
+    results = []
+    for position in chosen:
+        if personal[position]:
+            kind, explanation = explain_personal(context, position)
+            score = float(scores[position])
+            confidence = score / weights.total
+        else:
+            kind, explanation = "trending", explain_padding(context, position)
+            score = float(padding[position])
+            confidence = score / 2
+        results.append(
+            RecommendedMovie(
+                movie_id=int(catalogue.movie_ids[position]),
+                score=round(score, 4),
+                confidence=round(min(max(confidence, 0.0), 1.0), 4),
+                recommendation_type=kind,
+                explanation=explanation,
+            )
+        )
+    return results
