@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Genre, Movie, Recommendation, User, UserProfile
-from tests.admin.conftest import csrf_token_in, post_form
 from tests.factories import make_genre, make_movie, make_user
 from tests.fake_tmdb import GENRES, FakeTMDb
+from tests.helpers import csrf_token_in, post_form
 
 
 def genre_count(app: Flask) -> int:

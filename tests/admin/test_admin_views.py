@@ -28,8 +28,8 @@ from app.models import (
     WatchHistory,
     WatchlistEntry,
 )
-from tests.admin.conftest import csrf_token_in, post_form
 from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.helpers import csrf_token_in, post_form
 from tests.query_count import recorded_statements
 
 

@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from app.extensions import db
 from app.models import User, UserProfile
 from tests.factories import make_genre, make_user, tokens_for
+from tests.helpers import assert_problem
 from tests.query_count import recorded_statements
-from tests.test_errors import assert_problem
 
 PROFILES = "/api/v1/auth/profiles/"
 

@@ -25,7 +25,7 @@ from app.models import (
     WatchlistEntry,
 )
 from tests.factories import DEFAULT_PASSWORD, make_genre, make_movie, make_user, tokens_for
-from tests.test_errors import assert_problem
+from tests.helpers import assert_problem
 
 ME = "/api/v1/auth/users/me/"
 EXPORT = "/api/v1/auth/users/me/export/"

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import User, UserProfile, WatchHistory, utcnow
 from tests.factories import auth_headers, make_movie, make_user
+from tests.helpers import assert_problem
 from tests.query_count import recorded_statements
-from tests.test_errors import assert_problem
 
 URL = "/api/v1/movies/history/"
 

@@ -14,8 +14,8 @@ from app.extensions import db
 from app.models import Genre, Movie, User, UserProfile, utcnow
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
+from tests.helpers import assert_problem
 from tests.query_count import recorded_statements
-from tests.test_errors import assert_problem
 
 URL = "/api/v1/movies/"
 

@@ -13,29 +13,19 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Movie, Rating, Recommendation, User, WatchlistEntry
 from app.models.library import REVIEW_MAX_LENGTH
-from tests.blueprints.test_favorites import (
+from tests.factories import make_genre, make_movie, make_user
+from tests.fake_tmdb import FakeTMDb
+from tests.helpers import (
     T0,
+    assert_problem,
     count_rows,
     make_entry,
     recommendations_stale,
     result_ids,
-    set_recommendations_fresh,
+    set_recommendations_stale,
 )
-from tests.factories import auth_headers, make_genre, make_movie, make_user
-from tests.fake_tmdb import FakeTMDb
-from tests.test_errors import assert_problem
 
 RATINGS = "/api/v1/favorites/ratings/"
-
-
-@pytest.fixture
-def user(app: Flask) -> User:
-    return make_user(app)
-
-
-@pytest.fixture
-def headers(app: Flask, user: User) -> dict[str, str]:
-    return auth_headers(app, user)
 
 
 @pytest.fixture
@@ -254,7 +244,7 @@ def test_remove_from_watchlist_must_be_a_boolean(
 def test_rating_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    set_recommendations_fresh(app, user)
+    set_recommendations_stale(app, user, False)
     client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
     assert recommendations_stale(app, user)
 
@@ -326,7 +316,7 @@ def test_put_replaces_the_rating_and_the_review(
 ) -> None:
     rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
     recommendation = make_recommendation(app, user, movie)
-    set_recommendations_fresh(app, user)
+    set_recommendations_stale(app, user, False)
 
     response = client.put(
         f"{RATINGS}{rating.id}/", json={"rating": 9, "review": "Grew on me."}, headers=headers
@@ -439,7 +429,7 @@ def test_delete_rating_is_204_and_the_recommendation_is_no_longer_rated(
     recommendation = make_recommendation(app, user, movie)
     created = client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
     rating_id = created.get_json()["id"]
-    set_recommendations_fresh(app, user)
+    set_recommendations_stale(app, user, False)
 
     response = client.delete(f"{RATINGS}{rating_id}/", headers=headers)
 

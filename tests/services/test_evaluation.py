@@ -21,7 +21,7 @@ from app.services.evaluation import (
 )
 from app.services.movielens import read_movielens
 from app.services.recommender import Weights
-from tests.cli.test_movielens import write_movielens
+from tests.helpers import write_movielens
 
 GENRES = ("Drama", "Comedy", "Action")
 DEFAULT_WEIGHTS = Weights(genre=0.2, quality=0.1, popularity=0.15, recency=0.1, collaborative=0.45)
