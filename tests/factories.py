@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 from app.extensions import db
-from app.models import Genre, Movie, User
+from app.models import Genre, Movie, Recommendation, User
 from app.services.accounts import create_user
 from app.services.tokens import issue_tokens
 
@@ -61,6 +61,17 @@ def make_movie(app: Flask, *, genres: list[Genre] | None = None, **fields: Any) 
         db.session.add(movie)
         db.session.commit()
         return _detach(movie)
+
+
+def make_recommendation(app: Flask, user: User, movie: Movie, **fields: Any) -> Recommendation:
+    fields.setdefault("recommendation_type", "hybrid")
+    fields.setdefault("confidence_score", 0.8)
+    fields.setdefault("rank", 1)
+    with app.app_context():
+        recommendation = Recommendation(user_id=user.id, movie_id=movie.id, **fields)
+        db.session.add(recommendation)
+        db.session.commit()
+        return _detach(recommendation)
 
 
 def tokens_for(app: Flask, user: User) -> dict[str, str]:

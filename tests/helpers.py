@@ -141,10 +141,12 @@ def make_entry(app: Flask, model: type[Any], user: User, movie: Any, **fields: A
         return entry
 
 
-def set_recommendations_stale(app: Flask, user: User, stale: bool) -> None:
+def update_profile(app: Flask, user: User, **values: Any) -> None:
+    """Write profile columns directly, e.g. `recommendations_stale=False`."""
     with app.app_context():
         profile = db.session.scalars(select(UserProfile).filter_by(user_id=user.id)).one()
-        profile.recommendations_stale = stale
+        for name, value in values.items():
+            setattr(profile, name, value)
         db.session.commit()
 
 
@@ -155,13 +157,6 @@ def recommendations_stale(app: Flask, user: User) -> bool:
         )
         assert stale is not None
         return stale
-
-
-def set_mature_content(app: Flask, user: User, allowed: bool) -> None:
-    with app.app_context():
-        profile = db.session.scalars(select(UserProfile).filter_by(user_id=user.id)).one()
-        profile.mature_content = allowed
-        db.session.commit()
 
 
 # --- responses -----------------------------------------------------------------------------

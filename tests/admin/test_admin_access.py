@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import User
 from config import ProductionConfig, TestingConfig
 from tests.factories import DEFAULT_PASSWORD, auth_headers, make_movie, make_user
-from tests.helpers import ADMIN_LOGIN, csrf_token_in, post_form, sign_in
+from tests.helpers import ADMIN_LOGIN, csrf_token_in, post_form, sign_in, stored
 
 ADMIN_PAGES = [
     "/admin/",
@@ -30,14 +30,6 @@ ADMIN_PAGES = [
     "/admin/feedback/",
     "/admin/token-blocklist/",
 ]
-
-
-def stored_user(app: Flask, user_id: int) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        assert user is not None
-        db.session.expunge(user)
-        return user
 
 
 @pytest.mark.parametrize("page", ADMIN_PAGES)
@@ -72,7 +64,7 @@ def test_staff_member_signs_in_through_the_form_and_sees_the_admin(
     assert home.status_code == 200
     assert staff.email in home.text
     assert "Sign out" in home.text
-    assert stored_user(app, staff.id).last_login is not None
+    assert stored(app, User, staff.id).last_login is not None
 
 
 def test_sign_in_returns_to_the_admin_page_first_asked_for(app: Flask, client: FlaskClient) -> None:
@@ -229,7 +221,7 @@ def test_an_edit_posted_without_the_csrf_token_changes_nothing(
     )
 
     assert response.status_code == 400
-    assert stored_user(app, member.id).first_name == "Original"
+    assert stored(app, User, member.id).first_name == "Original"
 
 
 def test_an_action_posted_without_the_csrf_token_changes_nothing(
@@ -242,7 +234,7 @@ def test_an_action_posted_without_the_csrf_token_changes_nothing(
     )
 
     assert response.status_code == 400
-    assert stored_user(app, member.id).is_active is True
+    assert stored(app, User, member.id).is_active is True
 
 
 def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient) -> None:

@@ -16,47 +16,31 @@ from app.models import (
     Favorite,
     Movie,
     Rating,
-    Recommendation,
     RecommendationFeedback,
-    TokenBlocklist,
     User,
     UserProfile,
     WatchHistory,
     WatchlistEntry,
 )
-from tests.factories import DEFAULT_PASSWORD, make_genre, make_movie, make_user, tokens_for
-from tests.helpers import assert_problem
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    make_genre,
+    make_movie,
+    make_recommendation,
+    make_user,
+    tokens_for,
+)
+from tests.helpers import USER_TABLES, assert_problem, bearer
 
 ME = "/api/v1/auth/users/me/"
 EXPORT = "/api/v1/auth/users/me/export/"
-USER_TABLES = (
-    Favorite,
-    Rating,
-    WatchlistEntry,
-    WatchHistory,
-    Recommendation,
-    RecommendationFeedback,
-    UserProfile,
-    TokenBlocklist,
-)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> None:
     """One row of every kind for `user`, tagged so an export can be checked for it."""
     first, second = movies
+    recommendation = make_recommendation(app, user, second, explanation=f"because {tag}")
     with app.app_context():
-        recommendation = Recommendation(
-            user_id=user.id,
-            movie_id=second.id,
-            recommendation_type="hybrid",
-            confidence_score=0.8,
-            rank=1,
-            explanation=f"because {tag}",
-        )
         db.session.add_all(
             [
                 Favorite(user_id=user.id, movie_id=first.id),
@@ -65,18 +49,14 @@ def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> No
                 WatchHistory(
                     user_id=user.id, movie_id=first.id, watched_at=datetime(2024, 5, 1, tzinfo=UTC)
                 ),
-                recommendation,
+                RecommendationFeedback(
+                    user_id=user.id,
+                    movie_id=second.id,
+                    recommendation_id=recommendation.id,
+                    feedback_type="like",
+                    comment=f"comment by {tag}",
+                ),
             ]
-        )
-        db.session.flush()
-        db.session.add(
-            RecommendationFeedback(
-                user_id=user.id,
-                movie_id=second.id,
-                recommendation_id=recommendation.id,
-                feedback_type="like",
-                comment=f"comment by {tag}",
-            )
         )
         db.session.commit()
 

@@ -21,7 +21,7 @@ from tests.helpers import (
     make_entry,
     recommendations_stale,
     result_ids,
-    set_recommendations_stale,
+    update_profile,
 )
 from tests.query_count import recorded_statements
 
@@ -201,7 +201,7 @@ def test_favouriting_leaves_the_watchlist_alone_and_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     make_entry(app, WatchlistEntry, user, movie)
-    set_recommendations_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
 
     assert client.post(FAVORITES, json={"movie": movie.id}, headers=headers).status_code == 201
 
@@ -213,7 +213,7 @@ def test_a_refused_duplicate_does_not_mark_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     make_entry(app, Favorite, user, movie)
-    set_recommendations_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
 
     assert client.post(FAVORITES, json={"movie": movie.id}, headers=headers).status_code == 409
 
@@ -413,7 +413,7 @@ def test_delete_favourite_is_204_and_removes_it(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     favorite = make_entry(app, Favorite, user, movie)
-    set_recommendations_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.delete(f"{FAVORITES}{favorite.id}/", headers=headers)
 

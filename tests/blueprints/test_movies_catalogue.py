@@ -10,11 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import db
-from app.models import Genre, Movie, User, UserProfile, utcnow
+from app.models import Genre, Movie, utcnow
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, update_profile
 from tests.query_count import recorded_statements
 
 URL = "/api/v1/movies/"
@@ -212,13 +211,6 @@ def test_an_empty_catalogue_is_an_empty_first_page(client: FlaskClient) -> None:
     }
 
 
-def set_mature_content(app: Flask, user: User, allowed: bool) -> None:
-    with app.app_context():
-        profile = db.session.query(UserProfile).filter_by(user_id=user.id).one()
-        profile.mature_content = allowed
-        db.session.commit()
-
-
 def test_adult_titles_are_hidden_from_anonymous_callers_and_by_default(
     app: Flask, client: FlaskClient, catalogue: dict[str, Movie]
 ) -> None:
@@ -234,7 +226,7 @@ def test_adult_titles_are_shown_when_the_profile_allows_mature_content(
 ) -> None:
     adult = make_movie(app, title="Adult Film", adult=True, popularity=99.0)
     user = make_user(app)
-    set_mature_content(app, user, True)
+    update_profile(app, user, mature_content=True)
     headers = auth_headers(app, user)
     assert titles(client, headers=headers)[0] == "Adult Film"
     assert client.get(f"{URL}{adult.id}/", headers=headers).status_code == 200

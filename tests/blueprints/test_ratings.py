@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Movie, Rating, Recommendation, User, WatchlistEntry
 from app.models.library import REVIEW_MAX_LENGTH
-from tests.factories import make_genre, make_movie, make_user
+from tests.factories import make_genre, make_movie, make_recommendation, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import (
     T0,
@@ -22,7 +22,7 @@ from tests.helpers import (
     make_entry,
     recommendations_stale,
     result_ids,
-    set_recommendations_stale,
+    update_profile,
 )
 
 RATINGS = "/api/v1/favorites/ratings/"
@@ -37,20 +37,6 @@ def stored_rating(app: Flask, rating_id: int) -> tuple[int, str] | None:
     with app.app_context():
         rating = db.session.get(Rating, rating_id)
         return None if rating is None else (rating.rating, rating.review)
-
-
-def make_recommendation(app: Flask, user: User, movie: Movie) -> int:
-    with app.app_context():
-        recommendation = Recommendation(
-            user_id=user.id,
-            movie_id=movie.id,
-            recommendation_type="hybrid",
-            confidence_score=0.8,
-            rank=1,
-        )
-        db.session.add(recommendation)
-        db.session.commit()
-        return recommendation.id
 
 
 def is_rated(app: Flask, recommendation_id: int) -> bool:
@@ -177,9 +163,9 @@ def test_a_second_rating_of_the_same_movie_is_409_and_keeps_the_first(
 def test_rating_marks_the_users_recommendation_of_that_movie_as_rated(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    mine = make_recommendation(app, user, movie)
-    other_movie = make_recommendation(app, user, make_movie(app))
-    other_user = make_recommendation(app, make_user(app), movie)
+    mine = make_recommendation(app, user, movie).id
+    other_movie = make_recommendation(app, user, make_movie(app)).id
+    other_user = make_recommendation(app, make_user(app), movie).id
 
     client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
 
@@ -244,7 +230,7 @@ def test_remove_from_watchlist_must_be_a_boolean(
 def test_rating_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    set_recommendations_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
     client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
     assert recommendations_stale(app, user)
 
@@ -315,8 +301,8 @@ def test_put_replaces_the_rating_and_the_review(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
-    recommendation = make_recommendation(app, user, movie)
-    set_recommendations_stale(app, user, False)
+    recommendation = make_recommendation(app, user, movie).id
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.put(
         f"{RATINGS}{rating.id}/", json={"rating": 9, "review": "Grew on me."}, headers=headers
@@ -426,10 +412,10 @@ def test_updating_with_remove_from_watchlist_takes_the_movie_off_the_watchlist(
 def test_delete_rating_is_204_and_the_recommendation_is_no_longer_rated(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    recommendation = make_recommendation(app, user, movie)
+    recommendation = make_recommendation(app, user, movie).id
     created = client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
     rating_id = created.get_json()["id"]
-    set_recommendations_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.delete(f"{RATINGS}{rating_id}/", headers=headers)
 

@@ -20,7 +20,7 @@ from tests.helpers import (
     make_entry,
     recommendations_stale,
     result_ids,
-    set_recommendations_stale,
+    update_profile,
 )
 
 WATCHLIST = "/api/v1/favorites/watchlist/"
@@ -34,7 +34,7 @@ def movie(app: Flask) -> Movie:
 def test_add_to_watchlist_is_201_with_the_movie_and_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    set_recommendations_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.post(WATCHLIST, json={"movie": movie.id}, headers=headers)
 
@@ -110,7 +110,7 @@ def test_delete_from_watchlist_is_204_and_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     entry = make_entry(app, WatchlistEntry, user, movie)
-    set_recommendations_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.delete(f"{WATCHLIST}{entry.id}/", headers=headers)
 

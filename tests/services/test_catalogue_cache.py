@@ -17,7 +17,7 @@ from app.services.catalog import upsert_movies
 from app.services.catalogue_cache import GENERATION_KEY, generation
 from tests.factories import auth_headers, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
-from tests.helpers import CATALOGUE, set_mature_content, titles
+from tests.helpers import CATALOGUE, titles, update_profile
 from tests.query_count import recorded_statements
 
 
@@ -150,7 +150,7 @@ def test_adult_titles_never_leak_into_pages_cached_for_other_callers(
     make_movie(app, title="Heat", popularity=10.0)
     make_movie(app, title="Adult Film", adult=True, popularity=99.0)
     mature, careful = make_user(app), make_user(app)
-    set_mature_content(app, mature, True)
+    update_profile(app, mature, mature_content=True)
     assert titles(client, headers=auth_headers(app, mature)) == ["Adult Film", "Heat"]
     assert titles(client) == ["Heat"]
     assert titles(client, headers=auth_headers(app, careful)) == ["Heat"]
