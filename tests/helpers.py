@@ -20,17 +20,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import (
-    Favorite,
-    Rating,
-    Recommendation,
-    RecommendationFeedback,
-    TokenBlocklist,
-    User,
-    UserProfile,
-    WatchHistory,
-    WatchlistEntry,
-)
+from app.models import Base, User, UserProfile
 from tests.factories import DEFAULT_PASSWORD
 
 # --- errors --------------------------------------------------------------------------------
@@ -102,16 +92,13 @@ def post_form(
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)  # a fixed moment for rows with chosen dates
 
-# Every table that holds rows of one user (besides `users`).
-USER_TABLES: tuple[Any, ...] = (
-    Favorite,
-    Rating,
-    WatchlistEntry,
-    WatchHistory,
-    Recommendation,
-    RecommendationFeedback,
-    UserProfile,
-    TokenBlocklist,
+# Every table that holds rows of one user (besides `users`), read from the models so that a
+# new one is checked too.
+USER_TABLES: tuple[Any, ...] = tuple(
+    sorted(
+        (mapper.class_ for mapper in Base.registry.mappers if "user_id" in mapper.columns),
+        key=lambda model: model.__tablename__,
+    )
 )
 
 
@@ -131,7 +118,7 @@ def count_rows(app: Flask, model: type[Any], **where: Any) -> int:
 
 
 def make_entry(app: Flask, model: type[Any], user: User, movie: Any, **fields: Any) -> Any:
-    """A committed library entry (Favorite, Rating, WatchlistEntry), detached."""
+    """A committed row of `user` about `movie` (Favorite, Rating, WatchHistory...), detached."""
     with app.app_context():
         entry = model(user_id=user.id, movie_id=movie.id, **fields)
         db.session.add(entry)

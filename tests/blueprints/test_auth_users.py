@@ -30,7 +30,7 @@ from tests.factories import (
     make_user,
     tokens_for,
 )
-from tests.helpers import USER_TABLES, assert_problem, bearer
+from tests.helpers import USER_TABLES, assert_problem, bearer, make_entry
 
 ME = "/api/v1/auth/users/me/"
 EXPORT = "/api/v1/auth/users/me/export/"
@@ -40,25 +40,19 @@ def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> No
     """One row of every kind for `user`, tagged so an export can be checked for it."""
     first, second = movies
     recommendation = make_recommendation(app, user, second, explanation=f"because {tag}")
-    with app.app_context():
-        db.session.add_all(
-            [
-                Favorite(user_id=user.id, movie_id=first.id),
-                Rating(user_id=user.id, movie_id=first.id, rating=9, review=f"review by {tag}"),
-                WatchlistEntry(user_id=user.id, movie_id=second.id),
-                WatchHistory(
-                    user_id=user.id, movie_id=first.id, watched_at=datetime(2024, 5, 1, tzinfo=UTC)
-                ),
-                RecommendationFeedback(
-                    user_id=user.id,
-                    movie_id=second.id,
-                    recommendation_id=recommendation.id,
-                    feedback_type="like",
-                    comment=f"comment by {tag}",
-                ),
-            ]
-        )
-        db.session.commit()
+    make_entry(app, Favorite, user, first)
+    make_entry(app, Rating, user, first, rating=9, review=f"review by {tag}")
+    make_entry(app, WatchlistEntry, user, second)
+    make_entry(app, WatchHistory, user, first, watched_at=datetime(2024, 5, 1, tzinfo=UTC))
+    make_entry(
+        app,
+        RecommendationFeedback,
+        user,
+        second,
+        recommendation_id=recommendation.id,
+        feedback_type="like",
+        comment=f"comment by {tag}",
+    )
 
 
 def count_rows(app: Flask, user_id: int) -> dict[str, int]:

@@ -455,29 +455,18 @@ def test_list_orders_by_your_rating_title_or_date(
 ) -> None:
     # Rated in the order b, c, a; titles a < b < c; your ratings c < a < b; the movies'
     # own vote averages run the other way, to show they are not what "rating" means here.
-    b = make_entry(
-        app,
-        Rating,
-        user,
-        make_movie(app, title="Brazil", vote_average=1.0),
-        rating=9,
-        created_at=T0,
-    )
-    c = make_entry(
-        app,
-        Rating,
-        user,
-        make_movie(app, title="Casablanca", vote_average=9.0),
-        rating=2,
-        created_at=T0 + timedelta(days=1),
-    )
-    a = make_entry(
-        app,
-        Rating,
-        user,
-        make_movie(app, title="Alien", vote_average=5.0),
-        rating=6,
-        created_at=T0 + timedelta(days=2),
+    b, c, a = (
+        make_entry(
+            app,
+            Rating,
+            user,
+            make_movie(app, title=title, vote_average=vote_average),
+            rating=rating,
+            created_at=T0 + timedelta(days=day),
+        )
+        for day, (title, vote_average, rating) in enumerate(
+            [("Brazil", 1.0, 9), ("Casablanca", 9.0, 2), ("Alien", 5.0, 6)]
+        )
     )
     expected = {
         "created_at": [b.id, c.id, a.id],
