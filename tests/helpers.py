@@ -111,6 +111,12 @@ def stored(app: Flask, model: type[Any], row_id: int) -> Any:
         return row
 
 
+def snapshot(app: Flask, **queries: Any) -> dict[str, list[Any]]:
+    """The rows each query returns now, by name: compare two to prove nothing changed."""
+    with app.app_context():
+        return {name: db.session.execute(query).all() for name, query in queries.items()}
+
+
 def count_rows(app: Flask, model: type[Any], **where: Any) -> int:
     with app.app_context():
         statement = select(func.count()).select_from(model).filter_by(**where)
