@@ -5,7 +5,7 @@ column attributes stay readable."""
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask
@@ -16,6 +16,7 @@ from app.services.accounts import create_user
 from app.services.tokens import issue_tokens
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
+T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)  # a fixed moment for rows with chosen dates
 
 _sequence = itertools.count(1)
 
@@ -72,6 +73,17 @@ def make_recommendation(app: Flask, user: User, movie: Movie, **fields: Any) -> 
         db.session.add(recommendation)
         db.session.commit()
         return _detach(recommendation)
+
+
+def make_entry(app: Flask, model: type[Any], user: User, movie: Any, **fields: Any) -> Any:
+    """A committed row of `user` about `movie` (Favorite, Rating, WatchHistory...), detached."""
+    with app.app_context():
+        entry = model(user_id=user.id, movie_id=movie.id, **fields)
+        db.session.add(entry)
+        db.session.commit()
+        db.session.refresh(entry)
+        db.session.expunge(entry)
+        return entry
 
 
 def tokens_for(app: Flask, user: User) -> dict[str, str]:

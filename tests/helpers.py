@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +89,6 @@ def post_form(
 
 # --- rows, read and written in their own app context ---------------------------------------
 
-T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)  # a fixed moment for rows with chosen dates
-
 # Every table that holds rows of one user (besides `users`), read from the models so that a
 # new one is checked too.
 USER_TABLES: tuple[Any, ...] = tuple(
@@ -121,17 +118,6 @@ def count_rows(app: Flask, model: type[Any], **where: Any) -> int:
     with app.app_context():
         statement = select(func.count()).select_from(model).filter_by(**where)
         return db.session.scalar(statement) or 0
-
-
-def make_entry(app: Flask, model: type[Any], user: User, movie: Any, **fields: Any) -> Any:
-    """A committed row of `user` about `movie` (Favorite, Rating, WatchHistory...), detached."""
-    with app.app_context():
-        entry = model(user_id=user.id, movie_id=movie.id, **fields)
-        db.session.add(entry)
-        db.session.commit()
-        db.session.refresh(entry)
-        db.session.expunge(entry)
-        return entry
 
 
 def update_profile(app: Flask, user: User, **values: Any) -> None:

@@ -24,13 +24,14 @@ from app.models import (
 )
 from tests.factories import (
     DEFAULT_PASSWORD,
+    make_entry,
     make_genre,
     make_movie,
     make_recommendation,
     make_user,
     tokens_for,
 )
-from tests.helpers import USER_TABLES, assert_problem, bearer, make_entry
+from tests.helpers import USER_TABLES, assert_problem, bearer
 
 ME = "/api/v1/auth/users/me/"
 EXPORT = "/api/v1/auth/users/me/export/"

@@ -12,13 +12,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Favorite, Genre, Movie, User, WatchlistEntry
-from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.factories import T0, auth_headers, make_entry, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import (
-    T0,
     assert_problem,
     count_rows,
-    make_entry,
     recommendations_stale,
     result_ids,
     update_profile,

@@ -13,13 +13,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Movie, Rating, Recommendation, User, WatchlistEntry
 from app.models.library import REVIEW_MAX_LENGTH
-from tests.factories import make_genre, make_movie, make_recommendation, make_user
+from tests.factories import T0, make_entry, make_genre, make_movie, make_recommendation, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import (
-    T0,
     assert_problem,
     count_rows,
-    make_entry,
     recommendations_stale,
     result_ids,
     update_profile,

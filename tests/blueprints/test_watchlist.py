@@ -11,13 +11,11 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import Favorite, Movie, User, WatchlistEntry
-from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.factories import T0, auth_headers, make_entry, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import (
-    T0,
     assert_problem,
     count_rows,
-    make_entry,
     recommendations_stale,
     result_ids,
     update_profile,
