@@ -5,17 +5,18 @@ column attributes stay readable."""
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask
 
 from app.extensions import db
-from app.models import Genre, Movie, User
+from app.models import Genre, Movie, Recommendation, User
 from app.services.accounts import create_user
 from app.services.tokens import issue_tokens
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
+T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)  # a fixed moment for rows with chosen dates
 
 _sequence = itertools.count(1)
 
@@ -61,6 +62,28 @@ def make_movie(app: Flask, *, genres: list[Genre] | None = None, **fields: Any) 
         db.session.add(movie)
         db.session.commit()
         return _detach(movie)
+
+
+def make_recommendation(app: Flask, user: User, movie: Movie, **fields: Any) -> Recommendation:
+    fields.setdefault("recommendation_type", "hybrid")
+    fields.setdefault("confidence_score", 0.8)
+    fields.setdefault("rank", 1)
+    with app.app_context():
+        recommendation = Recommendation(user_id=user.id, movie_id=movie.id, **fields)
+        db.session.add(recommendation)
+        db.session.commit()
+        return _detach(recommendation)
+
+
+def make_entry(app: Flask, model: type[Any], user: User, movie: Any, **fields: Any) -> Any:
+    """A committed row of `user` about `movie` (Favorite, Rating, WatchHistory...), detached."""
+    with app.app_context():
+        entry = model(user_id=user.id, movie_id=movie.id, **fields)
+        db.session.add(entry)
+        db.session.commit()
+        db.session.refresh(entry)
+        db.session.expunge(entry)
+        return entry
 
 
 def tokens_for(app: Flask, user: User) -> dict[str, str]:

@@ -31,7 +31,7 @@ from app.models import (
     WatchlistEntry,
 )
 from app.services import catalog
-from tests.factories import auth_headers, make_movie, make_user, tokens_for
+from tests.factories import auth_headers, make_movie, make_recommendation, make_user, tokens_for
 from tests.fake_tmdb import FakeTMDb
 
 API = "/api/v1"
@@ -63,16 +63,7 @@ def owner_and_intruder(app: Flask) -> tuple[User, User, dict[str, str], dict[str
 
 def owned_rows(app: Flask, owner: User) -> dict[str, tuple[Any, int]]:
     movie = make_movie(app)
-    recommendation_id = _create(
-        app,
-        Recommendation(
-            user_id=owner.id,
-            movie_id=movie.id,
-            recommendation_type="hybrid",
-            confidence_score=0.5,
-            rank=1,
-        ),
-    )
+    recommendation_id = make_recommendation(app, owner, movie, confidence_score=0.5).id
     with app.app_context():
         profile_id = db.session.scalar(
             select(UserProfile.id).where(UserProfile.user_id == owner.id)

@@ -15,19 +15,7 @@ from app.errors import Conflict
 from app.extensions import api, db
 from app.models import Genre
 from tests.fake_tmdb import FakeTMDb
-
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
-
-
-def assert_problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json(force=True)
-    assert set(body) >= PROBLEM_KEYS
-    assert body["status"] == status
-    if code is not None:
-        assert body["code"] == code
-    return body
+from tests.helpers import assert_problem
 
 
 class EchoArgs(ma.Schema):

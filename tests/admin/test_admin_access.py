@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from config import ProductionConfig, TestingConfig
-from tests.admin.conftest import LOGIN, csrf_token_in, post_form, sign_in
 from tests.factories import DEFAULT_PASSWORD, auth_headers, make_movie, make_user
+from tests.helpers import ADMIN_LOGIN, csrf_token_in, post_form, sign_in, stored
 
 ADMIN_PAGES = [
     "/admin/",
@@ -32,14 +32,6 @@ ADMIN_PAGES = [
 ]
 
 
-def stored_user(app: Flask, user_id: int) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        assert user is not None
-        db.session.expunge(user)
-        return user
-
-
 @pytest.mark.parametrize("page", ADMIN_PAGES)
 def test_every_admin_page_redirects_an_anonymous_visitor_to_the_login_page(
     client: FlaskClient, page: str
@@ -47,11 +39,11 @@ def test_every_admin_page_redirects_an_anonymous_visitor_to_the_login_page(
     response = client.get(page)
 
     assert response.status_code == 302
-    assert response.headers["Location"].startswith(LOGIN)
+    assert response.headers["Location"].startswith(ADMIN_LOGIN)
 
 
 def test_login_page_is_a_form_with_a_csrf_token(client: FlaskClient) -> None:
-    response = client.get(LOGIN)
+    response = client.get(ADMIN_LOGIN)
 
     assert response.status_code == 200
     assert "text/html" in response.content_type
@@ -72,7 +64,7 @@ def test_staff_member_signs_in_through_the_form_and_sees_the_admin(
     assert home.status_code == 200
     assert staff.email in home.text
     assert "Sign out" in home.text
-    assert stored_user(app, staff.id).last_login is not None
+    assert stored(app, User, staff.id).last_login is not None
 
 
 def test_sign_in_returns_to_the_admin_page_first_asked_for(app: Flask, client: FlaskClient) -> None:
@@ -134,7 +126,7 @@ def test_production_marks_the_session_cookie_secure_and_testing_keeps_csrf_on() 
 
 def test_a_new_session_id_is_issued_at_sign_in(app: Flask, client: FlaskClient) -> None:
     staff = make_user(app, is_staff=True)
-    client.get(LOGIN)
+    client.get(ADMIN_LOGIN)
     before = client.get_cookie("admin_session", path="/admin")
     assert before is not None  # the login form's CSRF token lives in a session
 
@@ -167,7 +159,7 @@ def test_a_user_who_is_not_staff_is_refused_with_a_clear_message(
 
     assert response.status_code == 403
     assert "not a staff account" in response.text
-    assert client.get("/admin/").headers["Location"].startswith(LOGIN)
+    assert client.get("/admin/").headers["Location"].startswith(ADMIN_LOGIN)
 
 
 def test_a_deactivated_staff_member_is_refused(app: Flask, client: FlaskClient) -> None:
@@ -192,14 +184,14 @@ def test_a_staff_member_deactivated_while_signed_in_is_sent_back_to_the_login_pa
     response = staff_client.get("/admin/users/")
 
     assert response.status_code == 302
-    assert response.headers["Location"].startswith(LOGIN)
+    assert response.headers["Location"].startswith(ADMIN_LOGIN)
 
 
 def test_login_form_without_the_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
     staff = make_user(app, is_staff=True)
-    client.get(LOGIN)
+    client.get(ADMIN_LOGIN)
 
-    response = client.post(LOGIN, data={"email": staff.email, "password": DEFAULT_PASSWORD})
+    response = client.post(ADMIN_LOGIN, data={"email": staff.email, "password": DEFAULT_PASSWORD})
 
     assert response.status_code == 400
     assert "Form refused" in response.text
@@ -208,10 +200,10 @@ def test_login_form_without_the_csrf_token_is_refused(app: Flask, client: FlaskC
 
 def test_login_form_with_a_forged_csrf_token_is_refused(app: Flask, client: FlaskClient) -> None:
     staff = make_user(app, is_staff=True)
-    client.get(LOGIN)
+    client.get(ADMIN_LOGIN)
 
     response = client.post(
-        LOGIN,
+        ADMIN_LOGIN,
         data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": "forged.token"},
     )
 
@@ -229,7 +221,7 @@ def test_an_edit_posted_without_the_csrf_token_changes_nothing(
     )
 
     assert response.status_code == 400
-    assert stored_user(app, member.id).first_name == "Original"
+    assert stored(app, User, member.id).first_name == "Original"
 
 
 def test_an_action_posted_without_the_csrf_token_changes_nothing(
@@ -242,13 +234,13 @@ def test_an_action_posted_without_the_csrf_token_changes_nothing(
     )
 
     assert response.status_code == 400
-    assert stored_user(app, member.id).is_active is True
+    assert stored(app, User, member.id).is_active is True
 
 
 def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient) -> None:
     member = make_user(app)
     movie = make_movie(app)
-    client.get(LOGIN)  # an admin session in the cookie jar changes nothing for /api
+    client.get(ADMIN_LOGIN)  # an admin session in the cookie jar changes nothing for /api
 
     response = client.post(
         "/api/v1/favorites/favorites/",
@@ -285,11 +277,11 @@ def test_sign_in_attempts_on_one_account_are_throttled_across_addresses(
 ) -> None:
     staff = make_user(app, is_staff=True)
     monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
-    page = client.get(LOGIN)
+    page = client.get(ADMIN_LOGIN)
 
     def attempt(address: str, password: str) -> int:
         return client.post(
-            LOGIN,
+            ADMIN_LOGIN,
             data={
                 "email": staff.email.upper(),
                 "password": password,
@@ -320,7 +312,7 @@ def test_sign_out_ends_the_session(staff_client: FlaskClient) -> None:
     response = staff_client.post("/admin/logout/", data={"csrf_token": csrf_token_in(home.text)})
 
     assert response.status_code == 302
-    assert response.headers["Location"] == LOGIN
+    assert response.headers["Location"] == ADMIN_LOGIN
     assert staff_client.get("/admin/users/").status_code == 302
 
 

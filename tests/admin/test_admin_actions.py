@@ -9,22 +9,14 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Genre, Movie, Recommendation, User, UserProfile
-from tests.admin.conftest import csrf_token_in, post_form
 from tests.factories import make_genre, make_movie, make_user
 from tests.fake_tmdb import GENRES, FakeTMDb
+from tests.helpers import csrf_token_in, post_form, stored
 
 
 def genre_count(app: Flask) -> int:
     with app.app_context():
         return int(db.session.scalar(select(func.count()).select_from(Genre)) or 0)
-
-
-def stored_movie(app: Flask, movie_id: int) -> Movie:
-    with app.app_context():
-        movie = db.session.get(Movie, movie_id)
-        assert movie is not None
-        db.session.expunge(movie)
-        return movie
 
 
 def sync_genres(client: FlaskClient):  # type: ignore[no-untyped-def]
@@ -124,11 +116,11 @@ def test_refresh_details_fetches_the_selected_movies_from_tmdb(
 
     assert response.status_code == 302
     for movie in (first, second):
-        after = stored_movie(app, movie.id)
+        after = stored(app, Movie, movie.id)
         assert after.title == f"Movie {movie.tmdb_id}"
         assert after.runtime == 100 + movie.tmdb_id
         assert after.details_fetched_at is not None
-    assert stored_movie(app, untouched.id).details_fetched_at is None
+    assert stored(app, Movie, untouched.id).details_fetched_at is None
     assert "Details refreshed from TMDb for 2 movie(s)." in staff_client.get("/admin/movies/").text
 
 
@@ -140,8 +132,8 @@ def test_refresh_details_reports_a_movie_tmdb_does_not_know_and_refreshes_the_ot
 
     run_action(staff_client, "movies", "refresh_details", [unknown.id, known.id])
 
-    assert stored_movie(app, known.id).details_fetched_at is not None
-    assert stored_movie(app, unknown.id).details_fetched_at is None
+    assert stored(app, Movie, known.id).details_fetched_at is not None
+    assert stored(app, Movie, unknown.id).details_fetched_at is None
     page = staff_client.get("/admin/movies/").text
     assert "Lost to TMDb:" in page
     assert "Details refreshed from TMDb for 1 movie(s)." in page
@@ -160,8 +152,8 @@ def test_refresh_details_with_tmdb_down_shows_the_failure_not_an_error_page(
     page = staff_client.get("/admin/movies/")
     assert page.status_code == 200
     assert "The other movies were not tried." in page.text
-    assert stored_movie(app, first.id).details_fetched_at is None
-    assert stored_movie(app, second.id).details_fetched_at is None
+    assert stored(app, Movie, first.id).details_fetched_at is None
+    assert stored(app, Movie, second.id).details_fetched_at is None
 
 
 def test_hide_and_restore_take_movies_out_of_and_back_into_the_catalogue(
@@ -172,12 +164,12 @@ def test_hide_and_restore_take_movies_out_of_and_back_into_the_catalogue(
 
     run_action(staff_client, "movies", "hide", [movie.id])
 
-    assert stored_movie(app, movie.id).deleted_at is not None
+    assert stored(app, Movie, movie.id).deleted_at is not None
     assert client.get(f"/api/v1/movies/{movie.id}/").status_code == 404
 
     run_action(staff_client, "movies", "restore", [movie.id])
 
-    assert stored_movie(app, movie.id).deleted_at is None
+    assert stored(app, Movie, movie.id).deleted_at is None
     assert client.get(f"/api/v1/movies/{movie.id}/").status_code == 200
 
 

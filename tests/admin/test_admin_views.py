@@ -20,7 +20,6 @@ from app.models import (
     Genre,
     Movie,
     Rating,
-    Recommendation,
     RecommendationFeedback,
     TokenBlocklist,
     User,
@@ -28,8 +27,8 @@ from app.models import (
     WatchHistory,
     WatchlistEntry,
 )
-from tests.admin.conftest import csrf_token_in, post_form
-from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.factories import auth_headers, make_genre, make_movie, make_recommendation, make_user
+from tests.helpers import csrf_token_in, post_form, stored
 from tests.query_count import recorded_statements
 
 
@@ -45,25 +44,19 @@ def library(app: Flask) -> Library:
     genre = make_genre(app, name="Space Opera")
     member = make_user(app, email="marlowe@example.com", username="marlowe")
     movie = make_movie(app, title="Nebula Drift", genres=[genre])
+    rec = make_recommendation(
+        app, member, movie, confidence_score=0.87, explanation="Because you like space"
+    )
     with app.app_context():
         profile = db.session.scalar(select(UserProfile).where(UserProfile.user_id == member.id))
         assert profile is not None
         profile.preferred_language = "fr"
-        rec = Recommendation(
-            user_id=member.id,
-            movie_id=movie.id,
-            recommendation_type="hybrid",
-            confidence_score=0.87,
-            rank=1,
-            explanation="Because you like space",
-        )
         db.session.add_all(
             [
                 Favorite(user_id=member.id, movie_id=movie.id),
                 Rating(user_id=member.id, movie_id=movie.id, rating=9, review="Glorious nebulae"),
                 WatchlistEntry(user_id=member.id, movie_id=movie.id),
                 WatchHistory(user_id=member.id, movie_id=movie.id),
-                rec,
                 TokenBlocklist(
                     jti="jti-of-a-revoked-token",
                     token_type="refresh",
@@ -71,17 +64,14 @@ def library(app: Flask) -> Library:
                     expires_at=datetime.now(UTC) + timedelta(days=1),
                     reason="logout",
                 ),
+                RecommendationFeedback(
+                    user_id=member.id,
+                    movie_id=movie.id,
+                    recommendation_id=rec.id,
+                    feedback_type="like",
+                    comment="Spot on",
+                ),
             ]
-        )
-        db.session.flush()
-        db.session.add(
-            RecommendationFeedback(
-                user_id=member.id,
-                movie_id=movie.id,
-                recommendation_id=rec.id,
-                feedback_type="like",
-                comment="Spot on",
-            )
         )
         db.session.commit()
     return Library(member=member, movie=movie)
@@ -190,14 +180,6 @@ def test_user_search_finds_by_email_or_username(
     assert "someone.else@example.com" in by_email and "marlowe@example.com" not in by_email
 
 
-def stored(app: Flask, user_id: int) -> User:
-    with app.app_context():
-        user = db.session.get(User, user_id)
-        assert user is not None
-        db.session.expunge(user)
-        return user
-
-
 def edit_user(client: FlaskClient, user: User, **changes: object) -> object:
     page = f"/admin/users/edit/?id={user.id}"
     fields: dict[str, object] = {
@@ -220,7 +202,7 @@ def test_staff_edit_a_users_names_and_the_email_is_stored_lower_cased(
 
     edit_user(staff_client, member, first_name="Renamed", email="NEW.Address@Example.com")
 
-    after = stored(app, member.id)
+    after = stored(app, User, member.id)
     assert after.first_name == "Renamed"
     assert after.email == "new.address@example.com"
 
@@ -230,7 +212,7 @@ def test_staff_deactivate_a_user_from_the_edit_form(app: Flask, staff_client: Fl
 
     edit_user(staff_client, member, is_active="")
 
-    assert stored(app, member.id).is_active is False
+    assert stored(app, User, member.id).is_active is False
 
 
 def test_a_taken_email_is_refused_with_a_message_and_nothing_changes(
@@ -241,7 +223,7 @@ def test_a_taken_email_is_refused_with_a_message_and_nothing_changes(
 
     response = edit_user(staff_client, member, email=taken.email, first_name="After")
 
-    after = stored(app, member.id)
+    after = stored(app, User, member.id)
     assert (after.email, after.first_name) == (member.email, "Before")
     assert response.status_code == 200  # the form again, with the reason
     assert "Already exists." in response.text  # type: ignore[attr-defined]
@@ -255,7 +237,7 @@ def test_a_username_differing_only_in_case_from_a_taken_one_is_refused(
 
     response = edit_user(staff_client, member, username="captain")
 
-    assert stored(app, member.id).username == member.username
+    assert stored(app, User, member.id).username == member.username
     assert "A user with this username already exists." in response.text  # type: ignore[attr-defined]
 
 
@@ -276,7 +258,7 @@ def test_a_staff_member_who_is_not_superuser_cannot_grant_staff_status(
 
     edit_user(staff_client, member, is_staff="y", first_name="Edited")
 
-    after = stored(app, member.id)
+    after = stored(app, User, member.id)
     assert after.first_name == "Edited"  # the form was accepted...
     assert after.is_staff is False  # ...but staff status is not theirs to give
 
@@ -288,7 +270,7 @@ def test_a_staff_member_who_is_not_superuser_cannot_withdraw_staff_status(
 
     edit_user(staff_client, colleague)  # no is_staff in the form: it must not mean "off"
 
-    assert stored(app, colleague.id).is_staff is True
+    assert stored(app, User, colleague.id).is_staff is True
 
 
 def test_a_superuser_grants_and_withdraws_staff_status(
@@ -297,10 +279,10 @@ def test_a_superuser_grants_and_withdraws_staff_status(
     member = make_user(app)
 
     edit_user(superuser_client, member, is_staff="y")
-    assert stored(app, member.id).is_staff is True
+    assert stored(app, User, member.id).is_staff is True
 
-    edit_user(superuser_client, stored(app, member.id))
-    assert stored(app, member.id).is_staff is False
+    edit_user(superuser_client, stored(app, User, member.id))
+    assert stored(app, User, member.id).is_staff is False
 
 
 def test_no_one_can_lock_themselves_out(
@@ -309,7 +291,7 @@ def test_no_one_can_lock_themselves_out(
     response = edit_user(superuser_client, superuser, is_active="")
 
     assert "You cannot deactivate your own account" in response.text  # type: ignore[attr-defined]
-    after = stored(app, superuser.id)
+    after = stored(app, User, superuser.id)
     assert after.is_active is True and after.is_staff is True
     assert superuser_client.get("/admin/users/").status_code == 200
 
@@ -327,9 +309,9 @@ def test_deactivate_action_deactivates_the_selected_users_but_never_oneself(
     )
 
     assert response.status_code == 302
-    assert stored(app, first.id).is_active is False
-    assert stored(app, second.id).is_active is False
-    assert stored(app, staff.id).is_active is True
+    assert stored(app, User, first.id).is_active is False
+    assert stored(app, User, second.id).is_active is False
+    assert stored(app, User, staff.id).is_active is True
     page = staff_client.get("/admin/users/").text
     assert "2 user(s) deactivated." in page
     assert "You cannot deactivate your own account." in page
@@ -348,7 +330,7 @@ def test_activate_action_reactivates_users(app: Flask, staff_client: FlaskClient
         {"action": "activate", "rowid": [str(member.id)]},
     )
 
-    assert stored(app, member.id).is_active is True
+    assert stored(app, User, member.id).is_active is True
 
 
 def test_users_cannot_be_created_or_deleted_from_the_admin(
@@ -364,7 +346,7 @@ def test_users_cannot_be_created_or_deleted_from_the_admin(
         {"id": str(member.id), "url": "/admin/users/"},
     )
 
-    assert stored(app, member.id).deleted_at is None
+    assert stored(app, User, member.id).deleted_at is None
 
 
 # --- setting a password -----------------------------------------------------------------
@@ -384,14 +366,14 @@ def test_set_password_applies_the_policy_and_names_every_broken_rule(
     app: Flask, staff_client: FlaskClient
 ) -> None:
     member = make_user(app, username="gertrude")
-    before = stored(app, member.id)
+    before = stored(app, User, member.id)
 
     response = set_password(staff_client, member.id, "12345678")
 
     assert response.status_code == 400
     assert "This password is entirely numeric." in response.text
     assert "This password is too common." in response.text
-    after = stored(app, member.id)
+    after = stored(app, User, member.id)
     assert (after.password_hash, after.token_version) == (
         before.password_hash,
         before.token_version,
@@ -419,7 +401,7 @@ def test_set_password_changes_the_password_and_revokes_the_users_tokens(
     response = set_password(staff_client, member.id, "violet-harbour-lantern")
 
     assert response.status_code == 302
-    after = stored(app, member.id)
+    after = stored(app, User, member.id)
     assert after.token_version == 1
     assert client.get("/api/v1/auth/users/me/", headers=old_headers).status_code == 401
     login = client.post(

@@ -10,15 +10,11 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import User, UserProfile
-from tests.factories import make_genre, make_user, tokens_for
+from tests.factories import auth_headers, make_genre, make_user
+from tests.helpers import assert_problem, update_profile
 from tests.query_count import recorded_statements
-from tests.test_errors import assert_problem
 
 PROFILES = "/api/v1/auth/profiles/"
-
-
-def bearer(app: Flask, user: User) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens_for(app, user)['access']}"}
 
 
 def profile_id(app: Flask, user: User) -> int:
@@ -44,14 +40,6 @@ def stored_profile(app: Flask, user: User) -> dict[str, Any]:
         }
 
 
-def set_stale(app: Flask, user: User, stale: bool) -> None:
-    with app.app_context():
-        stored = db.session.get(User, user.id)
-        assert stored is not None
-        stored.profile.recommendations_stale = stale
-        db.session.commit()
-
-
 FULL_PROFILE = {
     "bio": "Westerns, mostly.",
     "avatar_url": "https://images.example.com/me.png",
@@ -67,7 +55,7 @@ FULL_PROFILE = {
 def test_a_user_lists_only_their_own_profile(app: Flask, client: FlaskClient) -> None:
     user = make_user(app)
     make_user(app)
-    response = client.get(PROFILES, headers=bearer(app, user))
+    response = client.get(PROFILES, headers=auth_headers(app, user))
     assert response.status_code == 200
     body = response.get_json()
     assert body["count"] == 1
@@ -78,12 +66,12 @@ def test_a_user_lists_only_their_own_profile(app: Flask, client: FlaskClient) ->
 def test_staff_list_every_profile_one_page_at_a_time(app: Flask, client: FlaskClient) -> None:
     staff = make_user(app, is_staff=True)
     others = [make_user(app) for _ in range(3)]
-    response = client.get(PROFILES, query_string={"page_size": 2}, headers=bearer(app, staff))
+    response = client.get(PROFILES, query_string={"page_size": 2}, headers=auth_headers(app, staff))
     body = response.get_json()
     assert body["count"] == 4
     assert len(body["results"]) == 2
     assert "page=2" in body["next"]
-    second = client.get(body["next"], headers=bearer(app, staff)).get_json()
+    second = client.get(body["next"], headers=auth_headers(app, staff)).get_json()
     listed = {item["user"]["id"] for item in body["results"] + second["results"]}
     assert listed == {staff.id, *(other.id for other in others)}
 
@@ -91,13 +79,13 @@ def test_staff_list_every_profile_one_page_at_a_time(app: Flask, client: FlaskCl
 def test_a_superuser_lists_every_profile(app: Flask, client: FlaskClient) -> None:
     superuser = make_user(app, is_superuser=True)
     other = make_user(app)
-    body = client.get(PROFILES, headers=bearer(app, superuser)).get_json()
+    body = client.get(PROFILES, headers=auth_headers(app, superuser)).get_json()
     assert {item["user"]["id"] for item in body["results"]} == {superuser.id, other.id}
 
 
 def test_profile_list_runs_a_constant_number_of_queries(app: Flask, client: FlaskClient) -> None:
     staff = make_user(app, is_staff=True)
-    headers = bearer(app, staff)
+    headers = auth_headers(app, staff)
 
     def queries_for_a_page_of(size: int) -> int:
         with recorded_statements(app) as statements:
@@ -113,7 +101,7 @@ def test_profile_list_runs_a_constant_number_of_queries(app: Flask, client: Flas
 
 def test_profile_list_rejects_a_page_size_over_100(app: Flask, client: FlaskClient) -> None:
     response = client.get(
-        PROFILES, query_string={"page_size": 101}, headers=bearer(app, make_user(app))
+        PROFILES, query_string={"page_size": 101}, headers=auth_headers(app, make_user(app))
     )
     assert_problem(response, 400, "validation_error")
 
@@ -124,7 +112,7 @@ def test_profile_list_rejects_a_page_size_over_100(app: Flask, client: FlaskClie
 def test_owner_reads_their_profile(app: Flask, client: FlaskClient) -> None:
     user = make_user(app)
     pid = profile_id(app, user)
-    response = client.get(f"{PROFILES}{pid}/", headers=bearer(app, user))
+    response = client.get(f"{PROFILES}{pid}/", headers=auth_headers(app, user))
     assert response.status_code == 200
     body = response.get_json()
     assert body["id"] == pid
@@ -137,10 +125,10 @@ def test_another_users_profile_is_404_without_data(app: Flask, client: FlaskClie
     owner = make_user(app)
     snooper = make_user(app)
     pid = profile_id(app, owner)
-    response = client.get(f"{PROFILES}{pid}/", headers=bearer(app, snooper))
+    response = client.get(f"{PROFILES}{pid}/", headers=auth_headers(app, snooper))
     body = assert_problem(response, 404, "profile_not_found")
     assert owner.username not in response.get_data(as_text=True)
-    missing = client.get(f"{PROFILES}{pid + 1000}/", headers=bearer(app, snooper))
+    missing = client.get(f"{PROFILES}{pid + 1000}/", headers=auth_headers(app, snooper))
     assert assert_problem(missing, 404)["detail"].replace(str(pid + 1000), "N") == body[
         "detail"
     ].replace(str(pid), "N")
@@ -149,7 +137,7 @@ def test_another_users_profile_is_404_without_data(app: Flask, client: FlaskClie
 def test_staff_read_any_profile(app: Flask, client: FlaskClient) -> None:
     owner = make_user(app)
     staff = make_user(app, is_staff=True)
-    response = client.get(f"{PROFILES}{profile_id(app, owner)}/", headers=bearer(app, staff))
+    response = client.get(f"{PROFILES}{profile_id(app, owner)}/", headers=auth_headers(app, staff))
     assert response.status_code == 200
     assert response.get_json()["user"]["id"] == owner.id
 
@@ -172,7 +160,7 @@ def test_owner_patches_their_profile(app: Flask, client: FlaskClient) -> None:
     response = client.patch(
         f"{PROFILES}{pid}/",
         json={"bio": "Hello", "favorite_genres": [scifi.tmdb_id, drama.tmdb_id, scifi.tmdb_id]},
-        headers=bearer(app, user),
+        headers=auth_headers(app, user),
     )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["favorite_genres"] == [878, 18]
@@ -185,7 +173,7 @@ def test_owner_patches_their_profile(app: Flask, client: FlaskClient) -> None:
 def test_owner_puts_a_whole_profile(app: Flask, client: FlaskClient) -> None:
     user = make_user(app)
     pid = profile_id(app, user)
-    response = client.put(f"{PROFILES}{pid}/", json=FULL_PROFILE, headers=bearer(app, user))
+    response = client.put(f"{PROFILES}{pid}/", json=FULL_PROFILE, headers=auth_headers(app, user))
     assert response.status_code == 200, response.get_json()
     stored = stored_profile(app, user)
     assert {key: stored[key] for key in FULL_PROFILE} == FULL_PROFILE
@@ -194,7 +182,9 @@ def test_owner_puts_a_whole_profile(app: Flask, client: FlaskClient) -> None:
 def test_put_with_missing_fields_is_400_naming_them(app: Flask, client: FlaskClient) -> None:
     user = make_user(app)
     response = client.put(
-        f"{PROFILES}{profile_id(app, user)}/", json={"bio": "only this"}, headers=bearer(app, user)
+        f"{PROFILES}{profile_id(app, user)}/",
+        json={"bio": "only this"},
+        headers=auth_headers(app, user),
     )
     body = assert_problem(response, 400, "validation_error")
     assert set(body["errors"]) == {
@@ -206,38 +196,31 @@ def test_put_with_missing_fields_is_400_naming_them(app: Flask, client: FlaskCli
     assert stored_profile(app, user)["bio"] == ""
 
 
+def test_a_bio_change_leaves_recommendations_fresh(app: Flask, client: FlaskClient) -> None:
+    user = make_user(app)
+    update_profile(app, user, recommendations_stale=False)
+    response = client.patch(
+        f"{PROFILES}{profile_id(app, user)}/",
+        json={"bio": "no taste change"},
+        headers=auth_headers(app, user),
+    )
+    assert response.status_code == 200
+    assert stored_profile(app, user)["recommendations_stale"] is False
+
+
+@pytest.mark.parametrize("route", ["profile", "me"])
 def test_changing_favourite_genres_marks_recommendations_stale(
-    app: Flask, client: FlaskClient
+    app: Flask, client: FlaskClient, route: str
 ) -> None:
     genre = make_genre(app, tmdb_id=35, name="Comedy")
     user = make_user(app)
-    set_stale(app, user, False)
-    client.patch(
-        f"{PROFILES}{profile_id(app, user)}/",
-        json={"bio": "no taste change"},
-        headers=bearer(app, user),
-    )
-    assert stored_profile(app, user)["recommendations_stale"] is False
-    response = client.patch(
-        f"{PROFILES}{profile_id(app, user)}/",
-        json={"favorite_genres": [genre.tmdb_id]},
-        headers=bearer(app, user),
-    )
-    assert response.status_code == 200
-    assert stored_profile(app, user)["recommendations_stale"] is True
-
-
-def test_favourite_genres_through_me_also_mark_recommendations_stale(
-    app: Flask, client: FlaskClient
-) -> None:
-    genre = make_genre(app, tmdb_id=27, name="Horror")
-    user = make_user(app)
-    set_stale(app, user, False)
-    response = client.patch(
-        "/api/v1/auth/users/me/",
-        json={"profile": {"favorite_genres": [genre.tmdb_id]}},
-        headers=bearer(app, user),
-    )
+    update_profile(app, user, recommendations_stale=False)
+    change = {"favorite_genres": [genre.tmdb_id]}
+    if route == "profile":
+        url, body = f"{PROFILES}{profile_id(app, user)}/", change
+    else:
+        url, body = "/api/v1/auth/users/me/", {"profile": change}
+    response = client.patch(url, json=body, headers=auth_headers(app, user))
     assert response.status_code == 200
     assert stored_profile(app, user)["recommendations_stale"] is True
 
@@ -250,7 +233,7 @@ def test_unknown_genre_ids_are_400_naming_them_and_nothing_changes(
     response = client.patch(
         f"{PROFILES}{profile_id(app, user)}/",
         json={"bio": "changed", "favorite_genres": [18, 999_999, 424_242]},
-        headers=bearer(app, user),
+        headers=auth_headers(app, user),
     )
     body = assert_problem(response, 400, "unknown_genres")
     assert "999999" in body["errors"]["favorite_genres"][0]
@@ -280,7 +263,7 @@ def test_invalid_profile_values_are_400_naming_the_field(
 ) -> None:
     user = make_user(app)
     response = client.patch(
-        f"{PROFILES}{profile_id(app, user)}/", json=changes, headers=bearer(app, user)
+        f"{PROFILES}{profile_id(app, user)}/", json=changes, headers=auth_headers(app, user)
     )
     body = assert_problem(response, 400, "validation_error")
     assert set(body["errors"]) == {field}
@@ -293,7 +276,7 @@ def test_bio_of_500_characters_and_an_empty_avatar_are_accepted(
     response = client.patch(
         f"{PROFILES}{profile_id(app, user)}/",
         json={"bio": "x" * 500, "avatar_url": ""},
-        headers=bearer(app, user),
+        headers=auth_headers(app, user),
     )
     assert response.status_code == 200
     assert len(stored_profile(app, user)["bio"]) == 500
@@ -308,10 +291,10 @@ def test_mass_assignment_on_profiles_is_400_and_never_applied(
 ) -> None:
     user = make_user(app)
     victim = make_user(app)
-    set_stale(app, user, True)
+    update_profile(app, user, recommendations_stale=True)
     pid = profile_id(app, user)
     response = client.patch(
-        f"{PROFILES}{pid}/", json={**field, "bio": "changed"}, headers=bearer(app, user)
+        f"{PROFILES}{pid}/", json={**field, "bio": "changed"}, headers=auth_headers(app, user)
     )
     assert_problem(response, 400, "validation_error")
     stored = stored_profile(app, user)
@@ -329,7 +312,9 @@ def test_writing_another_users_profile_is_404_and_changes_nothing(
     intruder = make_user(app)
     before = stored_profile(app, owner)
     response = getattr(client, method)(
-        f"{PROFILES}{profile_id(app, owner)}/", json=FULL_PROFILE, headers=bearer(app, intruder)
+        f"{PROFILES}{profile_id(app, owner)}/",
+        json=FULL_PROFILE,
+        headers=auth_headers(app, intruder),
     )
     assert_problem(response, 404, "profile_not_found")
     assert stored_profile(app, owner) == before
@@ -341,7 +326,7 @@ def test_staff_may_write_another_users_profile(app: Flask, client: FlaskClient) 
     response = client.patch(
         f"{PROFILES}{profile_id(app, owner)}/",
         json={"bio": "Moderated."},
-        headers=bearer(app, staff),
+        headers=auth_headers(app, staff),
     )
     assert response.status_code == 200
     assert stored_profile(app, owner)["bio"] == "Moderated."
@@ -359,8 +344,8 @@ def test_profile_of_a_soft_deleted_user_is_hidden_even_from_staff(
         assert stored is not None
         stored.soft_delete()
         db.session.commit()
-    assert_problem(client.get(f"{PROFILES}{pid}/", headers=bearer(app, staff)), 404)
-    listed = client.get(PROFILES, headers=bearer(app, staff)).get_json()["results"]
+    assert_problem(client.get(f"{PROFILES}{pid}/", headers=auth_headers(app, staff)), 404)
+    listed = client.get(PROFILES, headers=auth_headers(app, staff)).get_json()["results"]
     assert pid not in [item["id"] for item in listed]
     with app.app_context():
         assert db.session.get(UserProfile, pid) is not None

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import TokenBlocklist, User
 from app.services.passwords import verify_password
 from tests.factories import DEFAULT_PASSWORD, make_user, tokens_for
-from tests.test_errors import assert_problem
+from tests.helpers import assert_problem
 
 AUTH = "/api/v1/auth"
 NEW_PASSWORD = "lunar-tide-compass-88"

@@ -16,69 +16,44 @@ from app.models import (
     Favorite,
     Movie,
     Rating,
-    Recommendation,
     RecommendationFeedback,
-    TokenBlocklist,
     User,
     UserProfile,
     WatchHistory,
     WatchlistEntry,
 )
-from tests.factories import DEFAULT_PASSWORD, make_genre, make_movie, make_user, tokens_for
-from tests.test_errors import assert_problem
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    make_entry,
+    make_genre,
+    make_movie,
+    make_recommendation,
+    make_user,
+    tokens_for,
+)
+from tests.helpers import USER_TABLES, assert_problem, bearer
 
 ME = "/api/v1/auth/users/me/"
 EXPORT = "/api/v1/auth/users/me/export/"
-USER_TABLES = (
-    Favorite,
-    Rating,
-    WatchlistEntry,
-    WatchHistory,
-    Recommendation,
-    RecommendationFeedback,
-    UserProfile,
-    TokenBlocklist,
-)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> None:
     """One row of every kind for `user`, tagged so an export can be checked for it."""
     first, second = movies
-    with app.app_context():
-        recommendation = Recommendation(
-            user_id=user.id,
-            movie_id=second.id,
-            recommendation_type="hybrid",
-            confidence_score=0.8,
-            rank=1,
-            explanation=f"because {tag}",
-        )
-        db.session.add_all(
-            [
-                Favorite(user_id=user.id, movie_id=first.id),
-                Rating(user_id=user.id, movie_id=first.id, rating=9, review=f"review by {tag}"),
-                WatchlistEntry(user_id=user.id, movie_id=second.id),
-                WatchHistory(
-                    user_id=user.id, movie_id=first.id, watched_at=datetime(2024, 5, 1, tzinfo=UTC)
-                ),
-                recommendation,
-            ]
-        )
-        db.session.flush()
-        db.session.add(
-            RecommendationFeedback(
-                user_id=user.id,
-                movie_id=second.id,
-                recommendation_id=recommendation.id,
-                feedback_type="like",
-                comment=f"comment by {tag}",
-            )
-        )
-        db.session.commit()
+    recommendation = make_recommendation(app, user, second, explanation=f"because {tag}")
+    make_entry(app, Favorite, user, first)
+    make_entry(app, Rating, user, first, rating=9, review=f"review by {tag}")
+    make_entry(app, WatchlistEntry, user, second)
+    make_entry(app, WatchHistory, user, first, watched_at=datetime(2024, 5, 1, tzinfo=UTC))
+    make_entry(
+        app,
+        RecommendationFeedback,
+        user,
+        second,
+        recommendation_id=recommendation.id,
+        feedback_type="like",
+        comment=f"comment by {tag}",
+    )
 
 
 def count_rows(app: Flask, user_id: int) -> dict[str, int]:

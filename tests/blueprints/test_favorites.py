@@ -1,85 +1,32 @@
-"""Favourites: /api/v1/favorites/favorites/ and favorites/check/{movie_id}/.
-
-Also home to the small helpers the other library tests share (entries with chosen dates,
-the recommendations-stale flag, a query counter).
-"""
+"""Favourites: /api/v1/favorites/favorites/ and favorites/check/{movie_id}/."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Favorite, Genre, Movie, User, UserProfile, WatchlistEntry
-from tests.factories import auth_headers, make_genre, make_movie, make_user
+from app.models import Favorite, Genre, Movie, User, WatchlistEntry
+from tests.factories import T0, auth_headers, make_entry, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
+from tests.helpers import (
+    assert_problem,
+    count_rows,
+    recommendations_stale,
+    result_ids,
+    update_profile,
+)
 from tests.query_count import recorded_statements
-from tests.test_errors import assert_problem
 
 FAVORITES = "/api/v1/favorites/favorites/"
-T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
-
-
-# --- helpers shared by the library tests ---------------------------------------------------
-
-
-def make_entry(app: Flask, model: type[Any], user: User, movie: Movie, **fields: Any) -> Any:
-    """A committed library entry (Favorite, Rating, WatchlistEntry), detached."""
-    with app.app_context():
-        entry = model(user_id=user.id, movie_id=movie.id, **fields)
-        db.session.add(entry)
-        db.session.commit()
-        db.session.refresh(entry)
-        db.session.expunge(entry)
-        return entry
-
-
-def count_rows(app: Flask, model: type[Any], **where: Any) -> int:
-    with app.app_context():
-        statement = select(func.count()).select_from(model).filter_by(**where)
-        return db.session.scalar(statement) or 0
-
-
-def set_recommendations_fresh(app: Flask, user: User) -> None:
-    with app.app_context():
-        db.session.execute(
-            update(UserProfile)
-            .where(UserProfile.user_id == user.id)
-            .values(recommendations_stale=False)
-        )
-        db.session.commit()
-
-
-def recommendations_stale(app: Flask, user: User) -> bool:
-    with app.app_context():
-        stale = db.session.scalar(
-            select(UserProfile.recommendations_stale).where(UserProfile.user_id == user.id)
-        )
-        assert stale is not None
-        return stale
-
-
-def result_ids(response: Any) -> list[int]:
-    assert response.status_code == 200, response.get_json()
-    return [item["id"] for item in response.get_json()["results"]]
 
 
 # --- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def user(app: Flask) -> User:
-    return make_user(app)
-
-
-@pytest.fixture
-def headers(app: Flask, user: User) -> dict[str, str]:
-    return auth_headers(app, user)
 
 
 @pytest.fixture
@@ -252,7 +199,7 @@ def test_favouriting_leaves_the_watchlist_alone_and_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     make_entry(app, WatchlistEntry, user, movie)
-    set_recommendations_fresh(app, user)
+    update_profile(app, user, recommendations_stale=False)
 
     assert client.post(FAVORITES, json={"movie": movie.id}, headers=headers).status_code == 201
 
@@ -264,7 +211,7 @@ def test_a_refused_duplicate_does_not_mark_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     make_entry(app, Favorite, user, movie)
-    set_recommendations_fresh(app, user)
+    update_profile(app, user, recommendations_stale=False)
 
     assert client.post(FAVORITES, json={"movie": movie.id}, headers=headers).status_code == 409
 
@@ -464,7 +411,7 @@ def test_delete_favourite_is_204_and_removes_it(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     favorite = make_entry(app, Favorite, user, movie)
-    set_recommendations_fresh(app, user)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.delete(f"{FAVORITES}{favorite.id}/", headers=headers)
 

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 
 from app.models import Favorite, Movie, Rating, WatchlistEntry
-from tests.blueprints.test_favorites import count_rows
 from tests.factories import auth_headers, make_movie, make_user
+from tests.helpers import count_rows
 
 THREADS = 8
 

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Genre, utcnow
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
-from tests.test_errors import assert_problem
+from tests.helpers import assert_problem
 
 URL = "/api/v1/movies/genres/"
 SYNC_URL = "/api/v1/movies/genres/sync/"

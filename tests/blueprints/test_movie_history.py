@@ -10,10 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import User, UserProfile, WatchHistory, utcnow
+from app.models import User, WatchHistory, utcnow
 from tests.factories import auth_headers, make_movie, make_user
+from tests.helpers import assert_problem, recommendations_stale, update_profile
 from tests.query_count import recorded_statements
-from tests.test_errors import assert_problem
 
 URL = "/api/v1/movies/history/"
 
@@ -28,20 +28,6 @@ def history_rows(app: Flask, user: User) -> list[tuple[int, int]]:
                 .order_by(WatchHistory.id)
             ).all()
         ]
-
-
-def set_stale(app: Flask, user: User, stale: bool) -> None:
-    with app.app_context():
-        profile = db.session.scalars(select(UserProfile).filter_by(user_id=user.id)).one()
-        profile.recommendations_stale = stale
-        db.session.commit()
-
-
-def is_stale(app: Flask, user: User) -> bool:
-    with app.app_context():
-        return bool(
-            db.session.scalar(select(UserProfile.recommendations_stale).filter_by(user_id=user.id))
-        )
 
 
 def test_recording_a_viewing_is_201_with_the_movie_and_the_time(
@@ -86,9 +72,9 @@ def test_watching_the_same_movie_again_is_a_second_entry(app: Flask, client: Fla
 def test_recording_a_viewing_marks_recommendations_stale(app: Flask, client: FlaskClient) -> None:
     user = make_user(app)
     movie = make_movie(app)
-    set_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
     client.post(URL, json={"movie": movie.id}, headers=auth_headers(app, user))
-    assert is_stale(app, user)
+    assert recommendations_stale(app, user)
 
 
 def test_an_unknown_movie_is_404_and_records_nothing(app: Flask, client: FlaskClient) -> None:
@@ -162,11 +148,11 @@ def test_deleting_an_entry_is_204_and_removes_only_it(app: Flask, client: FlaskC
     headers = auth_headers(app, user)
     first = client.post(URL, json={"movie": movie.id}, headers=headers).get_json()
     second = client.post(URL, json={"movie": movie.id}, headers=headers).get_json()
-    set_stale(app, user, False)
+    update_profile(app, user, recommendations_stale=False)
     response = client.delete(f"{URL}{first['id']}/", headers=headers)
     assert response.status_code == 204
     assert history_rows(app, user) == [(second["id"], movie.id)]
-    assert is_stale(app, user)
+    assert recommendations_stale(app, user)
 
 
 def test_deleting_another_users_entry_is_404_and_keeps_it(app: Flask, client: FlaskClient) -> None:

@@ -10,12 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import db
-from app.models import Genre, Movie, User, UserProfile, utcnow
+from app.models import Genre, Movie, utcnow
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
+from tests.helpers import assert_problem, update_profile
 from tests.query_count import recorded_statements
-from tests.test_errors import assert_problem
 
 URL = "/api/v1/movies/"
 
@@ -38,48 +37,33 @@ def genres(app: Flask) -> dict[str, Genre]:
 @pytest.fixture
 def catalogue(app: Flask, genres: dict[str, Genre]) -> dict[str, Movie]:
     action, drama, comedy = genres["action"], genres["drama"], genres["comedy"]
+    fields = (
+        "title",
+        "original_title",
+        "release_date",
+        "vote_average",
+        "vote_count",
+        "popularity",
+        "genres",
+        "original_language",
+    )
+    rows = {
+        "heat": ("Heat", "Heat", date(1995, 12, 15), 7.9, 6000, 40.0, [action, drama], "en"),
+        "amelie": (
+            "Amélie",
+            "Le Fabuleux Destin d'Amélie Poulain",
+            date(2001, 4, 25),
+            7.8,
+            9000,
+            25.0,
+            [comedy],
+            "fr",
+        ),
+        "drive": ("Drive", "Drive", date(2011, 9, 15), 7.6, 10000, 60.0, [action, drama], "en"),
+        "airplane": ("Airplane!", "Airplane!", None, 7.2, 3000, 15.0, [comedy], "en"),
+    }
     return {
-        "heat": make_movie(
-            app,
-            title="Heat",
-            original_title="Heat",
-            release_date=date(1995, 12, 15),
-            vote_average=7.9,
-            vote_count=6000,
-            popularity=40.0,
-            genres=[action, drama],
-        ),
-        "amelie": make_movie(
-            app,
-            title="Amélie",
-            original_title="Le Fabuleux Destin d'Amélie Poulain",
-            release_date=date(2001, 4, 25),
-            vote_average=7.8,
-            vote_count=9000,
-            popularity=25.0,
-            original_language="fr",
-            genres=[comedy],
-        ),
-        "drive": make_movie(
-            app,
-            title="Drive",
-            original_title="Drive",
-            release_date=date(2011, 9, 15),
-            vote_average=7.6,
-            vote_count=10000,
-            popularity=60.0,
-            genres=[action, drama],
-        ),
-        "airplane": make_movie(
-            app,
-            title="Airplane!",
-            original_title="Airplane!",
-            release_date=None,
-            vote_average=7.2,
-            vote_count=3000,
-            popularity=15.0,
-            genres=[comedy],
-        ),
+        key: make_movie(app, **dict(zip(fields, row, strict=True))) for key, row in rows.items()
     }
 
 
@@ -212,13 +196,6 @@ def test_an_empty_catalogue_is_an_empty_first_page(client: FlaskClient) -> None:
     }
 
 
-def set_mature_content(app: Flask, user: User, allowed: bool) -> None:
-    with app.app_context():
-        profile = db.session.query(UserProfile).filter_by(user_id=user.id).one()
-        profile.mature_content = allowed
-        db.session.commit()
-
-
 def test_adult_titles_are_hidden_from_anonymous_callers_and_by_default(
     app: Flask, client: FlaskClient, catalogue: dict[str, Movie]
 ) -> None:
@@ -234,7 +211,7 @@ def test_adult_titles_are_shown_when_the_profile_allows_mature_content(
 ) -> None:
     adult = make_movie(app, title="Adult Film", adult=True, popularity=99.0)
     user = make_user(app)
-    set_mature_content(app, user, True)
+    update_profile(app, user, mature_content=True)
     headers = auth_headers(app, user)
     assert titles(client, headers=headers)[0] == "Adult Film"
     assert client.get(f"{URL}{adult.id}/", headers=headers).status_code == 200

@@ -17,7 +17,7 @@ from app.extensions import cache, db
 from app.models import Genre, Movie, movie_genres
 from tests.factories import make_genre, make_movie
 from tests.fake_tmdb import API_KEY, FakeTMDb
-from tests.test_errors import assert_problem
+from tests.helpers import assert_problem
 
 BROWSE_URLS = [
     "/api/v1/movies/trending/",

@@ -13,29 +13,17 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Movie, Rating, Recommendation, User, WatchlistEntry
 from app.models.library import REVIEW_MAX_LENGTH
-from tests.blueprints.test_favorites import (
-    T0,
+from tests.factories import T0, make_entry, make_genre, make_movie, make_recommendation, make_user
+from tests.fake_tmdb import FakeTMDb
+from tests.helpers import (
+    assert_problem,
     count_rows,
-    make_entry,
     recommendations_stale,
     result_ids,
-    set_recommendations_fresh,
+    update_profile,
 )
-from tests.factories import auth_headers, make_genre, make_movie, make_user
-from tests.fake_tmdb import FakeTMDb
-from tests.test_errors import assert_problem
 
 RATINGS = "/api/v1/favorites/ratings/"
-
-
-@pytest.fixture
-def user(app: Flask) -> User:
-    return make_user(app)
-
-
-@pytest.fixture
-def headers(app: Flask, user: User) -> dict[str, str]:
-    return auth_headers(app, user)
 
 
 @pytest.fixture
@@ -47,20 +35,6 @@ def stored_rating(app: Flask, rating_id: int) -> tuple[int, str] | None:
     with app.app_context():
         rating = db.session.get(Rating, rating_id)
         return None if rating is None else (rating.rating, rating.review)
-
-
-def make_recommendation(app: Flask, user: User, movie: Movie) -> int:
-    with app.app_context():
-        recommendation = Recommendation(
-            user_id=user.id,
-            movie_id=movie.id,
-            recommendation_type="hybrid",
-            confidence_score=0.8,
-            rank=1,
-        )
-        db.session.add(recommendation)
-        db.session.commit()
-        return recommendation.id
 
 
 def is_rated(app: Flask, recommendation_id: int) -> bool:
@@ -187,9 +161,9 @@ def test_a_second_rating_of_the_same_movie_is_409_and_keeps_the_first(
 def test_rating_marks_the_users_recommendation_of_that_movie_as_rated(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    mine = make_recommendation(app, user, movie)
-    other_movie = make_recommendation(app, user, make_movie(app))
-    other_user = make_recommendation(app, make_user(app), movie)
+    mine = make_recommendation(app, user, movie).id
+    other_movie = make_recommendation(app, user, make_movie(app)).id
+    other_user = make_recommendation(app, make_user(app), movie).id
 
     client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
 
@@ -254,7 +228,7 @@ def test_remove_from_watchlist_must_be_a_boolean(
 def test_rating_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    set_recommendations_fresh(app, user)
+    update_profile(app, user, recommendations_stale=False)
     client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
     assert recommendations_stale(app, user)
 
@@ -325,8 +299,8 @@ def test_put_replaces_the_rating_and_the_review(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
-    recommendation = make_recommendation(app, user, movie)
-    set_recommendations_fresh(app, user)
+    recommendation = make_recommendation(app, user, movie).id
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.put(
         f"{RATINGS}{rating.id}/", json={"rating": 9, "review": "Grew on me."}, headers=headers
@@ -436,10 +410,10 @@ def test_updating_with_remove_from_watchlist_takes_the_movie_off_the_watchlist(
 def test_delete_rating_is_204_and_the_recommendation_is_no_longer_rated(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    recommendation = make_recommendation(app, user, movie)
+    recommendation = make_recommendation(app, user, movie).id
     created = client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
     rating_id = created.get_json()["id"]
-    set_recommendations_fresh(app, user)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.delete(f"{RATINGS}{rating_id}/", headers=headers)
 
@@ -479,29 +453,18 @@ def test_list_orders_by_your_rating_title_or_date(
 ) -> None:
     # Rated in the order b, c, a; titles a < b < c; your ratings c < a < b; the movies'
     # own vote averages run the other way, to show they are not what "rating" means here.
-    b = make_entry(
-        app,
-        Rating,
-        user,
-        make_movie(app, title="Brazil", vote_average=1.0),
-        rating=9,
-        created_at=T0,
-    )
-    c = make_entry(
-        app,
-        Rating,
-        user,
-        make_movie(app, title="Casablanca", vote_average=9.0),
-        rating=2,
-        created_at=T0 + timedelta(days=1),
-    )
-    a = make_entry(
-        app,
-        Rating,
-        user,
-        make_movie(app, title="Alien", vote_average=5.0),
-        rating=6,
-        created_at=T0 + timedelta(days=2),
+    b, c, a = (
+        make_entry(
+            app,
+            Rating,
+            user,
+            make_movie(app, title=title, vote_average=vote_average),
+            rating=rating,
+            created_at=T0 + timedelta(days=day),
+        )
+        for day, (title, vote_average, rating) in enumerate(
+            [("Brazil", 1.0, 9), ("Casablanca", 9.0, 2), ("Alien", 5.0, 6)]
+        )
     )
     expected = {
         "created_at": [b.id, c.id, a.id],

@@ -25,18 +25,10 @@ from app.services.recommendation.batches import save_batch
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.helpers import assert_problem
 from tests.query_count import recorded_statements
 
 URL = "/api/v1/recommendations/"
-
-
-def assert_problem(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def make_catalogue(app: Flask, count: int, genres: list[Genre] | None = None) -> list[Movie]:
@@ -98,16 +90,6 @@ def profile_of(app: Flask, user: User) -> UserProfile:
         assert profile is not None
         db.session.expunge(profile)
         return profile
-
-
-@pytest.fixture
-def user(app: Flask) -> User:
-    return make_user(app)
-
-
-@pytest.fixture
-def headers(app: Flask, user: User) -> dict[str, str]:
-    return auth_headers(app, user)
 
 
 # --- authentication ------------------------------------------------------------------------

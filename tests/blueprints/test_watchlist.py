@@ -11,29 +11,17 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import Favorite, Movie, User, WatchlistEntry
-from tests.blueprints.test_favorites import (
-    T0,
+from tests.factories import T0, auth_headers, make_entry, make_genre, make_movie, make_user
+from tests.fake_tmdb import FakeTMDb
+from tests.helpers import (
+    assert_problem,
     count_rows,
-    make_entry,
     recommendations_stale,
     result_ids,
-    set_recommendations_fresh,
+    update_profile,
 )
-from tests.factories import auth_headers, make_genre, make_movie, make_user
-from tests.fake_tmdb import FakeTMDb
-from tests.test_errors import assert_problem
 
 WATCHLIST = "/api/v1/favorites/watchlist/"
-
-
-@pytest.fixture
-def user(app: Flask) -> User:
-    return make_user(app)
-
-
-@pytest.fixture
-def headers(app: Flask, user: User) -> dict[str, str]:
-    return auth_headers(app, user)
 
 
 @pytest.fixture
@@ -44,7 +32,7 @@ def movie(app: Flask) -> Movie:
 def test_add_to_watchlist_is_201_with_the_movie_and_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
-    set_recommendations_fresh(app, user)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.post(WATCHLIST, json={"movie": movie.id}, headers=headers)
 
@@ -120,7 +108,7 @@ def test_delete_from_watchlist_is_204_and_marks_recommendations_stale(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     entry = make_entry(app, WatchlistEntry, user, movie)
-    set_recommendations_fresh(app, user)
+    update_profile(app, user, recommendations_stale=False)
 
     response = client.delete(f"{WATCHLIST}{entry.id}/", headers=headers)
 

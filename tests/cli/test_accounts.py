@@ -30,6 +30,13 @@ def create_superuser(runner, *args: str, input: str | None = None) -> Result:  #
     return runner.invoke(args=["create-superuser", *args], input=input)
 
 
+def create_superuser_prompted(runner, input: str) -> Result:  # type: ignore[no-untyped-def]  # noqa: A002
+    """create-superuser without --password, answering its password prompts with `input`."""
+    return create_superuser(
+        runner, "--email", "admin@example.com", "--username", "admin", input=input
+    )
+
+
 def test_prune_tokens_reports_how_many_rows_it_deleted(app: Flask, runner) -> None:  # type: ignore[no-untyped-def]
     user = make_user(app)
     now = datetime.now(UTC)
@@ -84,14 +91,7 @@ def test_create_superuser_with_options_makes_an_active_staff_superuser(
 
 
 def test_create_superuser_prompts_for_the_password_twice(app: Flask, runner) -> None:  # type: ignore[no-untyped-def]
-    result = create_superuser(
-        runner,
-        "--email",
-        "admin@example.com",
-        "--username",
-        "admin",
-        input=f"{PASSWORD}\n{PASSWORD}\n",
-    )
+    result = create_superuser_prompted(runner, input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
     assert "Repeat for confirmation" in result.output
     assert PASSWORD not in result.output
@@ -99,14 +99,7 @@ def test_create_superuser_prompts_for_the_password_twice(app: Flask, runner) -> 
 
 
 def test_create_superuser_refuses_mismatched_confirmation(app: Flask, runner) -> None:  # type: ignore[no-untyped-def]
-    result = create_superuser(
-        runner,
-        "--email",
-        "admin@example.com",
-        "--username",
-        "admin",
-        input=f"{PASSWORD}\nother-one-entirely\n",
-    )
+    result = create_superuser_prompted(runner, input=f"{PASSWORD}\nother-one-entirely\n")
     assert result.exit_code != 0
     assert superuser_count(app) == 0
 

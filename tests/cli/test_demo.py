@@ -12,18 +12,17 @@ from app.models import Genre, Movie, User, movie_genres
 from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
 from app.services.demo_data import DEMO_MOVIES
 from app.services.passwords import verify_password
+from tests.helpers import snapshot
 
 
 def catalogue_snapshot(app: Flask) -> dict[str, Any]:
-    with app.app_context():
-        return {
-            "movies": db.session.execute(
-                select(Movie.id, Movie.tmdb_id, Movie.title, Movie.updated_at).order_by(Movie.id)
-            ).all(),
-            "genres": db.session.execute(select(Genre.id, Genre.tmdb_id, Genre.name)).all(),
-            "links": db.session.scalar(select(func.count()).select_from(movie_genres)),
-            "users": db.session.scalar(select(func.count(User.id))),
-        }
+    return snapshot(
+        app,
+        movies=select(Movie.id, Movie.tmdb_id, Movie.title, Movie.updated_at).order_by(Movie.id),
+        genres=select(Genre.id, Genre.tmdb_id, Genre.name).order_by(Genre.id),
+        links=select(func.count()).select_from(movie_genres),
+        users=select(func.count(User.id)),
+    )
 
 
 def test_seed_demo_loads_at_least_100_real_films_and_a_demo_user(app: Flask, runner: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.services.recommendation.test_evaluation import two_taste_clusters
+from tests.helpers import two_taste_clusters
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "movielens-small"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,29 +14,9 @@ from app.extensions import db
 from app.models import Genre, Movie, Rating, User, UserProfile
 from app.services.recommendation.movielens import parse_title, rating_to_scale
 from tests.factories import make_movie
+from tests.helpers import write_movielens
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "movielens-small"
-
-
-def write_movielens(
-    directory: Path,
-    movies: list[tuple[int, str, str]],
-    links: list[tuple[int, str]],
-    ratings: list[tuple[int, int, float, int]],
-) -> Path:
-    """A MovieLens "latest" folder, CRLF line ends and quoting as published."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tables: dict[str, tuple[list[str], list[Any]]] = {
-        "movies.csv": (["movieId", "title", "genres"], movies),
-        "links.csv": (["movieId", "imdbId", "tmdbId"], [(m, f"{m:07d}", t) for m, t in links]),
-        "ratings.csv": (["userId", "movieId", "rating", "timestamp"], ratings),
-    }
-    for name, (header, rows) in tables.items():
-        with (directory / name).open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\r\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-    return directory
 
 
 MOVIES = [

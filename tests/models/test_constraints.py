@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Favorite, Movie, Rating, Recommendation, RecommendationFeedback, User
-from tests.factories import make_movie, make_user
+from app.models import Favorite, Movie, Rating, RecommendationFeedback, User
+from tests.factories import make_movie, make_recommendation, make_user
 
 
 def insert_and_commit(app: Flask, *rows: object) -> None:
@@ -47,25 +47,9 @@ def test_duplicate_tmdb_id_is_refused_by_the_database(app: Flask) -> None:
 def test_recommendation_type_and_confidence_are_checked(app: Flask) -> None:
     user, movie = make_user(app), make_movie(app)
     with pytest.raises(IntegrityError):
-        insert_and_commit(
-            app,
-            Recommendation(
-                user_id=user.id,
-                movie_id=movie.id,
-                recommendation_type="magic",
-                confidence_score=0.5,
-            ),
-        )
+        make_recommendation(app, user, movie, recommendation_type="magic", confidence_score=0.5)
     with pytest.raises(IntegrityError):
-        insert_and_commit(
-            app,
-            Recommendation(
-                user_id=user.id,
-                movie_id=movie.id,
-                recommendation_type="hybrid",
-                confidence_score=1.5,
-            ),
-        )
+        make_recommendation(app, user, movie, recommendation_type="hybrid", confidence_score=1.5)
 
 
 def test_feedback_is_unique_per_user_and_movie(app: Flask) -> None:

@@ -15,9 +15,9 @@ from app.models import Genre, Movie
 from app.services.accounts import create_user
 from app.services.catalog import upsert_movies
 from app.services.catalogue_cache import GENERATION_KEY, generation
-from tests.blueprints.test_movies_catalogue import URL, set_mature_content, titles
 from tests.factories import auth_headers, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
+from tests.helpers import CATALOGUE, titles, update_profile
 from tests.query_count import recorded_statements
 
 
@@ -27,7 +27,7 @@ def page_cache_on(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def page(client: FlaskClient, query: str = "", **kwargs: Any) -> dict[str, Any]:
-    response = client.get(f"{URL}?{query}", **kwargs)
+    response = client.get(f"{CATALOGUE}?{query}", **kwargs)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
 
@@ -150,7 +150,7 @@ def test_adult_titles_never_leak_into_pages_cached_for_other_callers(
     make_movie(app, title="Heat", popularity=10.0)
     make_movie(app, title="Adult Film", adult=True, popularity=99.0)
     mature, careful = make_user(app), make_user(app)
-    set_mature_content(app, mature, True)
+    update_profile(app, mature, mature_content=True)
     assert titles(client, headers=auth_headers(app, mature)) == ["Adult Film", "Heat"]
     assert titles(client) == ["Heat"]
     assert titles(client, headers=auth_headers(app, careful)) == ["Heat"]
@@ -182,7 +182,7 @@ def test_a_page_out_of_range_is_still_404_after_pages_were_cached(
 ) -> None:
     make_movie(app, title="Heat")
     page(client)
-    response = client.get(f"{URL}?page=2")
+    response = client.get(f"{CATALOGUE}?page=2")
     assert response.status_code == 404
     assert response.get_json()["code"] == "page_not_found"
 

@@ -21,32 +21,10 @@ from app.services.recommendation.evaluation import (
 )
 from app.services.recommendation.movielens import read_movielens
 from app.services.recommendation.scoring import Weights
-from tests.cli.test_movielens import write_movielens
+from tests.helpers import two_taste_clusters, write_movielens
 
 GENRES = ("Drama", "Comedy", "Action")
 DEFAULT_WEIGHTS = Weights(genre=0.2, quality=0.1, popularity=0.15, recency=0.1, collaborative=0.45)
-
-
-def two_taste_clusters(directory: Path) -> Path:
-    """10 "A" users rate the 10 A movies, 30 "B" users the 10 B movies, all 4 or 4.5 stars.
-
-    Each user rates their cluster's movies in a rotated order, so the two held out (the latest
-    20%) differ from user to user. B movies are three times as popular, so popularity ranks
-    them first for everybody: right for B users (NDCG 1), wrong for A users (NDCG 0): 0.75
-    overall. What an A user liked says exactly which movies are left for them: NDCG 1.
-    """
-    movies = [
-        (m, f"{'A' if m <= 10 else 'B'} film {m} (1995)", GENRES[m % 3]) for m in range(1, 21)
-    ]
-    links = [(m, str(1000 + m)) for m in range(1, 21)]
-    ratings = []
-    for user in range(1, 41):
-        first = 1 if user <= 10 else 11
-        for step in range(10):
-            movie = first + (user + step) % 10
-            stars = 4.5 if step % 2 else 4.0
-            ratings.append((user, movie, stars, 1_000_000_000 + user * 10_000 + step * 100))
-    return write_movielens(directory, movies, links, ratings)
 
 
 @pytest.fixture
