@@ -86,6 +86,7 @@ class Config:
     # gunicorn's worker timeout (gunicorn.conf.py reads the same variable): every
     # deadline on another system must end before it.
     GUNICORN_TIMEOUT = env_int("GUNICORN_TIMEOUT", 30)
+    GUNICORN_THREADS = env_int("GUNICORN_THREADS", 4)
 
     # Largest request body accepted, in bytes (a review of 5,000 characters fits many times).
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
@@ -137,6 +138,11 @@ class Config:
     # One deadline for a whole TMDb call (connects, slow bodies, retries, Retry-After
     # waits); past it the request answers 503 tmdb_unavailable.
     TMDB_TOTAL_DEADLINE = env_float("TMDB_TOTAL_DEADLINE", 8.0)
+    # TMDb calls in flight per process at most; more answer 503 at once, so a slow TMDb
+    # never holds every thread of a worker (liveness and the rest of the API keep one).
+    TMDB_MAX_CONCURRENT_CALLS = env_int(
+        "TMDB_MAX_CONCURRENT_CALLS", max(1, env_int("GUNICORN_THREADS", 4) // 2)
+    )
     TMDB_CACHE_LIST_SECONDS = env_int("TMDB_CACHE_LIST_SECONDS", 60 * 60)
     TMDB_CACHE_DETAILS_SECONDS = env_int("TMDB_CACHE_DETAILS_SECONDS", 24 * 60 * 60)
     TMDB_CACHE_GENRES_SECONDS = env_int("TMDB_CACHE_GENRES_SECONDS", 7 * 24 * 60 * 60)
@@ -243,6 +249,7 @@ class TestingConfig(Config):
     TMDB_READ_TIMEOUT = 1.0
     TMDB_MAX_RETRY_AFTER = 2.0
     TMDB_TOTAL_DEADLINE = 4.0
+    TMDB_MAX_CONCURRENT_CALLS = 8
     # Tests see every catalogue change at once.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = 0.0
 
