@@ -91,7 +91,10 @@ class ApiServer:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="api-server-", suffix=".log", delete=False)
+        # Closed in stop(): it outlives this method by design.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="api-server-", suffix=".log", delete=False
+        )
         self.env = {
             **os.environ,
             "APP_ENV": "development",
@@ -138,4 +141,5 @@ class ApiServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
             self.process = None
+        self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
