@@ -29,7 +29,7 @@ from sqlalchemy.exc import DisconnectionError
 logger = logging.getLogger(__name__)
 
 # A frozen server gets this long past its own statement timeout before the client gives up.
-STATEMENT_GRACE_SECONDS = 1.0
+STATEMENT_GRACE_SECONDS = 0.5
 # The ping that checks a pooled connection before it is handed out.
 PING_SECONDS = 1.0
 
