@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from cachelib import FileSystemCache
 from flask import Blueprint, Flask, Request, Response, g, render_template, request
@@ -118,25 +117,24 @@ def configure_session(app: Flask) -> None:
             ),
         )
     server_session.init_app(app)
-    app.session_interface = GuardedSessionInterface(app.session_interface)
+    interface = app.session_interface
+    # The same interface object, with the guard's methods in front of its own.
+    interface.__class__ = type(
+        f"Guarded{type(interface).__name__}", (SessionStoreGuard, type(interface)), {}
+    )
 
 
 SESSION_STORE_DOWN = "admin_session_store_down"
 
 
-class GuardedSessionInterface(SessionInterface):
-    """Flask-Session's interface, where Redis being down makes the admin answer 503 (an
-    explanatory page) instead of 500; the API, which has no session, is not affected."""
-
-    def __init__(self, inner: SessionInterface) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+class SessionStoreGuard(SessionInterface):
+    """Put in front of Flask-Session's interface: Redis being down makes the admin answer
+    503 (an explanatory page) instead of 500; the API, which has no session, is not
+    affected."""
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         try:
-            return self.inner.open_session(app, request)
+            return super().open_session(app, request)
         except RedisError as error:
             logger.warning("admin session store unavailable: %s", error.__class__.__name__)
             g.setdefault(SESSION_STORE_DOWN, True)
@@ -146,7 +144,7 @@ class GuardedSessionInterface(SessionInterface):
         if g.get(SESSION_STORE_DOWN):
             return
         try:
-            self.inner.save_session(app, session, response)
+            super().save_session(app, session, response)
         except RedisError as error:
             # Too late for the before_request page: the answer becomes that page instead.
             logger.warning("admin session not saved: %s", error.__class__.__name__)
