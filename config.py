@@ -65,10 +65,28 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         env_str("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'movies.db'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {}
     SQLALCHEMY_RECORD_QUERIES = False
+    # Bounded time on PostgreSQL (app/database_timeouts.py): seconds to open a connection,
+    # to wait for a free pooled one, and the longest statement a web request may run
+    # (milliseconds; enforced by the server, and on the client when the server is frozen).
+    # `flask` commands use DATABASE_CLI_STATEMENT_TIMEOUT_MS instead (0: no limit).
+    DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 2)
+    DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 2.0)
+    DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 3000)
+    DATABASE_CLI_STATEMENT_TIMEOUT_MS = env_int("DATABASE_CLI_STATEMENT_TIMEOUT_MS", 0)
 
     REDIS_URL = env_str("REDIS_URL")
+    # Seconds to connect to or hear from Redis before it counts as down; the cache then
+    # skips Redis for CACHE_RETRY_SECONDS, the rate limiter counts in-process.
+    REDIS_SOCKET_TIMEOUT = env_float("REDIS_SOCKET_TIMEOUT", 0.5)
+    CACHE_RETRY_SECONDS = env_float("CACHE_RETRY_SECONDS", 5.0)
+    # /health/ready/ answers within this many seconds, whatever its dependencies do.
+    READINESS_TIMEOUT = env_float("READINESS_TIMEOUT", 1.5)
+    # gunicorn's worker timeout (gunicorn.conf.py reads the same variable): every
+    # deadline on another system must end before it.
+    GUNICORN_TIMEOUT = env_int("GUNICORN_TIMEOUT", 30)
+    GUNICORN_THREADS = env_int("GUNICORN_THREADS", 4)
 
     # Largest request body accepted, in bytes (a review of 5,000 characters fits many times).
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
@@ -117,6 +135,14 @@ class Config:
     TMDB_BACKOFF_FACTOR = env_float("TMDB_BACKOFF_FACTOR", 0.5)
     # Longest Retry-After (seconds) the client will wait before giving up on a 429.
     TMDB_MAX_RETRY_AFTER = env_float("TMDB_MAX_RETRY_AFTER", 10.0)
+    # One deadline for a whole TMDb call (connects, slow bodies, retries, Retry-After
+    # waits); past it the request answers 503 tmdb_unavailable.
+    TMDB_TOTAL_DEADLINE = env_float("TMDB_TOTAL_DEADLINE", 8.0)
+    # TMDb calls in flight per process at most; more answer 503 at once, so a slow TMDb
+    # never holds every thread of a worker (liveness and the rest of the API keep one).
+    TMDB_MAX_CONCURRENT_CALLS = env_int(
+        "TMDB_MAX_CONCURRENT_CALLS", max(1, env_int("GUNICORN_THREADS", 4) // 2)
+    )
     TMDB_CACHE_LIST_SECONDS = env_int("TMDB_CACHE_LIST_SECONDS", 60 * 60)
     TMDB_CACHE_DETAILS_SECONDS = env_int("TMDB_CACHE_DETAILS_SECONDS", 24 * 60 * 60)
     TMDB_CACHE_GENRES_SECONDS = env_int("TMDB_CACHE_GENRES_SECONDS", 7 * 24 * 60 * 60)
@@ -172,6 +198,22 @@ class Config:
     @classmethod
     def validate(cls) -> None:
         """Refuse configurations that are unsafe for this environment."""
+        validate_deadlines(cls)
+
+
+def validate_deadlines(config: type[Config]) -> None:
+    """Every deadline on another system ends before gunicorn kills the worker."""
+    if not 0 < config.TMDB_TOTAL_DEADLINE < config.GUNICORN_TIMEOUT:
+        raise ConfigurationError(
+            f"TMDB_TOTAL_DEADLINE ({config.TMDB_TOTAL_DEADLINE}) must be above 0 and below "
+            f"the worker timeout GUNICORN_TIMEOUT ({config.GUNICORN_TIMEOUT})."
+        )
+    statement_seconds = config.DATABASE_STATEMENT_TIMEOUT_MS / 1000
+    if statement_seconds >= config.GUNICORN_TIMEOUT:
+        raise ConfigurationError(
+            f"DATABASE_STATEMENT_TIMEOUT_MS ({config.DATABASE_STATEMENT_TIMEOUT_MS}) must be "
+            f"below the worker timeout GUNICORN_TIMEOUT ({config.GUNICORN_TIMEOUT} s)."
+        )
 
 
 class DevelopmentConfig(Config):
@@ -206,6 +248,8 @@ class TestingConfig(Config):
     TMDB_BACKOFF_FACTOR = 0.0
     TMDB_READ_TIMEOUT = 1.0
     TMDB_MAX_RETRY_AFTER = 2.0
+    TMDB_TOTAL_DEADLINE = 4.0
+    TMDB_MAX_CONCURRENT_CALLS = 8
     # Tests see every catalogue change at once.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = 0.0
 
@@ -216,6 +260,7 @@ class ProductionConfig(Config):
 
     @classmethod
     def validate(cls) -> None:
+        validate_deadlines(cls)
         for name in ("SECRET_KEY", "JWT_SECRET_KEY"):
             value = getattr(cls, name)
             if value in INSECURE_DEFAULT_SECRETS or len(value) < 32:

@@ -19,6 +19,12 @@ from app.blueprints.health import blp as health_blp
 from app.blueprints.movies import blp as movies_blp
 from app.blueprints.recommendations import blp as recommendations_blp
 from app.cli import register_cli
+from app.database_timeouts import (
+    engine_options,
+    install_deadlines,
+    is_postgres,
+    statement_timeout_ms,
+)
 from app.errors import register_error_handlers
 from app.extensions import api, cache, cors, db, jwt, limiter, migrate
 from app.observability import (
@@ -26,6 +32,7 @@ from app.observability import (
     register_metrics_endpoint,
     register_request_tracking,
 )
+from app.redis_connections import redis_client_options
 from app.security import register_security_headers
 from app.services.catalogue_cache import register_session_listeners
 from config import INSTANCE_DIR, get_config
@@ -61,7 +68,11 @@ def configure_proxy(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
+    if is_postgres(app.config["SQLALCHEMY_DATABASE_URI"]):
+        with app.app_context():
+            install_deadlines(db.engine, statement_timeout_ms(app.config))
     migrate.init_app(
         app,
         db,
@@ -81,16 +92,30 @@ def register_extensions(app: Flask) -> None:
         expose_headers=["Retry-After", "X-Request-ID"],
         allow_headers=["Authorization", "Content-Type"],
     )
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    configure_rate_limit_storage(app)
     limiter.init_app(app)
     api.init_app(app)
 
 
 def cache_config(app: Flask) -> dict[str, Any]:
-    """Redis when REDIS_URL is set, an in-process cache otherwise."""
+    """Redis when REDIS_URL is set (a failure there is a miss), an in-process cache otherwise."""
     if app.config["REDIS_URL"]:
-        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": app.config["REDIS_URL"]}
+        return {
+            "CACHE_TYPE": "app.resilient_cache.ResilientRedisCache",
+            "CACHE_REDIS_URL": app.config["REDIS_URL"],
+            "CACHE_OPTIONS": redis_client_options(app.config),
+        }
     return {"CACHE_TYPE": "SimpleCache"}
+
+
+def configure_rate_limit_storage(app: Flask) -> None:
+    """Counters in Redis when REDIS_URL is set; while Redis is down, Flask-Limiter counts in
+    each process (and logs a warning) and goes back to Redis once it answers again."""
+    config = app.config
+    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"] or "memory://")
+    if config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_client_options(config))
+        config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
 
 
 def configure_page_cache(app: Flask) -> None:

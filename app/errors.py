@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, Response, current_app, json
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SQLInterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -228,6 +229,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(SQLInterfaceError)
+    @app.errorhandler(PoolTimeoutError)  # no pooled connection came free in time
     def handle_database_unavailable(error: Exception) -> Response:
         logger.error("database unavailable: %s", error.__class__.__name__)
         try:

@@ -8,6 +8,7 @@ request, so tests can count calls. Failure modes are switched per test.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,11 +91,16 @@ class FakeTMDb:
     genres: list[dict[str, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     # A list of failure modes consumed one per request ("500", "503", "429", "timeout",
-    # "malformed" (not JSON), "bad_shape" (JSON with wrong types), "401", "404"); when
-    # empty, `failure` (if set) applies to every request.
+    # "malformed" (not JSON), "bad_shape" (JSON with wrong types), "401", "404", "slow"
+    # (answers after `delay` seconds), "trickle" (sends its body one byte every `delay`
+    # seconds)); when empty, `failure` (if set) applies to every request.
     failures: list[str] = field(default_factory=list)
     failure: str | None = None
     retry_after: int = 1
+    delay: float = 30.0
+    # Set by reset(): wakes every slow or trickling answer still waiting, so none outlives
+    # its test.
+    released: threading.Event = field(default_factory=threading.Event)
     page_size: int = 20
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,6 +116,9 @@ class FakeTMDb:
             self.failures = []
             self.failure = None
             self.retry_after = 1
+            self.delay = 30.0
+            self.released.set()
+            self.released = threading.Event()
 
     def count(self, path_fragment: str) -> int:
         return sum(1 for path in self.requests if path_fragment in path)
@@ -157,6 +166,11 @@ def handle(fake: FakeTMDb, request: Request) -> Response:
     if failure == "timeout":
         threading.Event().wait(3)
         return _json({"status_message": "too late"})
+    if failure == "slow":
+        fake.released.wait(fake.delay)
+        return route(fake, request)
+    if failure == "trickle":
+        return trickle(route(fake, request), fake.delay, fake.released)
     if failure == "500":
         return _json({"status_message": "Internal error"}, 500)
     if failure == "503":
@@ -186,6 +200,32 @@ def handle(fake: FakeTMDb, request: Request) -> Response:
     if failure == "bad_shape":
         return _json(bad_shape(route(fake, request).get_json()))
     return route(fake, request)
+
+
+def trickle(response: Response, interval: float, released: threading.Event) -> Response:
+    """The same answer, its body sent one byte every `interval` seconds."""
+    body = response.get_data()
+
+    def drip() -> Any:
+        for index in range(len(body)):
+            if released.wait(interval):
+                return
+            yield body[index : index + 1]
+
+    return Response(
+        drip(),
+        status=response.status_code,
+        headers={"Content-Length": str(len(body))},
+        mimetype="application/json",
+    )
+
+
+def unreachable_base_url() -> str:
+    """A TMDb that is down: a loopback port nothing listens on (connections refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/3"
 
 
 def bad_shape(body: Any) -> Any:

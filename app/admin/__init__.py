@@ -7,16 +7,19 @@ under /api authenticates with Bearer tokens and is left exactly as it was.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
 from cachelib import FileSystemCache
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, Request, Response, g, render_template, request
+from flask.sessions import SessionInterface, SessionMixin
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_session import Session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from redis import Redis
+from redis.exceptions import RedisError
 
 from app.admin.views import (
     FavoriteView,
@@ -46,6 +49,9 @@ from app.models import (
     WatchHistory,
     WatchlistEntry,
 )
+from app.redis_connections import redis_client_options
+
+logger = logging.getLogger(__name__)
 
 ADMIN_URL = "/admin"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -76,6 +82,12 @@ def init_admin(app: Flask) -> None:
         limiter.exempt(view.blueprint)
 
     @app.before_request
+    def answer_503_without_a_session_store() -> tuple[str, int] | None:
+        if g.get(SESSION_STORE_DOWN) and request.path.startswith(ADMIN_URL + "/"):
+            return render_template("staff_admin/unavailable.html"), 503
+        return None
+
+    @app.before_request
     def check_admin_csrf_token() -> None:
         """Every form posted to the admin carries the session's CSRF token."""
         if request.method in UNSAFE_METHODS and request.path.startswith(ADMIN_URL + "/"):
@@ -93,7 +105,9 @@ def configure_session(app: Flask) -> None:
     config.setdefault("SESSION_KEY_PREFIX", "admin-session:")
     if config["REDIS_URL"]:
         config.setdefault("SESSION_TYPE", "redis")
-        config.setdefault("SESSION_REDIS", Redis.from_url(config["REDIS_URL"]))
+        config.setdefault(
+            "SESSION_REDIS", Redis.from_url(config["REDIS_URL"], **redis_client_options(config))
+        )
     else:
         config.setdefault("SESSION_TYPE", "cachelib")
         config.setdefault(
@@ -103,6 +117,41 @@ def configure_session(app: Flask) -> None:
             ),
         )
     server_session.init_app(app)
+    interface = app.session_interface
+    # The same interface object, with the guard's methods in front of its own.
+    interface.__class__ = type(
+        f"Guarded{type(interface).__name__}", (SessionStoreGuard, type(interface)), {}
+    )
+
+
+SESSION_STORE_DOWN = "admin_session_store_down"
+
+
+class SessionStoreGuard(SessionInterface):
+    """Put in front of Flask-Session's interface: Redis being down makes the admin answer
+    503 (an explanatory page) instead of 500; the API, which has no session, is not
+    affected."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        try:
+            return super().open_session(app, request)
+        except RedisError as error:
+            logger.warning("admin session store unavailable: %s", error.__class__.__name__)
+            g.setdefault(SESSION_STORE_DOWN, True)
+            return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if g.get(SESSION_STORE_DOWN):
+            return
+        try:
+            super().save_session(app, session, response)
+        except RedisError as error:
+            # Too late for the before_request page: the answer becomes that page instead.
+            logger.warning("admin session not saved: %s", error.__class__.__name__)
+            response.status_code = 503
+            response.headers.pop("Location", None)
+            response.set_data(render_template("staff_admin/unavailable.html"))
+            response.mimetype = "text/html"
 
 
 def add_views(admin: Admin, *, page_size: int) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import cache, db
+from app.extensions import cache, db, limiter
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +63,105 @@ def check_migrations() -> CheckResult:
     if current != head:
         return CheckResult("migrations", False, "not at the latest migration")
     return CheckResult("migrations", True, "ok")
+
+
+# --- Readiness: each dependency ok / degraded / down, answered within READINESS_TIMEOUT ----
+
+OK, DEGRADED, DOWN = "ok", "degraded", "down"
+# Without these the API cannot serve at all; the others only degrade it.
+ESSENTIAL = frozenset({"database", "migrations"})
+
+
+@dataclass(frozen=True)
+class DependencyStatus:
+    name: str
+    status: str  # ok, degraded or down
+    detail: str
+
+
+def probe_database() -> DependencyStatus:
+    result = check_database()
+    return DependencyStatus("database", OK if result.ok else DOWN, result.detail)
+
+
+def probe_migrations() -> DependencyStatus:
+    result = check_migrations()
+    return DependencyStatus("migrations", OK if result.ok else DOWN, result.detail)
+
+
+def probe_cache() -> DependencyStatus:
+    backend = cache.cache
+    ping = getattr(backend, "ping", None)
+    if ping is None:
+        return DependencyStatus("cache", OK, "in-process")
+    if ping():
+        return DependencyStatus("cache", OK, "ok")
+    return DependencyStatus("cache", DEGRADED, "unreachable: requests bypass the cache")
+
+
+def probe_rate_limit_store() -> DependencyStatus:
+    storage = limiter.storage
+    if storage.__class__.__name__ == "MemoryStorage":
+        return DependencyStatus("rate_limit_store", OK, "in-process")
+    if storage.check():
+        return DependencyStatus("rate_limit_store", OK, "ok")
+    return DependencyStatus(
+        "rate_limit_store", DEGRADED, "unreachable: limits are counted in each process"
+    )
+
+
+def probe_tmdb() -> DependencyStatus:
+    """Configured or not: TMDb itself is not called, so its outages never fail readiness."""
+    if current_app.config["TMDB_API_KEY"].strip():
+        return DependencyStatus("tmdb", OK, "configured")
+    return DependencyStatus("tmdb", DEGRADED, "not configured: TMDb endpoints answer 503")
+
+
+PROBES: tuple[Callable[[], DependencyStatus], ...] = (
+    probe_database,
+    probe_migrations,
+    probe_cache,
+    probe_rate_limit_store,
+    probe_tmdb,
+)
+PROBE_NAMES = ("database", "migrations", "cache", "rate_limit_store", "tmdb")
+
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def probe_executor() -> ThreadPoolExecutor:
+    """One pool per process (threads do not survive a fork). A probe that outlives the
+    deadline finishes in the background, bounded by its own connect and socket timeouts."""
+    global _executor
+    if _executor is None or _executor[0] != os.getpid():
+        _executor = (os.getpid(), ThreadPoolExecutor(max_workers=16, thread_name_prefix="probe"))
+    return _executor[1]
+
+
+def _run_probe(app: Flask, probe: Callable[[], DependencyStatus]) -> DependencyStatus:
+    with app.app_context():
+        return probe()
+
+
+def check_readiness(timeout: float) -> list[DependencyStatus]:
+    """Every dependency's status, probed at once; one that has not answered in `timeout`
+    seconds is down (database, migrations) or degraded (the others)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    futures = [probe_executor().submit(_run_probe, app, probe) for probe in PROBES]
+    wait(futures, timeout=timeout)
+    statuses = []
+    for name, future in zip(PROBE_NAMES, futures, strict=True):
+        if future.done():
+            statuses.append(future.result())
+        else:
+            future.cancel()
+            status = DOWN if name in ESSENTIAL else DEGRADED
+            statuses.append(DependencyStatus(name, status, f"no answer within {timeout:g} s"))
+    return statuses
+
+
+def overall_status(statuses: list[DependencyStatus]) -> str:
+    """down when an essential dependency is down, degraded when anything is not ok."""
+    if any(s.status == DOWN and s.name in ESSENTIAL for s in statuses):
+        return DOWN
+    return OK if all(s.status == OK for s in statuses) else DEGRADED

@@ -3,13 +3,19 @@
 One pooled `requests.Session` per app, timeouts on every call, retries with exponential
 back-off on connection errors, 5xx and 429 (honouring Retry-After up to a cap), parsed and
 validated JSON cached with flask-caching, and every failure turned into a domain error.
+Each call has one total deadline (TMDB_TOTAL_DEADLINE) covering its connects, reads, a
+body that trickles in, its retries and their waits.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import math
 import re
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +26,7 @@ import requests
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 from app.errors import NotFound, UpstreamError, UpstreamUnavailable
 from app.extensions import cache
@@ -34,6 +41,8 @@ TRENDING_WINDOWS = ("day", "week")
 READ_TOKEN_PREFIX = "eyJ"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 POOL_SIZE = 10
+# Largest TMDb body read (a details record is a few KB, a list page some 20 KB).
+MAX_BODY_BYTES = 5 * 1024 * 1024
 
 # The extra fields only the details endpoint carries.
 DETAIL_FIELDS = ("runtime", "status", "budget", "revenue", "homepage")
@@ -180,6 +189,8 @@ class TMDbSettings:
     max_retries: int
     backoff_factor: float
     max_retry_after: float
+    total_deadline: float
+    max_concurrent_calls: int
     cache_list_seconds: int
     cache_details_seconds: int
     cache_genres_seconds: int
@@ -195,6 +206,8 @@ class TMDbSettings:
             max_retries=config["TMDB_MAX_RETRIES"],
             backoff_factor=config["TMDB_BACKOFF_FACTOR"],
             max_retry_after=config["TMDB_MAX_RETRY_AFTER"],
+            total_deadline=config["TMDB_TOTAL_DEADLINE"],
+            max_concurrent_calls=config["TMDB_MAX_CONCURRENT_CALLS"],
             cache_list_seconds=config["TMDB_CACHE_LIST_SECONDS"],
             cache_details_seconds=config["TMDB_CACHE_DETAILS_SECONDS"],
             cache_genres_seconds=config["TMDB_CACHE_GENRES_SECONDS"],
@@ -248,9 +261,89 @@ def install_log_redaction() -> None:
             url_logger.addFilter(RedactApiKeyFilter())
 
 
+# --- The deadline of one call ---------------------------------------------------------
+
+# The monotonic time the current call must be over by (a call runs in one thread).
+_call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tmdb_call_deadline", default=None
+)
+
+
+class DeadlineExceeded(requests.exceptions.Timeout):
+    """The call's total deadline passed (raised from inside urllib3, past its handlers)."""
+
+
+def seconds_left() -> float:
+    deadline = _call_deadline.get()
+    return math.inf if deadline is None else deadline - time.monotonic()
+
+
+class DeadlineTimeout(Timeout):
+    """urllib3's per-attempt timeouts, each cut to what is left of the call's deadline."""
+
+    # A timeout must be positive: past the deadline the attempt fails at once.
+    FLOOR = 0.001
+
+    def clone(self) -> DeadlineTimeout:
+        return DeadlineTimeout(connect=self._connect, read=self._read, total=self.total)
+
+    @property
+    def connect_timeout(self) -> float | None:
+        return self._cut(super().connect_timeout)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._cut(super().read_timeout)
+
+    def _cut(self, timeout: Any) -> float:
+        left = max(self.FLOOR, seconds_left())
+        return left if not isinstance(timeout, int | float) else max(self.FLOOR, min(timeout, left))
+
+
+class DeadlineRetry(Retry):
+    """urllib3's retry policy that never retries, or waits, past the call's deadline."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:  # type: ignore[override]
+        if seconds_left() <= 0:
+            raise DeadlineExceeded("TMDb call deadline passed")
+        return super().increment(*args, **kwargs)
+
+    def sleep(self, response: Any = None) -> None:
+        wait = None
+        if self.respect_retry_after_header and response is not None:
+            wait = self.get_retry_after(response)
+        if not wait:
+            wait = self.get_backoff_time()
+        if wait >= seconds_left():
+            raise DeadlineExceeded("TMDb call deadline passes before the next retry")
+        super().sleep(response)
+
+
+def read_body(response: requests.Response) -> bytes:
+    """The streamed body, read as it arrives, giving up at the deadline (a body that
+    trickles in a byte at a time never resets a per-read timeout for long)."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        left = seconds_left()
+        if left <= 0:
+            raise DeadlineExceeded("TMDb body still arriving at the deadline")
+        if sock is not None:
+            sock.settimeout(left)
+        chunk = raw.read1(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise requests.exceptions.ContentDecodingError("TMDb body too large")
+        chunks.append(chunk)
+
+
 def build_session(settings: TMDbSettings) -> requests.Session:
     """A pooled session that retries idempotent GETs on connection errors, 5xx and 429."""
-    retry = Retry(
+    retry = DeadlineRetry(
         total=settings.max_retries,
         backoff_factor=settings.backoff_factor,
         status_forcelist=RETRY_STATUSES,
@@ -276,6 +369,7 @@ class TMDbClient:
     def __init__(self, settings: TMDbSettings) -> None:
         self.settings = settings
         self.session = build_session(settings)
+        self.calls_in_flight = threading.BoundedSemaphore(max(1, settings.max_concurrent_calls))
 
     def close(self) -> None:
         self.session.close()
@@ -378,12 +472,27 @@ class TMDbClient:
         query = {**params, "language": self.settings.language}
         if not self.settings.uses_read_token:
             query["api_key"] = self.settings.api_key
+        if not self.calls_in_flight.acquire(blocking=False):
+            logger.warning("TMDb %s: too many calls in flight, refused", path)
+            raise UpstreamUnavailable(
+                "TMDb is answering slowly and this server is already waiting on it. "
+                "Please retry shortly.",
+                code="tmdb_unavailable",
+                headers={"Retry-After": "10"},
+            )
+        token = _call_deadline.set(time.monotonic() + self.settings.total_deadline)
         try:
             response = self.session.get(
                 self.settings.base_url + path,
                 params=query,
-                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                # requests passes a urllib3 Timeout through as it is (its stubs omit it).
+                timeout=DeadlineTimeout(  # type: ignore[arg-type]
+                    connect=self.settings.connect_timeout, read=self.settings.read_timeout
+                ),
+                stream=True,
             )
+            with response:
+                body = read_body(response)
         except requests.RequestException as error:
             # The exception's text holds the URL, and with it the key: log the class only.
             logger.warning("TMDb %s unreachable: %s", path, error.__class__.__name__)
@@ -393,9 +502,12 @@ class TMDbClient:
                 code="tmdb_unavailable",
                 headers={"Retry-After": "30"},
             ) from None
+        finally:
+            _call_deadline.reset(token)
+            self.calls_in_flight.release()
         self._raise_for_status(path, response)
         try:
-            return response.json()
+            return json.loads(body)
         except ValueError:
             logger.warning("TMDb %s: the body is not JSON", path)
             raise UpstreamError(

@@ -24,10 +24,29 @@ def test_liveness_answers_while_the_process_runs(client: Any) -> None:
     assert client.get("/health/live/").get_json()["status"] == "ok"
 
 
-def test_readiness_needs_the_database_at_the_latest_migration(client: Any) -> None:
+def test_readiness_reports_each_dependency(client: Any) -> None:
     response = client.get("/health/ready/")
     assert response.status_code == 200
-    assert response.get_json()["checks"]["migrations"] == {"status": "ok"}
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert {name: check["status"] for name, check in body["checks"].items()} == {
+        "database": "ok",
+        "migrations": "ok",
+        "cache": "ok",
+        "rate_limit_store": "ok",
+        "tmdb": "ok",
+    }
+
+
+def test_readiness_without_a_tmdb_key_is_degraded_but_200(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "TMDB_API_KEY", "")
+    response = client.get("/health/ready/")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["tmdb"]["status"] == "degraded"
 
 
 def unreachable_database_app(fake_tmdb: FakeTMDb) -> Flask:
@@ -36,7 +55,6 @@ def unreachable_database_app(fake_tmdb: FakeTMDb) -> Flask:
         "testing",
         TMDB_BASE_URL=fake_tmdb.base_url,
         SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:9/none",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"connect_timeout": 2}},
     )
 
 
@@ -59,5 +77,7 @@ def test_readiness_is_503_when_the_database_is_gone(fake_tmdb: FakeTMDb) -> None
     client = unreachable_database_app(fake_tmdb).test_client()
     response = client.get("/health/ready/")
     assert response.status_code == 503
-    assert response.get_json()["checks"]["database"] == {"status": "unreachable"}
+    body = response.get_json()
+    assert body["status"] == "down"
+    assert body["checks"]["database"] == {"status": "down", "detail": "unreachable"}
     assert client.get("/health/live/").status_code == 200

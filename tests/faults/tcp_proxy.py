@@ -9,7 +9,9 @@ import threading
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and refuses
-    new ones (accept-and-close) until `restore()`."""
+    new ones (accept-and-close) until `restore()`; `pause()` keeps every connection open
+    but forwards nothing (a frozen server: the kernel still acknowledges every byte) until
+    `resume()`."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -17,6 +19,8 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.open = threading.Event()
         self.open.set()
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.stopped = threading.Event()
         self.connections: list[socket.socket] = []
         self.lock = threading.Lock()
@@ -45,10 +49,10 @@ class TcpProxy:
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
+                self.flowing.wait()
                 sink.sendall(data)
         for sock in (source, sink):
             with contextlib.suppress(OSError):
@@ -66,7 +70,14 @@ class TcpProxy:
     def restore(self) -> None:
         self.open.set()
 
+    def pause(self) -> None:
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
     def stop(self) -> None:
+        self.resume()
         self.cut()
         self.stopped.set()
         self.listener.close()

@@ -4,6 +4,7 @@ catalogue or the parts of the API that do not need TMDb; concurrent syncs never 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from app.extensions import db
 from app.models import Genre, Movie, movie_genres
 from app.services.catalog import sync_catalogue
 from tests.factories import auth_headers, make_genre, make_movie, make_user
-from tests.fake_tmdb import FakeTMDb
+from tests.fake_tmdb import FakeTMDb, unreachable_base_url
 
 TMDB_BACKED = [
     "/api/v1/movies/popular/",
@@ -106,3 +107,88 @@ def test_two_syncs_at_once_leave_no_duplicate_movie_or_genre(
         assert movies == distinct and movies >= 40
         # ...and every genre and movie is there once.
         assert genres == len(fake_tmdb.genres)
+
+
+# --- One deadline per call ------------------------------------------------------------------
+# The test config's deadline is set to 2 s here; without it each case below took from 30 s
+# (a TMDb answering late) to minutes (a body trickling in) before its answer.
+DEADLINE = 2.0
+
+
+@pytest.fixture
+def short_deadline(app: Flask, monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setitem(app.config, "TMDB_TOTAL_DEADLINE", DEADLINE)
+    return DEADLINE
+
+
+def timed_get(client: Any, path: str) -> tuple[Any, float]:
+    started = time.monotonic()
+    response = client.get(path)
+    return response, time.monotonic() - started
+
+
+@pytest.mark.parametrize("failure", ["slow", "trickle"])
+def test_a_slow_or_trickling_tmdb_is_503_within_the_deadline(
+    client: Any, fake_tmdb: FakeTMDb, short_deadline: float, failure: str
+) -> None:
+    fake_tmdb.failure = failure
+    fake_tmdb.delay = 0.5 if failure == "trickle" else 30.0  # a byte every 0.5 s: no read timeout
+
+    response, elapsed = timed_get(client, "/api/v1/movies/popular/")
+
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "tmdb_unavailable"
+    assert elapsed < short_deadline + 1.5
+
+
+def test_a_retry_after_beyond_the_deadline_is_not_waited_for(
+    app: Flask, client: Any, fake_tmdb: FakeTMDb, short_deadline: float, monkeypatch: Any
+) -> None:
+    monkeypatch.setitem(app.config, "TMDB_MAX_RETRY_AFTER", 30.0)
+    fake_tmdb.failure = "429"
+    fake_tmdb.retry_after = 20
+
+    response, elapsed = timed_get(client, "/api/v1/movies/popular/")
+
+    assert response.status_code == 503
+    assert elapsed < short_deadline + 1.5
+    assert fake_tmdb.count("/movie/popular") == 1  # no retry it could not finish in time
+
+
+def test_a_tmdb_that_is_down_is_503_and_the_local_catalogue_still_answers(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_movie(app)
+    monkeypatch.setitem(app.config, "TMDB_BASE_URL", unreachable_base_url())
+
+    response = client.get("/api/v1/movies/popular/")
+
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "tmdb_unavailable"
+    assert client.get("/api/v1/movies/").get_json()["count"] == 1
+
+
+def test_calls_beyond_the_in_flight_limit_are_refused_at_once_so_threads_stay_free(
+    app: Flask, fake_tmdb: FakeTMDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "TMDB_MAX_CONCURRENT_CALLS", 1)
+    monkeypatch.setitem(app.config, "TMDB_TOTAL_DEADLINE", 5.0)
+    fake_tmdb.failure = "slow"
+    first: list[int] = []
+
+    def slow_call() -> None:
+        first.append(app.test_client().get("/api/v1/movies/popular/").status_code)
+
+    waiting = threading.Thread(target=slow_call)
+    waiting.start()
+    while fake_tmdb.count("/movie/popular") == 0:  # the first call is now waiting on TMDb
+        time.sleep(0.01)
+
+    response = app.test_client().get("/api/v1/movies/top_rated/")
+
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "tmdb_unavailable"
+    assert fake_tmdb.count("/movie/top_rated") == 0
+    fake_tmdb.reset()  # releases the waiting call
+    waiting.join(timeout=10)
+    assert first == [200]

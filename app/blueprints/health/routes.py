@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 
 from app.api import Blueprint
 from app.services.health import (
+    DOWN,
     CheckResult,
     check_cache,
     check_database,
-    check_migrations,
+    check_readiness,
+    overall_status,
 )
 
 blp = Blueprint("health", __name__, description="Health, readiness and liveness checks.")
@@ -20,6 +23,7 @@ blp = Blueprint("health", __name__, description="Health, readiness and liveness 
 
 class CheckSchema(ma.Schema):
     status = ma.fields.String(metadata={"example": "ok"})
+    detail = ma.fields.String(metadata={"example": "ok"})
 
 
 class HealthSchema(ma.Schema):
@@ -57,10 +61,36 @@ class Liveness(MethodView):
         return {"status": "ok", "checks": {}}
 
 
+class ReadinessSchema(ma.Schema):
+    status = ma.fields.String(
+        metadata={"example": "ok", "description": "ok, degraded (still serving) or down"}
+    )
+    checks = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(CheckSchema),
+        metadata={
+            "example": {
+                "database": {"status": "ok", "detail": "ok"},
+                "migrations": {"status": "ok", "detail": "ok"},
+                "cache": {"status": "degraded", "detail": "unreachable: requests bypass the cache"},
+                "rate_limit_store": {"status": "ok", "detail": "ok"},
+                "tmdb": {"status": "ok", "detail": "configured"},
+            }
+        },
+    )
+
+
 @blp.route("/ready/")
 class Readiness(MethodView):
-    @blp.response(200, HealthSchema)
-    @blp.alt_response(503, schema=HealthSchema, description="Not ready to serve")
+    @blp.response(200, ReadinessSchema)
+    @blp.alt_response(503, schema=ReadinessSchema, description="The API cannot serve")
     def get(self) -> tuple[dict[str, Any], int]:
-        """The database is reachable and migrated to the newest revision."""
-        return health_body([check_database(), check_migrations()])
+        """Each dependency: ok, degraded or down. 503 only when the API cannot serve (the
+        database is down or not migrated); always answers within READINESS_TIMEOUT."""
+        statuses = check_readiness(current_app.config["READINESS_TIMEOUT"])
+        status = overall_status(statuses)
+        body = {
+            "status": status,
+            "checks": {s.name: {"status": s.status, "detail": s.detail} for s in statuses},
+        }
+        return body, 503 if status == DOWN else 200
