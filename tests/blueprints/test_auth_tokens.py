@@ -205,12 +205,55 @@ def test_refresh_rotates_and_the_old_refresh_token_is_refused(
     assert set(second) == {"access", "refresh"}
     assert second["refresh"] != first["refresh"]
     assert get_me(client, second["access"]).status_code == 200
-    again = client.post(f"{AUTH}/token/refresh/", json={"refresh": first["refresh"]})
-    assert_problem(again, 401, "token_revoked")
-    assert client.post(f"{AUTH}/token/refresh/", json={"refresh": second["refresh"]}).status_code
+    third = client.post(f"{AUTH}/token/refresh/", json={"refresh": second["refresh"]})
+    assert third.status_code == 200
     with app.app_context():
         reasons = db.session.scalars(select(TokenBlocklist.reason)).all()
         assert reasons == ["rotation", "rotation"]
+
+
+def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = make_user(app)
+    stolen = tokens_for(app, user)
+    # The thief refreshes first and keeps the new pair...
+    thief = client.post(f"{AUTH}/token/refresh/", json={"refresh": stolen["refresh"]}).get_json()
+    # ...then the owner presents the token they hold: a reuse.
+    caplog.set_level(logging.WARNING, logger="app.services.tokens")
+    replay = client.post(f"{AUTH}/token/refresh/", json={"refresh": stolen["refresh"]})
+    body = assert_problem(replay, 401, "token_revoked")
+    assert "Log in again" in body["detail"]
+    assert_problem(
+        client.post(f"{AUTH}/token/refresh/", json={"refresh": thief["refresh"]}),
+        401,
+        "token_revoked",
+    )
+    assert_problem(get_me(client, thief["access"]), 401, "token_revoked")
+    assert_problem(get_me(client, stolen["access"]), 401, "token_revoked")
+    assert "reuse of rotated refresh token" in caplog.text
+    with app.app_context():
+        rows = db.session.scalars(select(TokenBlocklist).order_by(TokenBlocklist.id)).all()
+        assert [(row.token_type, row.reason) for row in rows] == [
+            ("refresh", "rotation"),
+            ("family", "refresh_reuse"),
+        ]
+    # Logging in again starts a new family that works.
+    fresh = login(client, user.email).get_json()["tokens"]
+    assert get_me(client, fresh["access"]).status_code == 200
+    assert client.post(f"{AUTH}/token/refresh/", json={"refresh": fresh["refresh"]}).status_code == 200
+
+
+def test_a_family_reuse_leaves_the_users_other_sessions_alone(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(app)
+    phone = tokens_for(app, user)
+    laptop = tokens_for(app, user)
+    client.post(f"{AUTH}/token/refresh/", json={"refresh": phone["refresh"]})
+    client.post(f"{AUTH}/token/refresh/", json={"refresh": phone["refresh"]})
+    assert get_me(client, laptop["access"]).status_code == 200
+    assert client.post(f"{AUTH}/token/refresh/", json={"refresh": laptop["refresh"]}).status_code == 200
 
 
 def test_access_token_cannot_be_used_to_refresh(app: Flask, client: FlaskClient) -> None:
@@ -571,7 +614,9 @@ def test_one_refresh_token_presented_twice_at_once_is_rotated_only_once(app: Fla
     assert sorted(statuses) == [200, 401, 401, 401]
     assert codes == ["token_revoked"] * 3
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(TokenBlocklist)) == 1
+        types = db.session.scalars(select(TokenBlocklist.token_type)).all()
+        # One rotation; the other three were reuses, which revoked the family.
+        assert sorted(types) == ["family", "refresh"]
 
 
 def test_passwords_and_tokens_never_reach_the_logs(
@@ -591,7 +636,7 @@ def test_passwords_and_tokens_never_reach_the_logs(
     assert f"user {registered['user']['id']} registered" in logs
     assert f"login refused for user {registered['user']['id']}" in logs
     assert f"user {registered['user']['id']} logged in" in logs
-    assert "revoked refresh token" in logs
+    assert "reuse of rotated refresh token" in logs
     secrets = [password, "wrong-1", *registered["tokens"].values(), *logged_in["tokens"].values()]
     secrets += refreshed.values()
     for secret in secrets:
