@@ -168,6 +168,9 @@ class Config:
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
     # Set (to an empty, writable folder) under gunicorn so /metrics adds up all workers.
     PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+    # Bearer token a scraper sends to read /metrics. Unset: open in development, and not
+    # served at all in production.
+    METRICS_TOKEN = env_str("METRICS_TOKEN")
 
     @classmethod
     def validate(cls) -> None:

@@ -112,7 +112,8 @@ def register_blueprints(app: Flask) -> None:
     # Probes and documentation are never throttled: load balancers and browsers poll them.
     limiter.exempt(health_blp)
     for endpoint in ("swagger_assets", "openapi_schema", "root", "metrics"):
-        limiter.exempt(app.view_functions[endpoint])
+        if endpoint in app.view_functions:
+            limiter.exempt(app.view_functions[endpoint])
     for name, blueprint in app.blueprints.items():
         if name.endswith("api-docs"):
             limiter.exempt(blueprint)  # type: ignore[call-overload]
