@@ -25,7 +25,7 @@ from app.observability import (
     register_metrics_endpoint,
     register_request_tracking,
 )
-from app.security import register_security_headers
+from app.security import register_json_depth_limit, register_security_headers
 from app.services.tokens import register_jwt_callbacks
 from config import INSTANCE_DIR, get_config
 
@@ -38,6 +38,8 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     configure_logging(app)
     configure_proxy(app)
     register_request_tracking(app)
+    # Before the rate limiter's hook, whose key functions read the JSON body.
+    register_json_depth_limit(app)
     register_extensions(app)
     register_metrics_endpoint(app)
     register_blueprints(app)
