@@ -133,6 +133,19 @@ def test_weak_password_lists_every_broken_rule(client: FlaskClient) -> None:
     assert "This password is too common." in messages
 
 
+@pytest.mark.parametrize("password", ["aaaaaaaa", " " * 8, "abcdefgh", "letmein!", "Summer2024!"])
+def test_easily_guessed_password_is_refused_and_nothing_created(
+    app: Flask, client: FlaskClient, password: str
+) -> None:
+    response = client.post(
+        f"{AUTH}/users/", json=register_body(password=password, password_confirm=password)
+    )
+    body = assert_problem(response, 400)
+    assert any("too easy to guess" in message for message in body["errors"]["password"])
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
 def test_registration_cannot_set_staff_or_superuser(app: Flask, client: FlaskClient) -> None:
     response = client.post(f"{AUTH}/users/", json=register_body(is_staff=True, is_superuser=True))
     body = assert_problem(response, 400, "validation_error")
