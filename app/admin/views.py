@@ -19,7 +19,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_admin.model import typefmt
 from flask_admin.model.template import EndpointLinkRowAction
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import Form
@@ -52,7 +52,13 @@ from app.errors import (
 )
 from app.extensions import db
 from app.models import Genre, Movie, User
-from app.services.accounts import normalise_email, username_problems
+from app.services.accounts import (
+    normalise_email,
+    normalise_username,
+    username_problems,
+    username_skeleton,
+    username_taken,
+)
 from app.services.taste import mark_recommendations_stale
 
 ViewResponse = str | Response | BaseResponse | tuple[str, int]
@@ -254,14 +260,12 @@ class UserView(StaffModelView):
         problems = username_problems(model.username)
         if problems:
             raise ValidationFailed(" ".join(problems), code="invalid_username")
+        model.username = normalise_username(model.username)
         with db.session.no_autoflush:  # ask before the change reaches the unique index
-            taken = db.session.scalar(
-                select(User.id).where(
-                    func.lower(User.username) == model.username.lower(), User.id != model.id
-                )
-            )
-        if taken is not None:
+            taken = username_taken(model.username, except_user_id=model.id)
+        if taken:
             raise Conflict("A user with this username already exists.", code="username_taken")
+        model.username_skeleton = username_skeleton(model.username)
         staff = current_staff_user()
         if staff is not None and model.id == staff.id and not (model.is_active and model.is_staff):
             raise ValidationFailed(
