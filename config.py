@@ -89,7 +89,10 @@ class Config:
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_ANONYMOUS = env_str("RATELIMIT_ANONYMOUS", "100/hour")
     RATELIMIT_USER = env_str("RATELIMIT_USER", "1000/hour")
+    # Login attempts per account and address, per address, and per account (README).
     RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10/minute")
+    RATELIMIT_LOGIN_ADDRESS = env_str("RATELIMIT_LOGIN_ADDRESS", "30/minute")
+    RATELIMIT_LOGIN_ACCOUNT = env_str("RATELIMIT_LOGIN_ACCOUNT", "100/hour")
     RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "10/minute")
 
     # Argon2id password hashing cost (argon2-cffi's RFC 9106 low-memory profile by default).
@@ -198,6 +201,8 @@ class TestingConfig(Config):
     RATELIMIT_ANONYMOUS = "100000/hour"
     RATELIMIT_USER = "100000/hour"
     RATELIMIT_LOGIN = "100000/hour"
+    RATELIMIT_LOGIN_ADDRESS = "100000/hour"
+    RATELIMIT_LOGIN_ACCOUNT = "100000/hour"
     RATELIMIT_REGISTER = "100000/hour"
     # Cheap hashing: the suite creates hundreds of users (production keeps the defaults).
     ARGON2_TIME_COST = 1
@@ -227,6 +232,17 @@ class ProductionConfig(Config):
                     f"production (for example: python -c 'import secrets; "
                     f"print(secrets.token_urlsafe(48))')."
                 )
+
+
+def check_worker_processes(workers: int, app_env: str, redis_url: str) -> None:
+    """Refuse several worker processes in production without Redis: rate-limit counters
+    (and caches) would be per process, so each limit would be multiplied by the workers."""
+    if app_env.strip().lower() == "production" and not redis_url and workers > 1:
+        raise ConfigurationError(
+            f"{workers} worker processes without REDIS_URL would each keep their own "
+            "rate-limit counters (every limit multiplied by the workers): set REDIS_URL, "
+            "or run one worker (WEB_CONCURRENCY=1, with GUNICORN_THREADS for concurrency)."
+        )
 
 
 CONFIGS: dict[str, type[Config]] = {

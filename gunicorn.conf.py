@@ -25,6 +25,14 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="movie-api-metrics-")
 
 
+def on_starting(server):
+    from config import check_worker_processes
+
+    check_worker_processes(
+        server.cfg.workers, os.environ.get("APP_ENV", ""), os.environ.get("REDIS_URL", "")
+    )
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -532,7 +532,7 @@ def test_login_is_throttled_per_address_with_429_and_retry_after(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_user(app, email="eve@example.com")
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_ADDRESS", "2/minute")
     statuses = [login(client, f"guess{n}@example.com").status_code for n in range(2)]
     assert statuses == [401, 401]
     response = login(client, "eve@example.com")
@@ -541,29 +541,42 @@ def test_login_is_throttled_per_address_with_429_and_retry_after(
     assert "2 per 1 minute" in body["detail"]
 
 
-def test_login_is_throttled_per_email_across_addresses(
+def login_from(client: FlaskClient, address: str, email: str, password: str) -> Any:
+    return client.post(
+        f"{AUTH}/login/",
+        json={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_failures_on_one_account_slow_that_address_but_not_the_owner_elsewhere(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_user(app, email="frank@example.com")
     monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+    guesses = [
+        login_from(client, "10.0.0.1", "frank@example.com", f"wrong-guess-{n}").status_code
+        for n in range(2)
+    ]
+    assert guesses == [401, 401]
+    assert_problem(
+        login_from(client, "10.0.0.1", "FRANK@example.com", DEFAULT_PASSWORD), 429, "rate_limited"
+    )
+    owner = login_from(client, "10.0.0.99", "frank@example.com", DEFAULT_PASSWORD)
+    assert owner.status_code == 200, owner.get_json()
+
+
+def test_one_account_has_a_ceiling_across_addresses(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_user(app, email="frank@example.com")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_ACCOUNT", "2/minute")
     for n in range(2):
-        response = client.post(
-            f"{AUTH}/login/",
-            json={"email": "frank@example.com", "password": "wrong-guess"},
-            environ_base={"REMOTE_ADDR": f"10.0.0.{n + 1}"},
-        )
+        response = login_from(client, f"10.0.0.{n + 1}", "frank@example.com", "wrong-guess")
         assert response.status_code == 401
-    blocked = client.post(
-        f"{AUTH}/login/",
-        json={"email": "FRANK@example.com", "password": DEFAULT_PASSWORD},
-        environ_base={"REMOTE_ADDR": "10.0.0.99"},
-    )
+    blocked = login_from(client, "10.0.0.99", "FRANK@example.com", DEFAULT_PASSWORD)
     assert_problem(blocked, 429, "rate_limited")
-    other = client.post(
-        f"{AUTH}/login/",
-        json={"email": "someone-else@example.com", "password": "x"},
-        environ_base={"REMOTE_ADDR": "10.0.0.99"},
-    )
+    other = login_from(client, "10.0.0.99", "someone-else@example.com", "x")
     assert other.status_code == 401
 
 
@@ -596,7 +609,7 @@ def test_registration_is_throttled_per_address(
 def test_spoofed_forwarded_for_does_not_escape_the_login_limit(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch, app: Flask
 ) -> None:
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "1/minute")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_ADDRESS", "1/minute")
     credentials = {"email": "mallory@example.com", "password": "guess-number-one"}
     first = client.post(f"{AUTH}/login/", json=credentials, headers={"X-Forwarded-For": "1.1.1.1"})
     assert first.status_code == 401
