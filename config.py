@@ -106,8 +106,13 @@ class Config:
     # Flask-Limiter's headers would put its window's Retry-After on every response (even a
     # 200, or a 503 that has its own); the 429 handler sets Retry-After itself.
     RATELIMIT_HEADERS_ENABLED = False
-    # Number of proxies in front of the app whose X-Forwarded-For may be trusted (0: none).
+    # Addresses or networks of the reverse proxies whose X-Forwarded-* headers are trusted
+    # (comma-separated; empty: nobody's), and how many proxy hops they add (0 means 1).
+    FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "")
     TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+    # Set both to build absolute URLs (pagination links) from them, never from Host.
+    SERVER_NAME = env_str("SERVER_NAME") or None
+    PREFERRED_URL_SCHEME = env_str("PREFERRED_URL_SCHEME", "http")
 
     # TMDb
     TMDB_API_KEY = env_str("TMDB_API_KEY")

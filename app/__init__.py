@@ -9,7 +9,6 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.admin import init_admin
 from app.blueprints.auth import blp as auth_blp
@@ -25,7 +24,7 @@ from app.observability import (
     register_metrics_endpoint,
     register_request_tracking,
 )
-from app.security import register_json_depth_limit, register_security_headers
+from app.security import TrustedProxyFix, register_json_depth_limit, register_security_headers
 from app.services.tokens import register_jwt_callbacks
 from config import INSTANCE_DIR, get_config
 
@@ -51,11 +50,13 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
 
 
 def configure_proxy(app: Flask) -> None:
-    """Trust X-Forwarded-* only from as many proxies as configured (none by default)."""
-    proxies = app.config["TRUSTED_PROXY_COUNT"]
-    if proxies > 0:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+    """Trust X-Forwarded-* only from the proxies in FORWARDED_ALLOW_IPS (none by default),
+    through TRUSTED_PROXY_COUNT hops (1 unless set)."""
+    allowed = app.config["FORWARDED_ALLOW_IPS"]
+    if allowed:
+        hops = app.config["TRUSTED_PROXY_COUNT"] or 1
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, allowed, x_for=hops, x_proto=hops, x_host=hops
         )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.errors import ValidationFailed
 
@@ -20,6 +23,25 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+
+
+class TrustedProxyFix(ProxyFix):
+    """ProxyFix applied only when the socket peer is one of `allowed` (addresses or
+    networks): anyone else's X-Forwarded-* headers are ignored."""
+
+    def __init__(self, app: Any, allowed: Iterable[str], **hops: int) -> None:
+        super().__init__(app, **hops)
+        self.networks = [ipaddress.ip_network(item, strict=False) for item in allowed]
+        self.untrusted_app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            peer = ipaddress.ip_address(environ.get("REMOTE_ADDR", ""))
+        except ValueError:
+            peer = None
+        if peer is not None and any(peer in network for network in self.networks):
+            return super().__call__(environ, start_response)
+        return self.untrusted_app(environ, start_response)
 
 
 def register_security_headers(app: Flask) -> None:
