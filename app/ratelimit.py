@@ -4,7 +4,8 @@ Authenticated callers are counted by user id (1000/hour by default), everyone el
 address (100/hour). Login and registration have their own buckets (see LOGIN_BUCKETS)
 that replace those defaults, so browsing anonymously never uses up the attempts someone
 needs to sign in. The address is the socket's peer unless that peer is a proxy in
-FORWARDED_ALLOW_IPS, in which case ProxyFix took it from X-Forwarded-For. Every limit is a callable read from the config at request time.
+FORWARDED_ALLOW_IPS, in which case ProxyFix took it from X-Forwarded-For. Every limit is
+a callable read from the config at request time.
 """
 
 from __future__ import annotations
