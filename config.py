@@ -107,7 +107,10 @@ class Config:
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_ANONYMOUS = env_str("RATELIMIT_ANONYMOUS", "100/hour")
     RATELIMIT_USER = env_str("RATELIMIT_USER", "1000/hour")
+    # Login attempts per account and address, per address, and per account (README).
     RATELIMIT_LOGIN = env_str("RATELIMIT_LOGIN", "10/minute")
+    RATELIMIT_LOGIN_ADDRESS = env_str("RATELIMIT_LOGIN_ADDRESS", "30/minute")
+    RATELIMIT_LOGIN_ACCOUNT = env_str("RATELIMIT_LOGIN_ACCOUNT", "100/hour")
     RATELIMIT_REGISTER = env_str("RATELIMIT_REGISTER", "10/minute")
 
     # Argon2id password hashing cost (argon2-cffi's RFC 9106 low-memory profile by default).
@@ -121,8 +124,13 @@ class Config:
     # Flask-Limiter's headers would put its window's Retry-After on every response (even a
     # 200, or a 503 that has its own); the 429 handler sets Retry-After itself.
     RATELIMIT_HEADERS_ENABLED = False
-    # Number of proxies in front of the app whose X-Forwarded-For may be trusted (0: none).
+    # Addresses or networks of the reverse proxies whose X-Forwarded-* headers are trusted
+    # (comma-separated; empty: nobody's), and how many proxy hops they add (0 means 1).
+    FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "")
     TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+    # Set both to build absolute URLs (pagination links) from them, never from Host.
+    SERVER_NAME = env_str("SERVER_NAME") or None
+    PREFERRED_URL_SCHEME = env_str("PREFERRED_URL_SCHEME", "http")
 
     # TMDb
     TMDB_API_KEY = env_str("TMDB_API_KEY")
@@ -194,6 +202,9 @@ class Config:
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
     # Set (to an empty, writable folder) under gunicorn so /metrics adds up all workers.
     PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+    # Bearer token a scraper sends to read /metrics. Unset: open in development, and not
+    # served at all in production.
+    METRICS_TOKEN = env_str("METRICS_TOKEN")
 
     @classmethod
     def validate(cls) -> None:
@@ -237,6 +248,8 @@ class TestingConfig(Config):
     RATELIMIT_ANONYMOUS = "100000/hour"
     RATELIMIT_USER = "100000/hour"
     RATELIMIT_LOGIN = "100000/hour"
+    RATELIMIT_LOGIN_ADDRESS = "100000/hour"
+    RATELIMIT_LOGIN_ACCOUNT = "100000/hour"
     RATELIMIT_REGISTER = "100000/hour"
     # Cheap hashing: the suite creates hundreds of users (production keeps the defaults).
     ARGON2_TIME_COST = 1
@@ -269,6 +282,17 @@ class ProductionConfig(Config):
                     f"production (for example: python -c 'import secrets; "
                     f"print(secrets.token_urlsafe(48))')."
                 )
+
+
+def check_worker_processes(workers: int, app_env: str, redis_url: str) -> None:
+    """Refuse several worker processes in production without Redis: rate-limit counters
+    (and caches) would be per process, so each limit would be multiplied by the workers."""
+    if app_env.strip().lower() == "production" and not redis_url and workers > 1:
+        raise ConfigurationError(
+            f"{workers} worker processes without REDIS_URL would each keep their own "
+            "rate-limit counters (every limit multiplied by the workers): set REDIS_URL, "
+            "or run one worker (WEB_CONCURRENCY=1, with GUNICORN_THREADS for concurrency)."
+        )
 
 
 CONFIGS: dict[str, type[Config]] = {

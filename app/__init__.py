@@ -9,7 +9,6 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.admin import init_admin
 from app.auth_callbacks import register_jwt_callbacks
@@ -33,7 +32,7 @@ from app.observability import (
     register_request_tracking,
 )
 from app.redis_connections import redis_client_options
-from app.security import register_security_headers
+from app.security import TrustedProxyFix, register_json_depth_limit, register_security_headers
 from app.services.catalogue_cache import register_session_listeners
 from config import INSTANCE_DIR, get_config
 
@@ -46,6 +45,8 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     configure_logging(app)
     configure_proxy(app)
     register_request_tracking(app)
+    # Before the rate limiter's hook, whose key functions read the JSON body.
+    register_json_depth_limit(app)
     register_extensions(app)
     register_metrics_endpoint(app)
     register_blueprints(app)
@@ -57,11 +58,13 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
 
 
 def configure_proxy(app: Flask) -> None:
-    """Trust X-Forwarded-* only from as many proxies as configured (none by default)."""
-    proxies = app.config["TRUSTED_PROXY_COUNT"]
-    if proxies > 0:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+    """Trust X-Forwarded-* only from the proxies in FORWARDED_ALLOW_IPS (none by default),
+    through TRUSTED_PROXY_COUNT hops (1 unless set)."""
+    allowed = app.config["FORWARDED_ALLOW_IPS"]
+    if allowed:
+        hops = app.config["TRUSTED_PROXY_COUNT"] or 1
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, allowed, x_for=hops, x_proto=hops, x_host=hops
         )
 
 
@@ -139,7 +142,8 @@ def register_blueprints(app: Flask) -> None:
     # Probes and documentation are never throttled: load balancers and browsers poll them.
     limiter.exempt(health_blp)
     for endpoint in ("swagger_assets", "openapi_schema", "root", "metrics"):
-        limiter.exempt(app.view_functions[endpoint])
+        if endpoint in app.view_functions:
+            limiter.exempt(app.view_functions[endpoint])
     for name, blueprint in app.blueprints.items():
         if name.endswith("api-docs"):
             limiter.exempt(blueprint)  # type: ignore[call-overload]

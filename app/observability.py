@@ -4,10 +4,16 @@ Every request gets an id (the client's X-Request-ID when it is a sane token, a n
 otherwise) that is echoed in the response and stamped on every log line written while
 the request runs. /metrics exposes request counts and latencies by route and status; under
 gunicorn set PROMETHEUS_MULTIPROC_DIR so the figures of all workers are added up.
+
+Labels are bounded whatever clients send: a method outside HTTP's usual ones counts as
+"other" and a path no route matches as "unmatched". /metrics asks for
+`Authorization: Bearer <METRICS_TOKEN>` when that is set; in production without it the
+endpoint is not served at all (404), in development and tests it is open.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -26,8 +32,13 @@ from prometheus_client import (
 from prometheus_client import multiprocess as prometheus_multiprocess
 from pythonjsonlogger.json import JsonFormatter
 
+from app.errors import problem_response
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
 
 REQUEST_COUNT = Counter(
     "http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -94,11 +105,21 @@ def register_request_tracking(app: Flask) -> None:
     def finish_request(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         started = g.get("request_started")
-        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        method, route = metric_labels()
         if started is not None:
-            REQUEST_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        REQUEST_COUNT.labels(request.method, route, str(response.status_code)).inc()
+            REQUEST_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+        REQUEST_COUNT.labels(method, route, str(response.status_code)).inc()
         return response
+
+
+def metric_labels() -> tuple[str, str]:
+    """The request's method and route template, each from a bounded set."""
+    method = request.method if request.method in KNOWN_METHODS else OTHER_METHOD
+    # A method no route allows still matches a rule (405): count it as unmatched too.
+    rule = request.url_rule
+    if rule is None or (rule.methods is not None and request.method not in rule.methods):
+        return method, UNMATCHED_ROUTE
+    return method, rule.rule
 
 
 def metrics_registry(multiprocess_dir: str) -> CollectorRegistry:
@@ -111,8 +132,24 @@ def metrics_registry(multiprocess_dir: str) -> CollectorRegistry:
 
 
 def register_metrics_endpoint(app: Flask) -> None:
+    token = app.config["METRICS_TOKEN"]
+    if not token and app.config["APP_ENV"] == "production":
+        return  # never public in production: set METRICS_TOKEN to serve it
+
     def metrics() -> Response:
+        if token and not _bearer_matches(token):
+            return problem_response(
+                401,
+                "Send 'Authorization: Bearer <METRICS_TOKEN>' to read the metrics.",
+                code="not_authenticated",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         registry = metrics_registry(app.config["PROMETHEUS_MULTIPROC_DIR"])
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
     app.add_url_rule("/metrics", "metrics", metrics)
+
+
+def _bearer_matches(token: str) -> bool:
+    supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(supplied.encode(), token.encode())

@@ -1,19 +1,24 @@
 """Who a rate limit counts against, and how much they may do.
 
 Authenticated callers are counted by user id (1000/hour by default), everyone else by
-address (100/hour). Login and registration have their own buckets (per address, and per
-email for login) that replace those defaults, so browsing anonymously never uses up the
-attempts someone needs to sign in. The address is the socket's peer unless
-TRUSTED_PROXY_COUNT is set, in which case ProxyFix has already taken it from
-X-Forwarded-For. Every limit is a callable read from the config at request time.
+address (100/hour). Login and registration have their own buckets (see LOGIN_BUCKETS)
+that replace those defaults, so browsing anonymously never uses up the attempts someone
+needs to sign in. The address is the socket's peer unless that peer is a proxy in
+FORWARDED_ALLOW_IPS, in which case ProxyFix took it from X-Forwarded-For. Every limit is
+a callable read from the config at request time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_limiter import Limiter
 from jwt.exceptions import PyJWTError
+from limits import parse_many
 
 BEARER_PREFIX = "Bearer "
 
@@ -59,19 +64,65 @@ def address_key() -> str:
     return f"addr:{client_address()}"
 
 
-def login_email_key() -> str:
-    """The email a login attempt is for, so guessing one account's password from many
-    addresses is throttled too. Requests without a usable email count by address (in a
-    bucket of their own, so they are not counted twice against the address limit)."""
+# Login throttling, one policy for the API and the admin's login form: both count in the
+# same buckets (scope and key), so the two forms give no extra guesses.
+#   account + address  RATELIMIT_LOGIN          (10/minute) slows one guesser down sharply
+#   address            RATELIMIT_LOGIN_ADDRESS  (30/minute) one address trying many accounts
+#   account            RATELIMIT_LOGIN_ACCOUNT  (100/hour)  many addresses, one account
+# A stranger's failures use up their own account+address bucket, not the owner's.
+LOGIN_BUCKETS = (
+    ("login-account-address", "RATELIMIT_LOGIN"),
+    ("login-address", "RATELIMIT_LOGIN_ADDRESS"),
+    ("login-account", "RATELIMIT_LOGIN_ACCOUNT"),
+)
+
+
+def login_keys(email: str) -> dict[str, str]:
+    """The key of each login bucket (by scope) for an attempt on `email` from here.
+    Attempts without a usable email count by address alone."""
+    account = email.strip().lower()
+    address = client_address()
+    if not account:
+        account = f"no-email@{address}"
+    return {
+        "login-account-address": f"{account}|{address}",
+        "login-address": address,
+        "login-account": account,
+    }
+
+
+def _login_email_in_body() -> str:
     body = request.get_json(silent=True)
     email = body.get("email") if isinstance(body, dict) else None
-    if isinstance(email, str) and email.strip():
-        return f"login-email:{email.strip().lower()}"
-    return f"login-no-email:{client_address()}"
+    return email if isinstance(email, str) else ""
 
 
-def login_rate_limit() -> str:
-    return str(current_app.config["RATELIMIT_LOGIN"])
+def login_limits(limiter: Limiter) -> list[Any]:
+    """Flask-Limiter decorators for the API login: one shared limit per bucket."""
+
+    def key_for(scope: str) -> Callable[[], str]:
+        return lambda: login_keys(_login_email_in_body())[scope]
+
+    def limit_for(setting: str) -> Callable[[], str]:
+        return lambda: str(current_app.config[setting])
+
+    return [
+        limiter.shared_limit(limit_for(setting), scope=scope, key_func=key_for(scope))
+        for scope, setting in LOGIN_BUCKETS
+    ]
+
+
+def hit_login_buckets(limiter: Limiter, email: str) -> bool:
+    """Count one login attempt made outside the API (the admin form) in the API's
+    buckets; False when one of them is already full."""
+    if not limiter.enabled:
+        return True
+    keys = login_keys(email)
+    allowed = True
+    for scope, setting in LOGIN_BUCKETS:
+        for limit in parse_many(current_app.config[setting]):
+            allowed = limiter.limiter.hit(limit, keys[scope], scope) and allowed
+    return allowed
 
 
 def register_rate_limit() -> str:

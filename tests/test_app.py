@@ -10,6 +10,8 @@ from typing import Any
 
 from openapi_spec_validator import validate
 
+from config import check_worker_processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -116,3 +118,31 @@ def test_cors_allows_only_configured_origins(client: Any) -> None:
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     refused = client.get("/api/openapi.json", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_gunicorn_refuses_several_workers_in_production_without_redis() -> None:
+    clean = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env={
+            **clean,
+            "APP_ENV": "production",
+            "SECRET_KEY": "s" * 48,
+            "JWT_SECRET_KEY": "j" * 48,
+            "WEB_CONCURRENCY": "3",
+            "GUNICORN_BIND": "127.0.0.1:0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "3 worker processes without REDIS_URL" in result.stderr
+    assert "set REDIS_URL, or run one worker" in result.stderr
+
+
+def test_one_worker_or_redis_or_development_may_start() -> None:
+    check_worker_processes(1, "production", "")
+    check_worker_processes(5, "production", "redis://127.0.0.1:6379/0")
+    check_worker_processes(5, "development", "")

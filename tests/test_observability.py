@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from app import create_app
 from app.observability import build_log_handler
 from tests.factories import auth_headers, make_user
 
@@ -64,3 +65,36 @@ def generation_count(client: Any) -> float:
         if line.startswith("recommendation_generation_seconds_count"):
             return float(line.split()[-1])
     raise AssertionError("recommendation_generation_seconds_count is missing")
+
+
+def test_unknown_methods_and_paths_share_one_bounded_series(client: Any) -> None:
+    for n in range(5):
+        client.open("/api/v1/movies/", method=f"Q{n}23")
+        client.get(f"/no/such/path/{n}")
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "Q023" not in body and "Q423" not in body
+    assert "/no/such/path" not in body
+    assert 'method="other",route="unmatched",status="405"' in body
+    assert 'method="GET",route="unmatched",status="404"' in body
+
+
+def test_metrics_need_the_configured_bearer_token(fake_tmdb: Any) -> None:
+    app = create_app("testing", METRICS_TOKEN="scrape-secret", TMDB_BASE_URL=fake_tmdb.base_url)
+    client = app.test_client()
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.get_json()["code"] == "not_authenticated"
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer guess"})
+    assert wrong.status_code == 401
+    allowed = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    assert allowed.status_code == 200
+    assert "http_requests_total" in allowed.get_data(as_text=True)
+
+
+def test_production_without_a_metrics_token_does_not_serve_metrics(
+    monkeypatch: Any, fake_tmdb: Any
+) -> None:
+    monkeypatch.setattr("config.ProductionConfig.SECRET_KEY", "s" * 40)
+    monkeypatch.setattr("config.ProductionConfig.JWT_SECRET_KEY", "j" * 40)
+    app = create_app("production", TMDB_BASE_URL=fake_tmdb.base_url)
+    assert app.test_client().get("/metrics").status_code == 404

@@ -9,13 +9,12 @@ tokens.
 from __future__ import annotations
 
 from flask import current_app, g, session
-from limits import parse_many
 
 from app.errors import AuthenticationFailed, PermissionDenied
 from app.extensions import db, limiter
 from app.models import User, utcnow
-from app.ratelimit import client_address
-from app.services.accounts import find_user_by_email, normalise_email, set_password
+from app.ratelimit import hit_login_buckets
+from app.services.accounts import find_user_by_email, set_password
 from app.services.passwords import spend_verification_time, verify_password
 
 SESSION_USER_ID = "staff_user_id"
@@ -46,19 +45,8 @@ def authenticate_staff(email: str, password: str) -> User:
 
 
 def login_attempt_allowed(email: str) -> bool:
-    """Count one login attempt against RATELIMIT_LOGIN, as the API login does: per address,
-    and per email (so one account cannot be guessed at from many addresses)."""
-    if not limiter.enabled:
-        return True
-    keys = [f"admin-login:addr:{client_address()}"]
-    if email.strip():
-        keys.append(f"admin-login:email:{normalise_email(email)}")
-    strategy = limiter.limiter
-    allowed = True
-    for limit in parse_many(current_app.config["RATELIMIT_LOGIN"]):
-        for key in keys:
-            allowed = strategy.hit(limit, key) and allowed
-    return allowed
+    """Count one login attempt in the API login's buckets (one budget for both forms)."""
+    return hit_login_buckets(limiter, email)
 
 
 def start_staff_session(user: User) -> None:

@@ -51,7 +51,13 @@ from app.errors import (
 )
 from app.extensions import db
 from app.models import Genre, Movie, User
-from app.services.accounts import check_not_locking_out, check_username, normalise_email
+from app.models.users import username_skeleton
+from app.services.accounts import (
+    check_not_locking_out,
+    check_username,
+    normalise_email,
+    normalise_username,
+)
 from app.services.recommendation.staleness import mark_recommendations_stale
 
 ViewResponse = str | Response | BaseResponse | tuple[str, int]
@@ -250,8 +256,10 @@ class UserView(StaffModelView):
 
     def on_model_change(self, form: Form, model: User, is_created: bool) -> None:
         model.email = normalise_email(model.email)
+        model.username = normalise_username(model.username)
         with db.session.no_autoflush:  # ask before the change reaches the unique index
             check_username(model.username, user_id=model.id)
+        model.username_skeleton = username_skeleton(model.username)
         staff = current_staff_user()
         if staff is not None:
             check_not_locking_out(staff.id, model)

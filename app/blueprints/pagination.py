@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import marshmallow as ma
-from flask import request
+from flask import current_app, request
 from marshmallow import validate
 
 from app.services.pagination import Page
@@ -52,7 +52,16 @@ def page_url(page_number: int) -> str:
     args = request.args.copy()
     args["page"] = str(page_number)
     query = urlencode(list(args.items(multi=True)))
-    return f"{request.base_url}?{query}"
+    return f"{public_base_url()}{request.script_root}{request.path}?{query}"
+
+
+def public_base_url() -> str:
+    """scheme://host of the API: SERVER_NAME and PREFERRED_URL_SCHEME when configured (the
+    client's Host header is never reflected then), the request's own otherwise."""
+    server_name = current_app.config.get("SERVER_NAME")
+    if server_name:
+        return f"{current_app.config['PREFERRED_URL_SCHEME']}://{server_name}"
+    return request.host_url.rstrip("/")
 
 
 def page_body(page: Page[Any], results: list[Any] | None = None) -> dict[str, Any]:

@@ -1,9 +1,32 @@
 """Output schemas shared by several blueprints (a movie embedded in a favourite, a rating,
-a recommendation...)."""
+a recommendation...), and the input fields they share."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import marshmallow as ma
+
+
+class UTCAwareDateTime(ma.fields.AwareDateTime):
+    """An ISO 8601 instant (UTC when it has no offset), loaded as UTC; one that cannot be
+    expressed in UTC (`0001-01-01T00:00:00+14:00`, `9999-12-31T23:00:00-05:00`) is a
+    validation error naming the field, never an overflow later."""
+
+    default_error_messages = {
+        "out_of_range": "Must be an instant between years 1 and 9999 in UTC.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return loaded.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("out_of_range") from None
 
 
 class GenreSchema(ma.Schema):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import icu
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -28,6 +31,22 @@ if TYPE_CHECKING:
 BIO_MAX_LENGTH = 500
 
 
+@cache
+def _spoof_checker() -> icu.SpoofChecker:
+    return icu.SpoofChecker()
+
+
+def username_skeleton(username: str) -> str:
+    """The Unicode TR39 confusable skeleton (ICU's table) of the NFKC-normalised,
+    case-folded username: usernames that look alike (a Cyrillic "a" in "alice") share it."""
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    return str(_spoof_checker().getSkeleton(0, folded))
+
+
+def _default_skeleton(context: Any) -> str:
+    return username_skeleton(context.get_current_parameters()["username"])
+
+
 class User(SoftDeleteMixin, Base):
     __tablename__ = "users"
 
@@ -35,6 +54,10 @@ class User(SoftDeleteMixin, Base):
     # Stored lower-cased; the login name.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
+    # The username's confusable skeleton (Unicode TR39, case-folded): "alice" spelt with a
+    # Cyrillic "a" has the skeleton of "alice", so the database refuses it beside "alice".
+    # Set on insert from the username; whoever changes a username sets it too.
+    username_skeleton: Mapped[str] = mapped_column(Text, unique=True, default=_default_skeleton)
     first_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
     last_name: Mapped[str] = mapped_column(String(150), default="", server_default="")
     # Empty for accounts that cannot log in (imported MovieLens users).

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import User, UserProfile, utcnow
+from app.models.users import username_skeleton
 from app.services.catalog import genre_ids_by_tmdb_id
 from app.services.pagination import Page, paginate
 from app.services.passwords import (
@@ -67,6 +69,11 @@ def find_user_by_email(email: str) -> User | None:
     )
 
 
+def normalise_username(username: str) -> str:
+    """NFKC: compatibility forms (fullwidth letters, ligatures) become plain letters."""
+    return unicodedata.normalize("NFKC", username)
+
+
 def username_problems(username: str) -> list[str]:
     problems = []
     if not USERNAME_MIN_LENGTH <= len(username) <= USERNAME_MAX_LENGTH:
@@ -78,8 +85,9 @@ def username_problems(username: str) -> list[str]:
     return problems
 
 
-def _username_taken(username: str, *, except_user_id: int | None = None) -> bool:
-    statement = select(User.id).where(func.lower(User.username) == username.lower())
+def username_taken(username: str, *, except_user_id: int | None = None) -> bool:
+    """True when another user has this username or one that looks like it."""
+    statement = select(User.id).where(User.username_skeleton == username_skeleton(username))
     if except_user_id is not None:
         statement = statement.where(User.id != except_user_id)
     return db.session.scalar(statement.limit(1)) is not None
@@ -101,7 +109,7 @@ def _raise_if_taken(email: str, username: str) -> None:
 
 def ensure_username_available(username: str, *, except_user_id: int | None = None) -> None:
     """Conflict (username_taken) when another account holds `username`, in any case."""
-    if _username_taken(username, except_user_id=except_user_id):
+    if username_taken(username, except_user_id=except_user_id):
         raise Conflict(USERNAME_TAKEN, code="username_taken", errors={"username": [USERNAME_TAKEN]})
 
 
@@ -151,6 +159,7 @@ def create_user(
     Conflict naming a taken field. Does not commit.
     """
     email = normalise_email(email)
+    username = normalise_username(username)
     errors: dict[str, list[str]] = {}
     if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email):
         errors["email"] = ["Not a valid email address."]
@@ -177,6 +186,7 @@ def create_user(
     user = User(
         email=email,
         username=username,
+        username_skeleton=username_skeleton(username),
         password_hash=hash_password(password) if password is not None else "",
         first_name=first_name,
         last_name=last_name,
@@ -292,9 +302,12 @@ def update_account(user_id: int, changes: Mapping[str, Any]) -> User:
     """Apply the safe fields of `changes` (names, username, nested profile) to the user."""
     user = get_account(user_id)
     username = changes.get("username")
+    if username is not None:
+        username = normalise_username(username)
     if username is not None and username != user.username:
         check_username(username, user_id=user.id)
         user.username = username
+        user.username_skeleton = username_skeleton(username)
     for field in ("first_name", "last_name"):
         if field in changes:
             setattr(user, field, changes[field])

@@ -9,6 +9,7 @@ from functools import cache
 from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST, PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
+from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 8
@@ -17,6 +18,11 @@ MAX_LENGTH = 128
 MAX_SIMILARITY = 0.7
 # Attribute parts shorter than this ("jo", "com") say nothing about a password.
 MIN_ATTRIBUTE_PART = 3
+# zxcvbn's estimate, 0 (guessed at once) to 4: 3 is "safely unguessable" (about 10^8
+# guesses and more), what an offline attack on a slow hash cannot afford per account.
+MIN_STRENGTH_SCORE = 3
+# zxcvbn refuses longer inputs; the first 72 characters of a password say enough.
+STRENGTH_ESTIMATE_LENGTH = 72
 
 
 @cache
@@ -124,4 +130,22 @@ def password_problems(
         if too_similar(password, value)
     ]
     problems.extend(f"This password is too similar to the {label}." for label in similar_to)
+    weakness = strength_problem(password, [email, username, first_name, last_name])
+    if weakness:
+        problems.append(weakness)
     return problems
+
+
+def strength_problem(password: str, user_inputs: list[str]) -> str | None:
+    """Why zxcvbn estimates `password` easy to guess (knowing the user's own details),
+    or None when its score is at least MIN_STRENGTH_SCORE."""
+    words = [part for value in user_inputs for part in re.split(r"[\W_]+", value.lower()) if part]
+    estimate = zxcvbn(password[:STRENGTH_ESTIMATE_LENGTH], user_inputs=[*user_inputs, *words])
+    if estimate["score"] >= MIN_STRENGTH_SCORE:
+        return None
+    feedback = estimate["feedback"]
+    reasons = " ".join(filter(None, [feedback["warning"], *feedback["suggestions"]]))
+    return (
+        f"This password is too easy to guess (strength {estimate['score']} of 4, at least "
+        f"{MIN_STRENGTH_SCORE} needed). {reasons}".strip()
+    )

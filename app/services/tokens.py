@@ -4,15 +4,22 @@ Tokens carry the user id as identity, the user's `token_version` as the "ver" cl
 the account's creation instant as "acct". Bumping the version (password change) revokes
 every token issued before it; "acct" keeps a deleted account's tokens from ever working
 for a later account that happens to get the same id (SQLite reuses the highest id).
+
+Every token also carries its family ("fam"): a login starts one, and each rotation hands
+it on to the new pair. Presenting a refresh token that was already rotated means two
+parties hold it (one of them a thief), so the whole family is revoked at once (a
+blocklist row of type "family") and whoever is legitimate logs in again.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -32,12 +39,16 @@ logger = logging.getLogger(__name__)
 
 VERSION_CLAIM = "ver"
 ACCOUNT_CLAIM = "acct"
+FAMILY_CLAIM = "fam"
+# The blocklist's token_type for a revoked family (its jti column holds the family id).
+FAMILY_TYPE = "family"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 # Why a token is on the blocklist (TokenBlocklist.reason).
 REASON_LOGOUT = "logout"
 REASON_ROTATION = "rotation"
+REASON_REUSE = "refresh_reuse"
 
 
 def account_fingerprint(user: User) -> int:
@@ -45,9 +56,13 @@ def account_fingerprint(user: User) -> int:
     return (user.date_joined - EPOCH) // timedelta(microseconds=1)
 
 
-def issue_tokens(user: User) -> dict[str, str]:
-    """A fresh access and refresh token pair for `user`."""
-    claims = {VERSION_CLAIM: user.token_version, ACCOUNT_CLAIM: account_fingerprint(user)}
+def issue_tokens(user: User, family: str | None = None) -> dict[str, str]:
+    """A fresh access and refresh token pair for `user`, in `family` (a new one if None)."""
+    claims = {
+        VERSION_CLAIM: user.token_version,
+        ACCOUNT_CLAIM: account_fingerprint(user),
+        FAMILY_CLAIM: family or uuid.uuid4().hex,
+    }
     return {
         "access": create_access_token(identity=str(user.id), additional_claims=claims),
         "refresh": create_refresh_token(identity=str(user.id), additional_claims=claims),
@@ -122,8 +137,11 @@ def is_revoked_for(payload: dict[str, Any], user: User | None) -> bool:
         or payload.get(ACCOUNT_CLAIM) != account_fingerprint(user)
     ):
         return True
+    revoked_ids = [str(payload.get("jti"))]
+    if payload.get(FAMILY_CLAIM):
+        revoked_ids.append(str(payload[FAMILY_CLAIM]))
     blocklisted = db.session.scalar(
-        select(TokenBlocklist.id).where(TokenBlocklist.jti == payload.get("jti"))
+        select(TokenBlocklist.id).where(TokenBlocklist.jti.in_(revoked_ids)).limit(1)
     )
     return blocklisted is not None
 
@@ -149,15 +167,60 @@ def check_token(encoded: str, *, token_type: str | None = None) -> dict[str, Any
 
 
 def rotate_refresh_token(encoded_refresh: str) -> dict[str, str]:
-    """A new token pair for a valid refresh token, which is revoked in the same
-    transaction: presenting it again is refused."""
+    """A new token pair (same family) for a valid refresh token, which is revoked in the
+    same transaction. Presenting it again revokes its whole family (see the module)."""
+    presented = decode_any_token(encoded_refresh)
+    if presented.get("type") == "refresh" and _was_rotated(presented):
+        _revoke_family_on_reuse(presented)
     payload = check_token(encoded_refresh, token_type="refresh")
-    claim_token(payload, REASON_ROTATION)
+    try:
+        claim_token(payload, REASON_ROTATION)
+    except AuthenticationFailed:
+        _revoke_family_on_reuse(payload)  # rotated meanwhile by a concurrent request
     user = load_active_user(payload["sub"])
     assert user is not None  # check_token has just loaded it
-    tokens = issue_tokens(user)
+    tokens = issue_tokens(user, family=token_family(payload))
     db.session.commit()
     return tokens
+
+
+def token_family(payload: dict[str, Any]) -> str:
+    """The token's family id (a token issued before families existed is its own)."""
+    return str(payload.get(FAMILY_CLAIM) or payload["jti"])
+
+
+def _was_rotated(payload: dict[str, Any]) -> bool:
+    reason = db.session.scalar(
+        select(TokenBlocklist.reason).where(TokenBlocklist.jti == payload["jti"])
+    )
+    return reason == REASON_ROTATION
+
+
+def _revoke_family_on_reuse(payload: dict[str, Any]) -> None:
+    """Revoke every token of the family of a reused refresh token, commit, and refuse it."""
+    family = token_family(payload)
+    # The family's newest token expires at most one refresh lifetime from now.
+    lifetime: timedelta = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    family_row = {
+        "jti": family,
+        "type": FAMILY_TYPE,
+        "sub": payload["sub"],
+        "exp": (utcnow() + lifetime).timestamp(),
+    }
+    revoke_token(family_row, REASON_REUSE)
+    db.session.commit()
+    logger.warning(
+        "security event: reuse of rotated refresh token %s of user %s; token family %s revoked",
+        payload["jti"],
+        payload["sub"],
+        family,
+    )
+    raise AuthenticationFailed(
+        "The token has been revoked: it was already used, so every token issued from it "
+        "is revoked too. Log in again.",
+        code="token_revoked",
+        headers=CHALLENGE,
+    )
 
 
 def log_out(encoded_refresh: str, access_payload: dict[str, Any] | None) -> None:

@@ -276,7 +276,7 @@ def test_sign_in_attempts_on_one_account_are_throttled_across_addresses(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     staff = make_user(app, is_staff=True)
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_ACCOUNT", "2/minute")
     page = client.get(ADMIN_LOGIN)
 
     def attempt(address: str, password: str) -> int:
@@ -294,6 +294,21 @@ def test_sign_in_attempts_on_one_account_are_throttled_across_addresses(
     statuses.append(attempt("203.0.113.3", DEFAULT_PASSWORD))
 
     assert statuses == [401, 401, 429]
+
+
+def test_the_admin_and_api_logins_share_one_budget_per_account(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff = make_user(app, is_staff=True)
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+    api = client.post(
+        "/api/v1/auth/login/", json={"email": staff.email, "password": "wrong-password-1"}
+    )
+    admin = sign_in(client, staff.email, "wrong-password-2")
+    assert (api.status_code, admin.status_code) == (401, 401)
+    assert sign_in(client, staff.email).status_code == 429
+    again = client.post("/api/v1/auth/login/", json={"email": staff.email, "password": "x"})
+    assert again.status_code == 429
 
 
 def test_browsing_the_admin_is_not_limited_by_the_anonymous_api_quota(

@@ -133,6 +133,19 @@ def test_weak_password_lists_every_broken_rule(client: FlaskClient) -> None:
     assert "This password is too common." in messages
 
 
+@pytest.mark.parametrize("password", ["aaaaaaaa", " " * 8, "abcdefgh", "letmein!", "Summer2024!"])
+def test_easily_guessed_password_is_refused_and_nothing_created(
+    app: Flask, client: FlaskClient, password: str
+) -> None:
+    response = client.post(
+        f"{AUTH}/users/", json=register_body(password=password, password_confirm=password)
+    )
+    body = assert_problem(response, 400)
+    assert any("too easy to guess" in message for message in body["errors"]["password"])
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
 def test_registration_cannot_set_staff_or_superuser(app: Flask, client: FlaskClient) -> None:
     response = client.post(f"{AUTH}/users/", json=register_body(is_staff=True, is_superuser=True))
     body = assert_problem(response, 400, "validation_error")
@@ -205,12 +218,60 @@ def test_refresh_rotates_and_the_old_refresh_token_is_refused(
     assert set(second) == {"access", "refresh"}
     assert second["refresh"] != first["refresh"]
     assert get_me(client, second["access"]).status_code == 200
-    again = client.post(f"{AUTH}/token/refresh/", json={"refresh": first["refresh"]})
-    assert_problem(again, 401, "token_revoked")
-    assert client.post(f"{AUTH}/token/refresh/", json={"refresh": second["refresh"]}).status_code
+    third = client.post(f"{AUTH}/token/refresh/", json={"refresh": second["refresh"]})
+    assert third.status_code == 200
     with app.app_context():
         reasons = db.session.scalars(select(TokenBlocklist.reason)).all()
         assert reasons == ["rotation", "rotation"]
+
+
+def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = make_user(app)
+    stolen = tokens_for(app, user)
+    # The thief refreshes first and keeps the new pair...
+    thief = client.post(f"{AUTH}/token/refresh/", json={"refresh": stolen["refresh"]}).get_json()
+    # ...then the owner presents the token they hold: a reuse.
+    caplog.set_level(logging.WARNING, logger="app.services.tokens")
+    replay = client.post(f"{AUTH}/token/refresh/", json={"refresh": stolen["refresh"]})
+    body = assert_problem(replay, 401, "token_revoked")
+    assert "Log in again" in body["detail"]
+    assert_problem(
+        client.post(f"{AUTH}/token/refresh/", json={"refresh": thief["refresh"]}),
+        401,
+        "token_revoked",
+    )
+    assert_problem(get_me(client, thief["access"]), 401, "token_revoked")
+    assert_problem(get_me(client, stolen["access"]), 401, "token_revoked")
+    assert "reuse of rotated refresh token" in caplog.text
+    with app.app_context():
+        rows = db.session.scalars(select(TokenBlocklist).order_by(TokenBlocklist.id)).all()
+        assert [(row.token_type, row.reason) for row in rows] == [
+            ("refresh", "rotation"),
+            ("family", "refresh_reuse"),
+        ]
+    # Logging in again starts a new family that works.
+    fresh = login(client, user.email).get_json()["tokens"]
+    assert get_me(client, fresh["access"]).status_code == 200
+    assert (
+        client.post(f"{AUTH}/token/refresh/", json={"refresh": fresh["refresh"]}).status_code == 200
+    )
+
+
+def test_a_family_reuse_leaves_the_users_other_sessions_alone(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(app)
+    phone = tokens_for(app, user)
+    laptop = tokens_for(app, user)
+    client.post(f"{AUTH}/token/refresh/", json={"refresh": phone["refresh"]})
+    client.post(f"{AUTH}/token/refresh/", json={"refresh": phone["refresh"]})
+    assert get_me(client, laptop["access"]).status_code == 200
+    assert (
+        client.post(f"{AUTH}/token/refresh/", json={"refresh": laptop["refresh"]}).status_code
+        == 200
+    )
 
 
 def test_access_token_cannot_be_used_to_refresh(app: Flask, client: FlaskClient) -> None:
@@ -471,7 +532,7 @@ def test_login_is_throttled_per_address_with_429_and_retry_after(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_user(app, email="eve@example.com")
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_ADDRESS", "2/minute")
     statuses = [login(client, f"guess{n}@example.com").status_code for n in range(2)]
     assert statuses == [401, 401]
     response = login(client, "eve@example.com")
@@ -480,29 +541,42 @@ def test_login_is_throttled_per_address_with_429_and_retry_after(
     assert "2 per 1 minute" in body["detail"]
 
 
-def test_login_is_throttled_per_email_across_addresses(
+def login_from(client: FlaskClient, address: str, email: str, password: str) -> Any:
+    return client.post(
+        f"{AUTH}/login/",
+        json={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_failures_on_one_account_slow_that_address_but_not_the_owner_elsewhere(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_user(app, email="frank@example.com")
     monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "2/minute")
+    guesses = [
+        login_from(client, "10.0.0.1", "frank@example.com", f"wrong-guess-{n}").status_code
+        for n in range(2)
+    ]
+    assert guesses == [401, 401]
+    assert_problem(
+        login_from(client, "10.0.0.1", "FRANK@example.com", DEFAULT_PASSWORD), 429, "rate_limited"
+    )
+    owner = login_from(client, "10.0.0.99", "frank@example.com", DEFAULT_PASSWORD)
+    assert owner.status_code == 200, owner.get_json()
+
+
+def test_one_account_has_a_ceiling_across_addresses(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_user(app, email="frank@example.com")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_ACCOUNT", "2/minute")
     for n in range(2):
-        response = client.post(
-            f"{AUTH}/login/",
-            json={"email": "frank@example.com", "password": "wrong-guess"},
-            environ_base={"REMOTE_ADDR": f"10.0.0.{n + 1}"},
-        )
+        response = login_from(client, f"10.0.0.{n + 1}", "frank@example.com", "wrong-guess")
         assert response.status_code == 401
-    blocked = client.post(
-        f"{AUTH}/login/",
-        json={"email": "FRANK@example.com", "password": DEFAULT_PASSWORD},
-        environ_base={"REMOTE_ADDR": "10.0.0.99"},
-    )
+    blocked = login_from(client, "10.0.0.99", "FRANK@example.com", DEFAULT_PASSWORD)
     assert_problem(blocked, 429, "rate_limited")
-    other = client.post(
-        f"{AUTH}/login/",
-        json={"email": "someone-else@example.com", "password": "x"},
-        environ_base={"REMOTE_ADDR": "10.0.0.99"},
-    )
+    other = login_from(client, "10.0.0.99", "someone-else@example.com", "x")
     assert other.status_code == 401
 
 
@@ -535,7 +609,7 @@ def test_registration_is_throttled_per_address(
 def test_spoofed_forwarded_for_does_not_escape_the_login_limit(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch, app: Flask
 ) -> None:
-    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN", "1/minute")
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_ADDRESS", "1/minute")
     credentials = {"email": "mallory@example.com", "password": "guess-number-one"}
     first = client.post(f"{AUTH}/login/", json=credentials, headers={"X-Forwarded-For": "1.1.1.1"})
     assert first.status_code == 401
@@ -571,7 +645,9 @@ def test_one_refresh_token_presented_twice_at_once_is_rotated_only_once(app: Fla
     assert sorted(statuses) == [200, 401, 401, 401]
     assert codes == ["token_revoked"] * 3
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(TokenBlocklist)) == 1
+        types = db.session.scalars(select(TokenBlocklist.token_type)).all()
+        # One rotation; the other three were reuses, which revoked the family.
+        assert sorted(types) == ["family", "refresh"]
 
 
 def test_passwords_and_tokens_never_reach_the_logs(
@@ -591,7 +667,7 @@ def test_passwords_and_tokens_never_reach_the_logs(
     assert f"user {registered['user']['id']} registered" in logs
     assert f"login refused for user {registered['user']['id']}" in logs
     assert f"user {registered['user']['id']} logged in" in logs
-    assert "revoked refresh token" in logs
+    assert "reuse of rotated refresh token" in logs
     secrets = [password, "wrong-1", *registered["tokens"].values(), *logged_in["tokens"].values()]
     secrets += refreshed.values()
     for secret in secrets:

@@ -104,6 +104,42 @@ def test_an_invalid_body_is_400_naming_the_field(
     assert field in problem["errors"]
 
 
+@pytest.mark.parametrize(
+    "watched_at",
+    [
+        "0001-01-01T00:00:00+14:00",
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:00:00-05:00",
+        "9999-12-31T23:59:59-00:01",
+    ],
+)
+def test_an_instant_outside_what_utc_can_hold_is_400_naming_the_field(
+    app: Flask, client: FlaskClient, watched_at: str
+) -> None:
+    user = make_user(app)
+    movie = make_movie(app)
+    response = client.post(
+        URL, json={"movie": movie.id, "watched_at": watched_at}, headers=auth_headers(app, user)
+    )
+    problem = assert_problem(response, 400, "validation_error")
+    assert problem["errors"] == {
+        "watched_at": ["Must be an instant between years 1 and 9999 in UTC."]
+    }
+    assert history_rows(app, user) == []
+
+
+def test_the_earliest_instant_is_accepted(app: Flask, client: FlaskClient) -> None:
+    user = make_user(app)
+    movie = make_movie(app)
+    response = client.post(
+        URL,
+        json={"movie": movie.id, "watched_at": "0001-01-01T00:00:00-01:00"},
+        headers=auth_headers(app, user),
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["watched_at"].startswith("0001-01-01T01:00:00")
+
+
 def test_a_viewing_in_the_future_is_400(app: Flask, client: FlaskClient) -> None:
     user = make_user(app)
     movie = make_movie(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from flask import Flask
 
@@ -32,7 +34,9 @@ def test_short_password_is_refused_and_eight_characters_are_enough() -> None:
 
 
 def test_overlong_password_is_refused() -> None:
-    assert password_problems("a1" * 64 + "b") == [TOO_LONG]
+    overlong = hashlib.sha512(b"seed").hexdigest() + "b"
+    assert len(overlong) == 129
+    assert password_problems(overlong) == [TOO_LONG]
 
 
 def test_entirely_numeric_password_is_refused() -> None:
@@ -68,6 +72,37 @@ def test_password_close_to_the_users_own_details_is_refused(
         assert similar == []
     else:
         assert similar == [f"This password is too similar to the {message}."]
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("aaaaaaaa", "Repeats like"),
+        ("        ", "Repeats like"),
+        ("abcdefgh", "Sequences like"),
+        ("letmein!", "similar to a commonly used password"),
+        ("Summer2024!", "similar to a commonly used password"),
+    ],
+)
+def test_easily_guessed_passwords_are_refused_saying_why(password: str, why: str) -> None:
+    weak = [p for p in password_problems(password) if p.startswith("This password is too easy")]
+    assert len(weak) == 1
+    assert "at least 3 needed" in weak[0] and why in weak[0]
+
+
+def test_strength_is_estimated_knowing_the_users_own_details() -> None:
+    password = "Kowalczyk1984!"
+    assert password_problems(password) == []
+    problems = password_problems(password, last_name="Kowalczyk")
+    assert any(problem.startswith("This password is too easy") for problem in problems)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["watch-more-films-2024", "correct-horse-battery-staple", "violet-harbour-cinema-71"],
+)
+def test_passphrases_pass_the_strength_floor(password: str) -> None:
+    assert password_problems(password, email="demo@example.com", username="demo") == []
 
 
 def test_long_password_merely_containing_the_username_is_accepted() -> None:

@@ -39,7 +39,7 @@ from app.blueprints.auth.schemas import (
 from app.blueprints.pagination import page_body, page_schema
 from app.extensions import limiter
 from app.models import User, UserProfile
-from app.ratelimit import address_key, login_email_key, login_rate_limit, register_rate_limit
+from app.ratelimit import address_key, login_limits, register_rate_limit
 from app.services.account_export import export_account
 from app.services.accounts import (
     change_password,
@@ -104,12 +104,9 @@ class Registration(MethodView):
 
 @blp.route("/login/")
 class Login(MethodView):
-    # Per address and per email, in place of the default limits: browsing never uses up
-    # the attempts needed to log in, and one account cannot be guessed at from many places.
-    decorators = [
-        limiter.limit(login_rate_limit, key_func=address_key),
-        limiter.limit(login_rate_limit, key_func=login_email_key),
-    ]
+    # The login buckets (app/ratelimit.py), in place of the default limits: browsing never
+    # uses up the attempts needed to log in, and a stranger's guesses never lock out the owner.
+    decorators = login_limits(limiter)
 
     @blp.arguments(LoginSchema)
     @blp.response(200, SignedInSchema)

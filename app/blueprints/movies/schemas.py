@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 import marshmallow as ma
@@ -11,7 +10,7 @@ from marshmallow import validate
 from marshmallow.utils import get_value
 
 from app.blueprints.pagination import PageArgs
-from app.blueprints.schemas import GenreSchema, MovieSummarySchema
+from app.blueprints.schemas import GenreSchema, MovieSummarySchema, UTCAwareDateTime
 from app.services.catalog import ORDERINGS
 from app.services.tmdb import MAX_TMDB_PAGE, TRENDING_WINDOWS
 
@@ -124,8 +123,7 @@ class HistoryCreateSchema(ma.Schema):
         validate=validate.Range(min=1, max=2**31 - 1),
         metadata={"description": "Local movie id", "example": 12},
     )
-    watched_at = ma.fields.AwareDateTime(
-        default_timezone=UTC,
+    watched_at = UTCAwareDateTime(
         metadata={"description": "When it was watched (ISO 8601); now by default"},
     )
 
