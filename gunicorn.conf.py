@@ -1,9 +1,34 @@
-"""gunicorn settings: `gunicorn --config gunicorn.conf.py wsgi:app`. Override with env vars."""
+"""gunicorn settings: `gunicorn --config gunicorn.conf.py wsgi:app`. Override with env vars.
+
+Binds 0.0.0.0:$PORT when PORT is set (Render, Heroku), 127.0.0.1:8000 otherwise;
+GUNICORN_BIND overrides both. A `.env` file in the working directory is read first
+(config.py does it; variables already in the environment win).
+"""
+
+from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
+from typing import Any
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from config import load_dotenv_file
+
+load_dotenv_file()  # before the settings below read the environment
+
+
+def default_bind() -> str:
+    """GUNICORN_BIND, else every interface on $PORT (a platform's router), else localhost."""
+    if os.environ.get("GUNICORN_BIND"):
+        return os.environ["GUNICORN_BIND"]
+    if os.environ.get("PORT"):
+        return f"0.0.0.0:{int(os.environ['PORT'])}"
+    return "127.0.0.1:8000"
+
+
+bind = default_bind()
 # Two workers per core plus one, capped: the API is I/O-bound (database, TMDb).
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9)))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
@@ -18,14 +43,48 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
-# Prometheus: every worker writes its figures to one folder, /metrics adds them up.
+# Import the app once in the master and fork the workers from it: every worker answers at
+# once instead of each spending seconds importing numpy, scipy and Flask-Admin on its own
+# (docs/performance.md). A code change then needs a restart, not a HUP.
+preload_app = True
+
+# Prometheus: every worker writes its figures to one folder, /metrics adds them up. Set
+# before the app (and prometheus_client) is imported; the client notices a fork by itself.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="movie-api-metrics-")
 
 
-def child_exit(server, worker):
+def _preloaded_app(server: Any) -> Any:
+    """The Flask app the master loaded (None when preload_app is off)."""
+    return getattr(server.app, "callable", None)
+
+
+def when_ready(server: Any) -> None:
+    """Warm the app once for all workers, then say in one line where to go."""
+    host, _, port = bind.rpartition(":")
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    app = _preloaded_app(server)
+    if app is None:
+        server.log.info(f"Ready: API docs at {base_url}/api/docs/")
+        return
+    from app.services.startup import prepare_for_workers, ready_message
+
+    message = ready_message(app, base_url)
+    prepare_for_workers(app)
+    server.log.info(message)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    app = _preloaded_app(server)
+    if app is not None:
+        from app.services.startup import forget_inherited_connections
+
+        forget_inherited_connections(app)
+
+
+def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)

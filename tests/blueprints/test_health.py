@@ -35,7 +35,7 @@ def unreachable_database_app(fake_tmdb: FakeTMDb) -> Flask:
     return create_app(
         "testing",
         TMDB_BASE_URL=fake_tmdb.base_url,
-        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:9/none",
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg2://nobody@127.0.0.1:9/none",
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "connect_args": {"connect_timeout": 2}},
     )
 
