@@ -25,7 +25,8 @@ load_dotenv_file()
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable's value; unset or empty (as in `NAME=` in .env) means the default."""
+    return os.environ.get(name) or default
 
 
 def env_int(name: str, default: int) -> int:

@@ -28,20 +28,25 @@ def default_bind() -> str:
     return "127.0.0.1:8000"
 
 
+def env_int(name: str, default: int) -> int:
+    """An integer setting; unset or empty means the default."""
+    return int(os.environ.get(name) or default)
+
+
 bind = default_bind()
 # Two workers per core plus one, capped: the API is I/O-bound (database, TMDb).
-workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9)))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+workers = env_int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9))
+threads = env_int("GUNICORN_THREADS", 2)
+timeout = env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20
 keepalive = 5
 # Recycle workers now and then so a slow leak can never grow without bound.
 max_requests = 2000
 max_requests_jitter = 200
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+loglevel = (os.environ.get("LOG_LEVEL") or "info").lower()
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1"
 
 # Import the app once in the master and fork the workers from it: every worker answers at
 # once instead of each spending seconds importing numpy, scipy and Flask-Admin on its own
