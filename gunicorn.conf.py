@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from config import load_dotenv_file
-
-load_dotenv_file()  # before the settings below read the environment
+# Importing config.py reads .env, before the settings below. Not named `config`: gunicorn
+# would take that name for its own setting.
+import config as app_config
 
 
 def default_bind() -> str:
@@ -59,6 +59,8 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="movie-api-metrics-")
+    # config.py read the environment when it was imported above: tell /metrics too.
+    app_config.Config.PROMETHEUS_MULTIPROC_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def _preloaded_app(server: Any) -> Any:
