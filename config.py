@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
@@ -12,8 +14,19 @@ INSTANCE_DIR = BASE_DIR / "instance"
 INSECURE_DEFAULT_SECRETS = {"", "dev-secret-key", "dev-jwt-secret-key", "change-me"}
 
 
+def load_dotenv_file(path: Path | str | None = None) -> bool:
+    """Read KEY=value lines from `.env` in the working directory (or `path`) into the
+    environment; a variable already set keeps its value. True when a file was read."""
+    return load_dotenv(Path(path) if path is not None else Path.cwd() / ".env", override=False)
+
+
+# `flask` (which reads .env itself), gunicorn and scripts all import this module first.
+load_dotenv_file()
+
+
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    """The variable's value; unset or empty (as in `NAME=` in .env) means the default."""
+    return os.environ.get(name) or default
 
 
 def env_int(name: str, default: int) -> int:
@@ -43,10 +56,10 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for postgres:// and postgresql:// URLs (Heroku-style URLs included)."""
+    """Use psycopg2 for postgres:// and postgresql:// URLs (Heroku-style URLs included)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 

@@ -1,41 +1,79 @@
-"""gunicorn settings: `gunicorn --config gunicorn.conf.py wsgi:app`. Override with env vars."""
+"""gunicorn settings: `gunicorn --config gunicorn.conf.py wsgi:app`. Override with env vars.
+
+Binds 0.0.0.0:$PORT when PORT is set (Render, Heroku), 127.0.0.1:8000 otherwise;
+GUNICORN_BIND overrides both. A `.env` file in the working directory is read first
+(config.py does it; variables already in the environment win).
+"""
+
+from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
+from typing import Any
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Importing config.py reads .env, before the settings below. Not named `config`: gunicorn
+# would take that name for its own setting.
+import config as app_config
+
+
+def default_bind() -> str:
+    """GUNICORN_BIND, else every interface on $PORT (a platform's router), else localhost."""
+    if os.environ.get("GUNICORN_BIND"):
+        return os.environ["GUNICORN_BIND"]
+    if os.environ.get("PORT"):
+        return f"0.0.0.0:{int(os.environ['PORT'])}"
+    return "127.0.0.1:8000"
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer setting; unset or empty means the default."""
+    return int(os.environ.get(name) or default)
+
+
+bind = default_bind()
 # Two workers per core plus one, capped: the API is I/O-bound (database, TMDb).
-workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9)))
+workers = env_int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9))
 # Half of them at most wait on TMDb (TMDB_MAX_CONCURRENT_CALLS), so probes never queue.
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+threads = env_int("GUNICORN_THREADS", 4)
+timeout = env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20
 keepalive = 5
 # Recycle workers now and then so a slow leak can never grow without bound.
 max_requests = 2000
 max_requests_jitter = 200
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = (os.environ.get("LOG_LEVEL") or "info").lower()
 # The proxies whose X-Forwarded-* gunicorn believes: none unless FORWARDED_ALLOW_IPS says
 # (the app reads the same setting), so a plain-HTTP request cannot pass for HTTPS.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ""
 
-# Prometheus: every worker writes its figures to one folder, /metrics adds them up.
+# Import the app once in the master and fork the workers from it: every worker answers at
+# once instead of each spending seconds importing numpy, scipy and Flask-Admin on its own
+# (docs/performance.md). A code change then needs a restart, not a HUP.
+preload_app = True
+
+# Prometheus: every worker writes its figures to one folder, /metrics adds them up. Set
+# before the app (and prometheus_client) is imported; the client notices a fork by itself.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="movie-api-metrics-")
+    # config.py read the environment when it was imported above: tell /metrics too.
+    app_config.Config.PROMETHEUS_MULTIPROC_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
-def _drop_server_banner():
+def _drop_server_banner() -> None:
     """No "Server: gunicorn" header: gunicorn has no setting for it, so its response's
     default headers are filtered."""
     from gunicorn.http import wsgi as gunicorn_wsgi
 
     default_headers = gunicorn_wsgi.Response.default_headers
 
-    def without_server(self):
+    def without_server(self: Any) -> list[str]:
         return [line for line in default_headers(self) if not line.startswith("Server:")]
 
     gunicorn_wsgi.Response.default_headers = without_server
@@ -44,15 +82,41 @@ def _drop_server_banner():
 _drop_server_banner()
 
 
-def on_starting(server):
-    from config import check_worker_processes
-
-    check_worker_processes(
+def on_starting(server: Any) -> None:
+    app_config.check_worker_processes(
         server.cfg.workers, os.environ.get("APP_ENV", ""), os.environ.get("REDIS_URL", "")
     )
 
 
-def child_exit(server, worker):
+def _preloaded_app(server: Any) -> Any:
+    """The Flask app the master loaded (None when preload_app is off)."""
+    return getattr(server.app, "callable", None)
+
+
+def when_ready(server: Any) -> None:
+    """Warm the app once for all workers, then say in one line where to go."""
+    host, _, port = bind.rpartition(":")
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    app = _preloaded_app(server)
+    if app is None:
+        server.log.info(f"Ready: API docs at {base_url}/api/docs/")
+        return
+    from app.services.startup import prepare_for_workers, ready_message
+
+    message = ready_message(app, base_url)
+    prepare_for_workers(app)
+    server.log.info(message)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    app = _preloaded_app(server)
+    if app is not None:
+        from app.services.startup import forget_inherited_connections
+
+        forget_inherited_connections(app)
+
+
+def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)

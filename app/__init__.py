@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.exc import DataError
 
 from app.admin import init_admin
 from app.auth_callbacks import register_jwt_callbacks
@@ -169,3 +170,12 @@ def configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -
 def begin_sqlite_transaction(connection: Any) -> None:
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN")
+
+
+@event.listens_for(Engine, "handle_error")
+def report_nul_characters_as_bad_data(context: ExceptionContext) -> None:
+    """psycopg2 refuses a string holding a NUL character (which PostgreSQL cannot store)
+    with a plain ValueError: raise it as the DataError (a 400) that any bad value is."""
+    error = context.original_exception
+    if isinstance(error, ValueError) and "NUL (0x00)" in str(error):
+        raise DataError(context.statement, context.parameters, error) from error

@@ -61,14 +61,19 @@ def server_environment() -> dict[str, str]:
 
 
 def recreate_database() -> None:
-    import psycopg
+    import psycopg2
     from sqlalchemy.engine import make_url
 
     url = make_url(DATABASE_URL)
     admin = url.set(database="postgres", drivername="postgresql")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{url.database}"')
+    conn = psycopg2.connect(admin.render_as_string(hide_password=False))
+    try:
+        conn.autocommit = True  # DROP/CREATE DATABASE cannot run inside a transaction
+        with conn.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{url.database}"')
+    finally:
+        conn.close()
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()

@@ -134,3 +134,13 @@ def test_successful_responses_carry_no_retry_after(client: Any) -> None:
 def test_non_numeric_and_huge_ids_are_404_not_500(client: Any) -> None:
     for path in ("/api/v1/movies/abc/", "/api/v1/movies/99999999999999999999/"):
         assert_problem(client.get(path), 404)
+
+
+def test_a_nul_character_postgresql_cannot_store_is_a_400_not_a_500(
+    client: Any, postgres_only: None
+) -> None:
+    # psycopg2 refuses it before the query is sent; it is bad data, like any other.
+    response = client.post(
+        "/api/v1/auth/login/", json={"email": "demo\x00@example.com", "password": "x" * 12}
+    )
+    assert_problem(response, 400, "invalid_value")

@@ -141,7 +141,7 @@ def _note_catalogue_statements(state: ORMExecuteState) -> Result[Any] | None:
     table = getattr(state.statement, "table", None)
     if getattr(table, "name", None) not in CATALOGUE_TABLES:
         return None
-    # INSERTs report their row count only when asked to (psycopg would give -1).
+    # SQLAlchemy keeps an INSERT's row count only when asked to (it would report -1).
     result = state.invoke_statement(execution_options={"preserve_rowcount": True})
     # Upserts skip rows whose values did not change: browsing the same TMDb page again
     # writes nothing and keeps the pages. -1 (a count the driver does not know) is a change.

@@ -54,7 +54,7 @@ def unreachable_database_app(fake_tmdb: FakeTMDb) -> Flask:
     return create_app(
         "testing",
         TMDB_BASE_URL=fake_tmdb.base_url,
-        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:9/none",
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg2://nobody@127.0.0.1:9/none",
     )
 
 

@@ -1,0 +1,56 @@
+"""What the gunicorn master does with the app it loaded, before it forks the workers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import db
+from app.models import User
+from app.services import recommender
+from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
+
+logger = logging.getLogger(__name__)
+
+
+def ready_message(app: Flask | None, base_url: str) -> str:
+    """`Ready: API docs at <base_url>/api/docs/`, with the demo login when the demo user
+    exists (never in production)."""
+    message = f"Ready: API docs at {base_url}/api/docs/"
+    if app is None or app.config["APP_ENV"] == "production":
+        return message
+    with app.app_context():
+        try:
+            demo = db.session.scalar(select(User.id).where(User.email == DEMO_EMAIL))
+        except SQLAlchemyError:
+            demo = None  # not migrated yet, or no database: the docs still answer
+        finally:
+            db.session.remove()
+    if demo is not None:
+        message += f" - demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
+    return message
+
+
+def prepare_for_workers(app: Flask) -> None:
+    """Learn the item model once, for every worker to inherit, then close every database
+    connection: a connection shared across a fork would mix two processes' traffic."""
+    with app.app_context():
+        try:
+            recommender.rebuild_item_model()
+        except SQLAlchemyError as error:
+            logger.warning("item model not learned before the workers start: %s", error)
+        finally:
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+def forget_inherited_connections(app: Flask) -> None:
+    """In a new worker: drop the pool inherited from the master without closing its
+    sockets, which the master owns (SQLAlchemy's advice for forked processes)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)

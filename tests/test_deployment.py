@@ -1,0 +1,159 @@
+"""Deployment settings: the PostgreSQL driver, gunicorn's bind ($PORT), .env files, and
+the settings every reader of .env.example and the README is told about."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
+from app.services.startup import ready_message
+from config import normalise_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+# Variables the tests below set themselves: never inherited from the caller's shell.
+CONTROLLED = ("PORT", "GUNICORN_BIND", "WEB_CONCURRENCY", "DATABASE_URL", "JWT_ACCESS_MINUTES")
+
+
+def clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in CONTROLLED}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)  # no stray temporary folders
+    env.update(values)
+    return env
+
+
+def gunicorn_settings(cwd: Path, **values: str) -> dict[str, object]:
+    """gunicorn.conf.py evaluated as gunicorn does, in a fresh process run from `cwd`."""
+    script = (
+        "import json, runpy, sys; settings = runpy.run_path(sys.argv[1]); "
+        "print(json.dumps({k: settings[k] for k in ('bind', 'workers', 'preload_app')}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(GUNICORN_CONF)],
+        cwd=cwd,
+        env=clean_env(cwd, **values),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_postgres_urls_use_psycopg2(scheme: str) -> None:
+    url = normalise_database_url(f"{scheme}://app:secret@db.example:5432/movies")
+    assert url == "postgresql+psycopg2://app:secret@db.example:5432/movies"
+    assert make_url(url).get_dialect().driver == "psycopg2"
+
+
+def test_other_database_urls_are_left_as_they_are() -> None:
+    assert normalise_database_url("sqlite:///instance/movies.db") == "sqlite:///instance/movies.db"
+
+
+def test_gunicorn_binds_localhost_8000_without_port(tmp_path: Path) -> None:
+    assert gunicorn_settings(tmp_path)["bind"] == "127.0.0.1:8000"
+
+
+def test_gunicorn_binds_every_interface_on_port_when_set(tmp_path: Path) -> None:
+    assert gunicorn_settings(tmp_path, PORT="8123")["bind"] == "0.0.0.0:8123"
+
+
+def test_gunicorn_bind_overrides_port(tmp_path: Path) -> None:
+    settings = gunicorn_settings(tmp_path, PORT="8123", GUNICORN_BIND="127.0.0.1:9001")
+    assert settings["bind"] == "127.0.0.1:9001"
+
+
+def test_gunicorn_loads_the_app_once_before_forking(tmp_path: Path) -> None:
+    assert gunicorn_settings(tmp_path)["preload_app"] is True
+
+
+def test_gunicorn_reads_dot_env_and_the_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PORT=8124\nWEB_CONCURRENCY=3\n")
+    settings = gunicorn_settings(tmp_path)
+    assert settings["bind"] == "0.0.0.0:8124"
+    assert settings["workers"] == 3
+    assert gunicorn_settings(tmp_path, PORT="8125")["bind"] == "0.0.0.0:8125"
+
+
+def test_app_settings_come_from_dot_env_and_empty_values_mean_the_default(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".env").write_text(
+        "# a comment\nDATABASE_URL=postgres://app@db.example/movies\nJWT_ACCESS_MINUTES=\n"
+    )
+    script = (
+        "import json, config; print(json.dumps([config.Config.SQLALCHEMY_DATABASE_URI, "
+        "config.Config.JWT_ACCESS_MINUTES]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=clean_env(tmp_path, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    url, minutes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert url == "postgresql+psycopg2://app@db.example/movies"
+    assert minutes == 60
+
+
+def test_flask_cli_migrates_the_database_named_in_dot_env(tmp_path: Path) -> None:
+    database = tmp_path / "from-dot-env.db"
+    (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{database}\n")
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "flask"), "db", "upgrade"],
+        cwd=tmp_path,
+        env=clean_env(tmp_path, FLASK_APP=str(ROOT / "wsgi.py")),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert database.exists() and database.stat().st_size > 0
+
+
+def settings_read_by(path: Path) -> set[str]:
+    text = path.read_text()
+    return set(re.findall(r'(?:env_\w+|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]*)"', text))
+
+
+def test_every_setting_is_in_env_example_and_the_readme() -> None:
+    settings = settings_read_by(ROOT / "config.py") | settings_read_by(GUNICORN_CONF)
+    assert {"DATABASE_URL", "SECRET_KEY", "PORT", "WEB_CONCURRENCY"} <= settings
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    missing_in_example = {name for name in settings if f"# {name}=" not in example}
+    missing_in_readme = {name for name in settings if f"`{name}`" not in readme}
+    assert missing_in_example == set()
+    assert missing_in_readme == set()
+
+
+def test_ready_line_names_the_docs_and_the_demo_login(app: Flask, runner) -> None:  # type: ignore[no-untyped-def]
+    base = "http://127.0.0.1:8000"
+    assert ready_message(app, base) == f"Ready: API docs at {base}/api/docs/"
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert ready_message(app, base) == (
+        f"Ready: API docs at {base}/api/docs/ - demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}"
+    )
+
+
+def test_ready_line_never_shows_the_demo_login_in_production(
+    app: Flask,
+    runner,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    monkeypatch.setitem(app.config, "APP_ENV", "production")
+    assert DEMO_PASSWORD not in ready_message(app, "http://127.0.0.1:8000")
