@@ -30,6 +30,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Movie, WatchHistory
 from app.services.accounts import create_user
+from config import normalise_database_url
 from tests.faults.servers import ROOT, ApiServer, RedisServer
 from tests.faults.tcp_proxy import TcpProxy
 
@@ -69,7 +70,7 @@ def run(scenario: str, seconds: float) -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("set DATABASE_URL to a PostgreSQL database this run may write to")
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    url = normalise_database_url(url)
     email, movie_ids = prepare_database(url)
     redis_server = RedisServer()
     redis_server.start()
