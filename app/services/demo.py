@@ -19,7 +19,7 @@ from app.models import Favorite, Movie, Rating, User
 from app.services.accounts import create_user
 from app.services.catalog import normalise_genre, upsert_genres, upsert_movies
 from app.services.demo_data import DEMO_GENRES, DEMO_MOVIES
-from app.services.recommendations import store_recommendations
+from app.services.recommendation.batches import store_recommendations
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_USERNAME = "demo"
