@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from app.security import MAX_JSON_DEPTH, json_depth
 from tests.factories import auth_headers, make_user
-from tests.test_errors import assert_problem
+from tests.helpers import assert_problem
 
 
 def nested(levels: int) -> str:

@@ -207,7 +207,11 @@ def _revoke_family_on_reuse(payload: dict[str, Any]) -> None:
         "sub": payload["sub"],
         "exp": (utcnow() + lifetime).timestamp(),
     }
-    revoke_token(family_row, REASON_REUSE)
+    try:
+        with db.session.begin_nested():
+            revoke_token(family_row, REASON_REUSE)
+    except IntegrityError:
+        pass  # a concurrent reuse of the same family has just revoked it
     db.session.commit()
     logger.warning(
         "security event: reuse of rotated refresh token %s of user %s; token family %s revoked",

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import User
 from app.models.users import username_skeleton
 from tests.factories import auth_headers, make_user
-from tests.test_errors import assert_problem
+from tests.helpers import assert_problem
 
 AUTH = "/api/v1/auth"
 
