@@ -21,6 +21,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from redis import Redis
 from redis.exceptions import RedisError
 
+from app.admin.login_token import check_login_token
 from app.admin.views import (
     FavoriteView,
     FeedbackView,
@@ -54,6 +55,7 @@ from app.redis_connections import redis_client_options
 logger = logging.getLogger(__name__)
 
 ADMIN_URL = "/admin"
+LOGIN_URL = ADMIN_URL + "/login/"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 csrf = CSRFProtect()
@@ -89,9 +91,13 @@ def init_admin(app: Flask) -> None:
 
     @app.before_request
     def check_admin_csrf_token() -> None:
-        """Every form posted to the admin carries the session's CSRF token."""
+        """Every form posted to the admin carries a CSRF token: the login form a
+        session-free one (no session exists before sign-in), every other the session's."""
         if request.method in UNSAFE_METHODS and request.path.startswith(ADMIN_URL + "/"):
-            csrf.protect()
+            if request.path == LOGIN_URL:
+                check_login_token()
+            else:
+                csrf.protect()
 
     @app.errorhandler(CSRFError)
     def refuse_form_without_token(error: CSRFError) -> tuple[str, int]:

@@ -10,6 +10,11 @@ from app.services.passwords import MAX_LENGTH
 
 
 class LoginForm(FlaskForm):
+    """Its CSRF token is session-free (app/admin/login_token.py): no session before sign-in."""
+
+    class Meta:
+        csrf = False
+
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)])
 

@@ -34,6 +34,7 @@ from app.admin.auth import (
     start_staff_session,
 )
 from app.admin.forms import LoginForm, SetPasswordForm
+from app.admin.login_token import NONCE_COOKIE, new_login_token, set_nonce_cookie
 from app.admin.operations import (
     ActionOutcome,
     dashboard_counts,
@@ -114,7 +115,7 @@ class StaffIndexView(AdminIndexView):
         if request.method == "GET":
             if current_staff_user() is not None:
                 return redirect(next_url or url_for(".index"))
-            return self.render("staff_admin/login.html", form=form, error=None)
+            return self._login_page(form, None, 200)
         if not login_attempt_allowed(request.form.get("email", "")[:254]):
             return self._login_page(form, TOO_MANY_ATTEMPTS, 429)
         if not form.validate():
@@ -128,9 +129,14 @@ class StaffIndexView(AdminIndexView):
         start_staff_session(user)
         return redirect(next_url or url_for(".index"))
 
-    def _login_page(self, form: LoginForm, error: str, status: int) -> tuple[str, int]:
+    def _login_page(self, form: LoginForm, error: str | None, status: int) -> BaseResponse:
+        """The form with a fresh session-free CSRF token (and its nonce cookie)."""
         form.password.data = ""
-        return self.render("staff_admin/login.html", form=form, error=error), status
+        nonce, token = new_login_token(request.cookies.get(NONCE_COOKIE))
+        page = self.render("staff_admin/login.html", form=form, error=error, login_token=token)
+        response = current_app.make_response((page, status))
+        set_nonce_cookie(response, nonce)
+        return response
 
     @expose("/logout/", methods=("POST",))
     def logout(self) -> ViewResponse:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -10,6 +12,7 @@ from flask.testing import FlaskClient
 from flask_session.base import ServerSideSessionInterface
 from sqlalchemy import select
 
+from app.admin import login_token
 from app.extensions import db
 from app.models import User
 from config import ProductionConfig, TestingConfig
@@ -124,16 +127,51 @@ def test_production_marks_the_session_cookie_secure_and_testing_keeps_csrf_on() 
     assert getattr(TestingConfig, "WTF_CSRF_ENABLED", True) is True
 
 
-def test_a_new_session_id_is_issued_at_sign_in(app: Flask, client: FlaskClient) -> None:
+def test_a_session_id_planted_before_sign_in_is_not_kept(app: Flask, client: FlaskClient) -> None:
     staff = make_user(app, is_staff=True)
-    client.get(ADMIN_LOGIN)
-    before = client.get_cookie("admin_session", path="/admin")
-    assert before is not None  # the login form's CSRF token lives in a session
+    client.set_cookie("admin_session", "planted-by-an-attacker-0123456789abcdef", path="/admin")
 
     sign_in(client, staff.email)
 
     after = client.get_cookie("admin_session", path="/admin")
-    assert after is not None and after.value != before.value
+    assert after is not None and after.value != "planted-by-an-attacker-0123456789abcdef"
+    assert client.get("/admin/").status_code == 200
+
+
+def stored_sessions(app: Flask) -> int:
+    """How many admin sessions the server-side store holds (Redis or files)."""
+    interface: Any = app.session_interface
+    if hasattr(interface, "client"):
+        return len(list(interface.client.scan_iter(match=f"{interface.key_prefix}*")))
+    return len([path for path in Path(interface.cache._path).iterdir() if path.is_file()])
+
+
+def test_anonymous_visits_of_the_login_page_create_no_session(
+    app: Flask, client: FlaskClient
+) -> None:
+    before = stored_sessions(app)
+
+    for _ in range(20):
+        page = client.get(ADMIN_LOGIN)
+        assert page.status_code == 200
+        assert csrf_token_in(page.text)
+
+    assert client.get_cookie("admin_session", path="/admin") is None
+    assert stored_sessions(app) == before
+    nonce = page.headers["Set-Cookie"]
+    assert nonce.startswith("admin_login_nonce=")
+    assert "HttpOnly" in nonce and "SameSite=Strict" in nonce and "Path=/admin/login/" in nonce
+
+
+def test_a_failed_sign_in_creates_no_session(app: Flask, client: FlaskClient) -> None:
+    staff = make_user(app, is_staff=True)
+    before = stored_sessions(app)
+
+    response = sign_in(client, staff.email, "not-the-password")
+
+    assert response.status_code == 401
+    assert client.get_cookie("admin_session", path="/admin") is None
+    assert stored_sessions(app) == before
 
 
 def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
@@ -351,3 +389,48 @@ def test_a_password_change_ends_the_users_admin_sessions(
     with app.app_context():
         count = db.session.scalar(select(User.token_version).where(User.id == staff.id))
     assert count == 1
+
+
+def test_a_login_token_without_its_nonce_cookie_is_refused(app: Flask, client: FlaskClient) -> None:
+    staff = make_user(app, is_staff=True)
+    token = csrf_token_in(client.get(ADMIN_LOGIN).text)
+    client.delete_cookie("admin_login_nonce", path="/admin/login/")
+
+    response = client.post(
+        ADMIN_LOGIN, data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": token}
+    )
+
+    assert response.status_code == 400
+    assert "Form refused" in response.text
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_login_token_taken_from_another_browser_is_refused(
+    app: Flask, client: FlaskClient
+) -> None:
+    staff = make_user(app, is_staff=True)
+    attackers_token = csrf_token_in(app.test_client().get(ADMIN_LOGIN).text)
+    client.get(ADMIN_LOGIN)  # the victim's own nonce cookie
+
+    response = client.post(
+        ADMIN_LOGIN,
+        data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": attackers_token},
+    )
+
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 302
+
+
+def test_an_expired_login_token_is_refused(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff = make_user(app, is_staff=True)
+    token = csrf_token_in(client.get(ADMIN_LOGIN).text)
+    monkeypatch.setattr(login_token, "TOKEN_MAX_AGE_SECONDS", -1)
+
+    response = client.post(
+        ADMIN_LOGIN, data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": token}
+    )
+
+    assert response.status_code == 400
+    assert "expired" in response.text
