@@ -134,9 +134,10 @@ class Config:
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 2)
     ARGON2_MEMORY_KIB = env_int("ARGON2_MEMORY_KIB", 19456)
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 1)
-    # Flask-Limiter's headers would put its window's Retry-After on every response (even a
-    # 200, or a 503 that has its own); the 429 handler sets Retry-After itself.
-    RATELIMIT_HEADERS_ENABLED = False
+    # X-RateLimit-Limit, -Remaining and -Reset on every response (app/ratelimit.py sends them:
+    # Flask-Limiter's own would also put its window's Retry-After on every response, even a
+    # 200 or a 503 that has its own; the 429 handler sets Retry-After itself).
+    RATELIMIT_HEADERS_ENABLED = env_bool("RATELIMIT_HEADERS_ENABLED", True)
     # Addresses or networks of the reverse proxies whose X-Forwarded-* headers are trusted
     # (comma-separated; empty: nobody's), and how many proxy hops they add (0 means 1).
     FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", "")
@@ -190,6 +191,9 @@ class Config:
     # through this app invalidates the pages at once; this bounds everything else. Unset: 60
     # with Redis, 0 with the in-process cache, which other workers' changes cannot reach.
     CATALOGUE_PAGE_CACHE_SECONDS = env_optional_int("CATALOGUE_PAGE_CACHE_SECONDS")
+    # Seconds browsers and shared caches may reuse an anonymous catalogue read
+    # (Cache-Control: public, max-age=N); ETags revalidate it after that.
+    HTTP_CACHE_MAX_AGE = env_int("HTTP_CACHE_MAX_AGE", 60)
 
     # OpenAPI / Swagger UI (assets served locally, never from a CDN)
     API_TITLE = "Movie Recommendation API"

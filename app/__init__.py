@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DataError
 
 from app.admin import init_admin
+from app.api import register_http_caching
 from app.auth_callbacks import register_jwt_callbacks
 from app.blueprints.auth import blp as auth_blp
 from app.blueprints.favorites import blp as favorites_blp
@@ -32,10 +33,14 @@ from app.observability import (
     register_metrics_endpoint,
     register_request_tracking,
 )
+from app.ratelimit import RATE_LIMIT_HEADERS, register_rate_limit_headers
 from app.redis_connections import redis_client_options
 from app.security import TrustedProxyFix, register_json_depth_limit, register_security_headers
 from app.services.catalogue_cache import register_session_listeners
 from config import INSTANCE_DIR, get_config
+
+# Response headers a browser lets the front end's script read (CORS hides the others).
+EXPOSED_HEADERS = ["ETag", "Link", "Retry-After", "X-Request-ID", *RATE_LIMIT_HEADERS]
 
 
 def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
@@ -48,6 +53,8 @@ def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     register_request_tracking(app)
     # Before the rate limiter's hook, whose key functions read the JSON body.
     register_json_depth_limit(app)
+    # Before the extensions, so that it runs after flask-cors's hook (see its docstring).
+    register_http_caching(app)
     register_extensions(app)
     register_metrics_endpoint(app)
     register_blueprints(app)
@@ -93,11 +100,12 @@ def register_extensions(app: Flask) -> None:
     cors.init_app(
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
-        expose_headers=["Retry-After", "X-Request-ID"],
+        expose_headers=EXPOSED_HEADERS,
         allow_headers=["Authorization", "Content-Type"],
     )
     configure_rate_limit_storage(app)
     limiter.init_app(app)
+    register_rate_limit_headers(app, limiter)
     api.init_app(app)
 
 

@@ -10,9 +10,12 @@ The dialect, used by every view of every blueprint:
 - ``@problem(status, description)`` documents an error response (a problem+json body).
 - ``current_user_id()`` (or ``current_user_id_or_none()``) names the caller; services take
   that ``user_id``, never a ``User``.
+- ``@public_read()`` marks a catalogue read that anyone may cache (see HTTP caching below);
+  every other response of the API is ``Cache-Control: private, no-store``.
 - One decorator order, outermost first::
 
       @login_required                   # or @login_optional; none for public operations
+      @public_read()                    # public catalogue reads only
       @blp.arguments(QueryArgs, location="query")
       @blp.arguments(BodySchema)
       @blp.response(200, OutputSchema)
@@ -21,18 +24,31 @@ The dialect, used by every view of every blueprint:
 
   Authentication runs first (a request without a valid token is a 401 before its input is
   read); rate limits stay in the class's ``decorators``.
+
+HTTP caching, applied to every response under ``/api/v1/`` by one ``after_request`` hook
+(``register_http_caching``), from what each view declares:
+
+- A ``@public_read`` GET answering 200 gets a strong ``ETag`` (the SHA-1 of the exact body
+  bytes, so no query is added), and a request whose ``If-None-Match`` matches it is answered
+  ``304 Not Modified`` with no body. Anonymous callers (and any caller, when the answer does
+  not depend on who asks) get ``Cache-Control: public, max-age=HTTP_CACHE_MAX_AGE`` and
+  ``Vary: Origin``; ``depends_on_caller=True`` adds ``Vary: Authorization`` and answers a
+  request carrying a token ``private, no-store``.
+- Everything else (the caller's own data, tokens, writes, errors) is ``private, no-store``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import flask_smorest
 import marshmallow as ma
 from apispec import BasePlugin
-from flask import Flask, Response, redirect, send_from_directory, url_for
+from flask import Flask, Response, current_app, g, redirect, request, send_from_directory, url_for
 from flask_jwt_extended import get_jwt_identity, jwt_required
 from flask_smorest.response import ResponseMixin
 from swagger_ui_bundle import swagger_ui_path
@@ -109,12 +125,79 @@ class ProblemContentTypePlugin(BasePlugin):
                     document_problem_content_type(response)
 
 
+class HttpHeadersPlugin(BasePlugin):
+    """An apispec plugin that documents the headers every operation's success carries: `Link`
+    on each page of a paginated list, and `Cache-Control: private, no-store` wherever a view
+    did not declare itself a public read (which documents its own headers)."""
+
+    def init_spec(self, spec: Any) -> None:
+        self.spec = spec
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            for status, response in operation.get("responses", {}).items():
+                if not isinstance(response, dict) or not str(status).startswith("2"):
+                    continue
+                headers = response.setdefault("headers", {})
+                headers.setdefault("Cache-Control", "CachePrivate")
+                if self.is_page(response):
+                    headers.setdefault("Link", "Link")
+
+    def is_page(self, response: dict[str, Any]) -> bool:
+        """Whether `response`'s body is a page: {count, next, previous, results}."""
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+        component = self.spec.components.schemas.get(ref.rsplit("/", 1)[-1], {})
+        return set(component.get("properties", {})) == PAGE_FIELDS
+
+
+PAGE_FIELDS = {"count", "next", "previous", "results"}
+
+# Headers and parameters of HTTP caching and pagination, as OpenAPI components.
+HEADER_COMPONENTS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": "Strong validator of this exact body; send it back in If-None-Match",
+        "schema": {"type": "string", "example": '"3f786850e387550fdab836ed7e6dc881de23001b"'},
+    },
+    "CachePublic": {
+        "description": "`public, max-age=N` (N: HTTP_CACHE_MAX_AGE); `private, no-store` for "
+        "a caller sending a token where it changes the answer (the local catalogue)",
+        "schema": {"type": "string", "example": "public, max-age=60"},
+    },
+    "CachePrivate": {
+        "description": "Personal data, tokens and writes are never stored by a cache",
+        "schema": {"type": "string", "example": "private, no-store"},
+    },
+    "Link": {
+        "description": "RFC 8288 links to the `first`, `prev`, `next` and `last` pages "
+        "(absolute URLs, as `next` and `previous` in the body)",
+        "schema": {
+            "type": "string",
+            "example": '<https://api.example.com/api/v1/movies/?page=1>; rel="first", '
+            '<https://api.example.com/api/v1/movies/?page=3>; rel="next", '
+            '<https://api.example.com/api/v1/movies/?page=9>; rel="last"',
+        },
+    },
+}
+IF_NONE_MATCH_PARAMETER = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "An ETag received before: 304 with no body while the answer is unchanged",
+    "schema": {"type": "string"},
+}
+
+
 class ProblemApi(flask_smorest.Api):
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_ERROR_RESPONSE_NAME = "DEFAULT_ERROR"
 
     def __init__(self) -> None:
-        super().__init__(spec_kwargs={"extra_plugins": [ProblemContentTypePlugin()]})
+        super().__init__(
+            spec_kwargs={"extra_plugins": [ProblemContentTypePlugin(), HttpHeadersPlugin()]}
+        )
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_exception_to_problem(error)
@@ -125,6 +208,9 @@ class ProblemApi(flask_smorest.Api):
         self.spec.components.security_scheme(
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )
+        for name, header in HEADER_COMPONENTS.items():
+            self.spec.components.header(name, header)
+        self.spec.components.parameter("IfNoneMatch", "header", IF_NONE_MATCH_PARAMETER)
         self.register_converter(IdConverter, id_converter_schema)
         register_docs_routes(app, self)
 
@@ -208,3 +294,92 @@ def current_user_id_or_none() -> int | None:
     """The caller's user id under `@login_optional`; None when no token was sent."""
     identity = get_jwt_identity()
     return None if identity is None else int(identity)
+
+
+# --- HTTP caching -----------------------------------------------------------------------
+
+API_PATH_PREFIX = "/api/v1/"
+PRIVATE = "private, no-store"
+
+
+@dataclass(frozen=True)
+class PublicRead:
+    """The cache declaration of a public read: whether the caller's token changes the answer."""
+
+    depends_on_caller: bool
+
+
+def public_read(*, depends_on_caller: bool = False) -> Callable[[View], View]:
+    """A catalogue read anyone may cache: ETag and 304, `Cache-Control: public` (see the
+    module's docstring). `depends_on_caller`: the answer changes with the caller's token (a
+    `@login_optional` view), so it varies on Authorization and a token makes it private."""
+    declaration = PublicRead(depends_on_caller)
+    vary = {
+        "description": "The request headers the answer depends on",
+        "schema": {
+            "type": "string",
+            "example": "Origin, Authorization" if depends_on_caller else "Origin",
+        },
+    }
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def declared(*args: Any, **kwargs: Any) -> Any:
+            g.http_cache = declaration
+            return view(*args, **kwargs)
+
+        documented: View = flask_smorest.Blueprint.doc(
+            parameters=["IfNoneMatch"],
+            responses={
+                200: {"headers": {"ETag": "ETag", "Cache-Control": "CachePublic", "Vary": vary}},
+                304: {
+                    "description": "Not Modified: the ETag sent in If-None-Match still "
+                    "matches (no body)",
+                    "headers": {"ETag": "ETag", "Cache-Control": "CachePublic"},
+                },
+            },
+        )(declared)
+        return documented
+
+    return decorator
+
+
+def add_vary(response: Response, *names: str) -> None:
+    """Add `names` to Vary, merging every Vary line already there (flask-cors adds its own)."""
+    values: list[str] = []
+    for line in [*response.headers.getlist("Vary"), ", ".join(names)]:
+        for value in line.split(","):
+            value = value.strip()
+            if value and value.lower() not in (known.lower() for known in values):
+                values.append(value)
+    response.headers["Vary"] = ", ".join(values)
+
+
+def apply_cache_policy(response: Response) -> Response:
+    """Cache-Control, ETag (and 304) and Vary for a response of the API, from the view's
+    declaration (`@public_read`); `private, no-store` for everything else."""
+    if not request.path.startswith(API_PATH_PREFIX):
+        return response
+    declaration = g.get("http_cache")
+    public_answer = request.method in ("GET", "HEAD") and response.status_code == 200
+    if not (isinstance(declaration, PublicRead) and public_answer):
+        response.headers["Cache-Control"] = PRIVATE
+        return response
+    if declaration.depends_on_caller:
+        add_vary(response, "Authorization")
+    if declaration.depends_on_caller and "Authorization" in request.headers:
+        response.headers["Cache-Control"] = PRIVATE
+    else:
+        max_age = int(current_app.config["HTTP_CACHE_MAX_AGE"])
+        response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        add_vary(response, "Origin")
+    response.add_etag(overwrite=True)
+    response.make_conditional(request)
+    return response
+
+
+def register_http_caching(app: Flask) -> None:
+    """Install `apply_cache_policy`, before the extensions: Flask runs after_request hooks in
+    reverse order of registration, so it runs after flask-cors's and merges the Vary
+    flask-cors adds into one line."""
+    app.after_request(apply_cache_policy)

@@ -25,4 +25,6 @@ limiter = Limiter(
     key_func=rate_limit_key,
     application_limits=[default_rate_limit],
     application_limits_exempt_when=has_own_bucket,
+    # app/ratelimit.py sends the X-RateLimit-* headers (RATELIMIT_HEADERS_ENABLED).
+    headers_enabled=False,
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter import Limiter
@@ -136,3 +136,26 @@ OWN_BUCKET_ENDPOINTS = frozenset({"auth.Login", "auth.Registration"})
 
 def has_own_bucket() -> bool:
     return request.endpoint in OWN_BUCKET_ENDPOINTS
+
+
+# The rate-limit headers, with Flask-Limiter's names, of the limit nearest to running out.
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+def register_rate_limit_headers(app: Flask, limiter: Limiter) -> None:
+    """X-RateLimit-Limit, -Remaining and -Reset (epoch seconds) on every rate-limited
+    response when RATELIMIT_HEADERS_ENABLED. Flask-Limiter's own headers stay off: they
+    would also set Retry-After on every response, a 200 or a 503 with its own included."""
+
+    @app.after_request
+    def add_rate_limit_headers(response: Response) -> Response:
+        limit = limiter.current_limit if app.config["RATELIMIT_HEADERS_ENABLED"] else None
+        if limit is None:
+            return response
+        try:
+            values = (limit.limit.amount, limit.remaining, limit.reset_at)
+        except Exception:  # noqa: BLE001 - any store's error: the response goes without them
+            return response
+        for name, value in zip(RATE_LIMIT_HEADERS, values, strict=True):
+            response.headers[name] = str(value)
+        return response

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import Response, after_this_request, current_app, request
 from marshmallow import validate
 
 from app.services.pagination import Page
@@ -64,11 +64,44 @@ def public_base_url() -> str:
     return request.host_url.rstrip("/")
 
 
+def page_links(page: int, last_page: int) -> dict[str, str]:
+    """The URLs of the first, previous, next and last pages around `page` (by RFC 8288 name);
+    no `prev` on the first page, no `next` on the last."""
+    links = {"first": page_url(1)}
+    if page > 1:
+        links["prev"] = page_url(page - 1)
+    if page < last_page:
+        links["next"] = page_url(page + 1)
+    links["last"] = page_url(last_page)
+    return links
+
+
+def link_header(links: dict[str, str]) -> str:
+    """An RFC 8288 Link header value: `<url>; rel="name"`, comma-separated."""
+    return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())
+
+
+def paged_body(count: int, page: int, last_page: int, results: list[Any]) -> dict[str, Any]:
+    """The page shape, and the same links in this response's Link header."""
+    links = page_links(page, max(1, last_page))
+    header = link_header(links)
+
+    @after_this_request
+    def add_link_header(response: Response) -> Response:
+        if response.status_code == 200:
+            response.headers["Link"] = header
+        return response
+
+    return {
+        "count": count,
+        "next": links.get("next"),
+        "previous": links.get("prev"),
+        "results": results,
+    }
+
+
 def page_body(page: Page[Any], results: list[Any] | None = None) -> dict[str, Any]:
     """The response body for `page` (its items, or `results` already prepared from them)."""
-    return {
-        "count": page.count,
-        "next": page_url(page.page + 1) if page.has_next else None,
-        "previous": page_url(page.page - 1) if page.has_previous else None,
-        "results": page.items if results is None else results,
-    }
+    return paged_body(
+        page.count, page.page, page.page_count, page.items if results is None else results
+    )

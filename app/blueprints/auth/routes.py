@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
@@ -59,13 +58,6 @@ blp = Blueprint(
     __name__,
     description="Registration, login, JWT tokens, the current user and profiles.",
 )
-
-
-@blp.after_request
-def forbid_caching(response: Response) -> Response:
-    """Tokens and personal data must never be kept by a browser or proxy cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}

@@ -13,6 +13,7 @@ from app.api import (
     login_optional,
     login_required,
     problem,
+    public_read,
 )
 from app.blueprints.movies.schemas import (
     GenreWithCountSchema,
@@ -24,10 +25,11 @@ from app.blueprints.movies.schemas import (
     TMDbPageArgs,
     TrendingArgs,
 )
-from app.blueprints.pagination import PageArgs, page_body, page_schema, page_url
+from app.blueprints.pagination import PageArgs, page_body, page_schema, paged_body
 from app.models import Movie, WatchHistory
 from app.services import catalog, catalogue_cache, history
 from app.services.catalog import BrowsedPage, GenreCount, MovieFilters
+from app.services.tmdb import MAX_TMDB_PAGE
 
 blp = Blueprint(
     "movies",
@@ -51,13 +53,10 @@ def tmdb_alt_responses(view: Any) -> Any:
 
 
 def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
-    """TMDb pages in our page shape: count is TMDb's total, next/previous are our URLs."""
-    return {
-        "count": browsed.total_results,
-        "next": page_url(browsed.page + 1) if browsed.page < browsed.total_pages else None,
-        "previous": page_url(browsed.page - 1) if browsed.page > 1 else None,
-        "results": browsed.movies,
-    }
+    """TMDb pages in our page shape: count is TMDb's total, the links are our URLs (up to
+    the last page TMDb serves)."""
+    last_page = min(browsed.total_pages, MAX_TMDB_PAGE)
+    return paged_body(browsed.total_results, browsed.page, last_page, browsed.movies)
 
 
 # --- The local catalogue ------------------------------------------------------------------
@@ -66,6 +65,7 @@ def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
 @blp.route("/")
 class Movies(MethodView):
     @login_optional
+    @public_read(depends_on_caller=True)
     @blp.arguments(MovieListArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @problem(404, "The page is out of range")
@@ -85,6 +85,7 @@ class Movies(MethodView):
 @blp.route("/<id:movie_id>/")
 class MovieDetail(MethodView):
     @login_optional
+    @public_read(depends_on_caller=True)
     @blp.response(200, MovieSchema)
     @problem(404, "No such movie")
     def get(self, movie_id: int) -> Movie:
@@ -97,6 +98,7 @@ class MovieDetail(MethodView):
 
 @blp.route("/trending/")
 class Trending(MethodView):
+    @public_read()
     @blp.arguments(TrendingArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -107,6 +109,7 @@ class Trending(MethodView):
 
 @blp.route("/popular/")
 class Popular(MethodView):
+    @public_read()
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -117,6 +120,7 @@ class Popular(MethodView):
 
 @blp.route("/top_rated/")
 class TopRated(MethodView):
+    @public_read()
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -127,6 +131,7 @@ class TopRated(MethodView):
 
 @blp.route("/search/")
 class Search(MethodView):
+    @public_read()
     @blp.arguments(SearchArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -137,6 +142,7 @@ class Search(MethodView):
 
 @blp.route("/tmdb/<id:tmdb_id>/")
 class TMDbMovie(MethodView):
+    @public_read()
     @blp.response(200, MovieSchema)
     @tmdb_alt_responses
     def get(self, tmdb_id: int) -> Movie:
@@ -149,6 +155,7 @@ class TMDbMovie(MethodView):
 
 @blp.route("/genres/")
 class Genres(MethodView):
+    @public_read()
     @blp.response(200, GenreWithCountSchema(many=True))
     def get(self) -> list[GenreCount]:
         """Every genre, by name, with the number of catalogue movies in it."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.api import Blueprint, current_user_id, login_required, problem
+from app.api import Blueprint, current_user_id, login_required, problem, public_read
 from app.blueprints.pagination import PageArgs, page_body, page_schema
 from app.blueprints.recommendations.schemas import (
     FeedbackCreateSchema,
@@ -75,6 +75,7 @@ class Refresh(MethodView):
 
 @blp.route("/similar/<id:movie_id>/")
 class SimilarMovies(MethodView):
+    @public_read()
     @blp.arguments(SimilarMoviesArgs, location="query")
     @blp.response(200, page_schema(SimilarMovieSchema))
     @problem(404, "No such movie (code: movie_not_found), or " + PAGE_NOT_FOUND)
