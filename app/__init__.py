@@ -101,7 +101,7 @@ def register_extensions(app: Flask) -> None:
         app,
         resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
         expose_headers=EXPOSED_HEADERS,
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
     )
     configure_rate_limit_storage(app)
     limiter.init_app(app)

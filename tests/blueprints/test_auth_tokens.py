@@ -78,7 +78,7 @@ def test_register_returns_201_with_user_and_working_tokens(app: Flask, client: F
 
 def test_auth_responses_are_never_cached(client: FlaskClient) -> None:
     response = client.post(f"{AUTH}/users/", json=register_body())
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"
 
 
 def test_duplicate_email_in_another_case_is_409_naming_email(
