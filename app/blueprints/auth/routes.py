@@ -213,7 +213,7 @@ class AccountExport(MethodView):
     @blp.response(200, AccountExportSchema)
     @blp.doc(
         operationId="exportAccount",
-        responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     )
     @throttled()
     def get(self, args: dict[str, Any]) -> Any:
