@@ -104,6 +104,12 @@ class Config:
     # Largest request body accepted, in bytes (a review of 5,000 characters fits many times).
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 
+    # History imports (POST /api/v1/favorites/imports/): the largest file accepted, in bytes
+    # (this route's own request limit, above MAX_CONTENT_LENGTH), and how many times that a
+    # ZIP may unpack to.
+    IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024)
+    IMPORT_MAX_UNPACK_RATIO = env_int("IMPORT_MAX_UNPACK_RATIO", 10)
+
     # JWT
     JWT_ACCESS_MINUTES = env_int("JWT_ACCESS_MINUTES", 60)
     JWT_REFRESH_DAYS = env_int("JWT_REFRESH_DAYS", 7)

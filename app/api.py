@@ -53,6 +53,8 @@ from flask_jwt_extended import get_jwt_identity, jwt_required
 from flask_smorest.response import ResponseMixin
 from swagger_ui_bundle import swagger_ui_path
 from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
@@ -72,9 +74,17 @@ class IdConverter(IntegerConverter):
 
 
 class BadRequestParser(FlaskParser):
-    """Invalid input is a 400, as clients of the original API expect."""
+    """Invalid input is a 400, as clients of the original API expect.
+
+    `location="multipart"` reads a multipart/form-data body's files and fields together,
+    so one schema documents an upload and its options as one request body.
+    """
 
     DEFAULT_VALIDATION_STATUS = 400
+    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+
+    def load_multipart(self, req: Any, schema: ma.Schema) -> Any:
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
 
 
 class ProblemSchema(ma.Schema):
@@ -95,6 +105,10 @@ class ProblemSchema(ma.Schema):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = BadRequestParser()
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data",
+    }
 
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"

@@ -54,6 +54,7 @@ def make_movie(tmdb_id: int, **overrides: Any) -> dict[str, Any]:
         "budget": 1_000_000,
         "revenue": 5_000_000,
         "homepage": "",
+        "imdb_id": f"tt{tmdb_id:07d}",
         "genres": [GENRES[tmdb_id % len(GENRES)], GENRES[(tmdb_id + 3) % len(GENRES)]],
     }
     movie.update(overrides)
@@ -253,7 +254,24 @@ def route(fake: FakeTMDb, request: Request) -> Response:
     if path == "/search/movie":
         query = request.args.get("query", "").lower()
         found = [movie for movie in ordered if query in movie["title"].lower()]
+        year = request.args.get("year") or request.args.get("primary_release_year")
+        if year:
+            found = [movie for movie in found if (movie["release_date"] or "")[:4] == year]
         return _json(_page(found, page, fake.page_size))
+    if path.startswith("/find/"):
+        if request.args.get("external_source") != "imdb_id":
+            return _json({"status_code": 22, "status_message": "Invalid parameters."}, 422)
+        imdb_id = path.removeprefix("/find/")
+        matches = [movie for movie in ordered if movie.get("imdb_id") == imdb_id]
+        return _json(
+            {
+                "movie_results": [list_item(movie) for movie in matches],
+                "person_results": [],
+                "tv_results": [],
+                "tv_episode_results": [],
+                "tv_season_results": [],
+            }
+        )
     if path.startswith("/movie/"):
         try:
             tmdb_id = int(path.removeprefix("/movie/"))

@@ -7,6 +7,7 @@ from flask import Flask
 from app.cli.accounts import create_superuser_command, prune_tokens_command
 from app.cli.catalog import sync_tmdb_command
 from app.cli.demo import seed_demo_command
+from app.cli.history_import import import_history_command
 from app.cli.movielens import import_movielens_command
 from app.cli.recommendations import recommend_command
 from app.cli.recommender import recommender_group
@@ -15,6 +16,7 @@ from app.cli.recommender import recommender_group
 def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(import_movielens_command)
+    app.cli.add_command(import_history_command)
     app.cli.add_command(recommender_group)
     app.cli.add_command(recommend_command)
     app.cli.add_command(sync_tmdb_command)

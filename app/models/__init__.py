@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic and the app see the whole metadata)."""
 
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, built_on, utcnow
+from app.models.imports import Import
 from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
 from app.models.movies import Genre, Movie, movie_genres
 from app.models.recommendations import Recommendation, RecommendationFeedback
@@ -10,6 +11,7 @@ __all__ = [
     "Base",
     "Favorite",
     "Genre",
+    "Import",
     "Movie",
     "Rating",
     "Recommendation",

@@ -72,6 +72,8 @@ class Movie(TimestampMixin, SoftDeleteMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tmdb_id: Mapped[int] = mapped_column(Integer, unique=True, index=True)
+    # IMDb's id ("tt0133093"), when TMDb gave one: imports match IMDb and Trakt rows by it.
+    imdb_id: Mapped[str | None] = mapped_column(String(12), default=None, index=True)
     title: Mapped[str] = mapped_column(String(500))
     original_title: Mapped[str] = mapped_column(String(500), default="", server_default="")
     overview: Mapped[str] = mapped_column(Text, default="", server_default="")

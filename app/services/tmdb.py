@@ -46,6 +46,8 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 
 # The extra fields only the details endpoint carries.
 DETAIL_FIELDS = ("runtime", "status", "budget", "revenue", "homepage")
+# IMDb title ids: "tt" and 7 or more digits.
+IMDB_ID = re.compile(r"tt\d{7,10}")
 
 
 # --- Parsing TMDb records -------------------------------------------------------------
@@ -125,6 +127,9 @@ def normalise_movie(payload: Mapping[str, Any]) -> dict[str, Any]:
         if key in payload:
             path = _optional_text(payload, key)
             row[key] = path[:255] if path else None
+    if "imdb_id" in payload:  # details only; "" or null when IMDb has no page
+        imdb_id = _optional_text(payload, "imdb_id")
+        row["imdb_id"] = imdb_id if imdb_id and IMDB_ID.fullmatch(imdb_id) else None
     if "release_date" in payload:
         row["release_date"] = parse_release_date(payload["release_date"])
     for key, kind in (("vote_average", float), ("popularity", float), ("vote_count", int)):
@@ -165,6 +170,13 @@ def _check_movie_page(payload: Any) -> None:
         raise MalformedPayload("'results' must be a list")
     for record in results:
         normalise_movie(record)
+
+
+def _check_find_results(payload: Any) -> None:
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("movie_results"), list):
+        raise MalformedPayload("a find response must have a movie_results list")
+    for item in payload["movie_results"]:
+        normalise_movie(item)
 
 
 def _check_genre_list(payload: Any) -> None:
@@ -387,10 +399,22 @@ class TMDbClient:
     def top_rated(self, page: int = 1) -> TMDbPage:
         return self._movie_page("/movie/top_rated", {"page": page})
 
-    def search(self, query: str, page: int = 1) -> TMDbPage:
-        return self._movie_page(
-            "/search/movie", {"query": query, "page": page, "include_adult": "false"}
+    def search(self, query: str, page: int = 1, *, year: int | None = None) -> TMDbPage:
+        """Movies whose title matches `query`; only those released in `year` when given."""
+        params: dict[str, Any] = {"query": query, "page": page, "include_adult": "false"}
+        if year is not None:
+            params["year"] = year
+        return self._movie_page("/search/movie", params)
+
+    def find_by_imdb_id(self, imdb_id: str) -> list[dict[str, Any]]:
+        """The movies TMDb knows under an IMDb id (list records; usually one, or none)."""
+        payload = self.get(
+            f"/find/{imdb_id}",
+            {"external_source": "imdb_id"},
+            cache_seconds=self.settings.cache_details_seconds,
+            check=_check_find_results,
         )
+        return list(payload["movie_results"])
 
     def movie_details(self, tmdb_id: int) -> dict[str, Any]:
         """A movie's full record (runtime, budget, genres...); NotFound when TMDb has none."""

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import (
     Favorite,
+    Import,
     Movie,
     Rating,
     RecommendationFeedback,
@@ -54,6 +55,11 @@ def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> No
         feedback_type="like",
         comment=f"comment by {tag}",
     )
+    with app.app_context():
+        db.session.add(
+            Import(user_id=user.id, source="imdb", payload=b"Const\n", counts={}, problems=[])
+        )
+        db.session.commit()
 
 
 def count_rows(app: Flask, user_id: int) -> dict[str, int]:

@@ -17,6 +17,7 @@ from app.api import (
 )
 from app.blueprints.auth.schemas import (
     AccountDeleteSchema,
+    AccountExportArgs,
     AccountExportSchema,
     LoginSchema,
     MePatchSchema,
@@ -39,7 +40,7 @@ from app.blueprints.pagination import page_body, page_schema
 from app.extensions import limiter
 from app.models import User, UserProfile
 from app.ratelimit import address_key, login_limits, register_rate_limit
-from app.services.account_export import export_account
+from app.services.account_export import export_account, export_imdb_csv, export_letterboxd_csv
 from app.services.accounts import (
     change_password,
     delete_account,
@@ -194,14 +195,35 @@ class CurrentUser(MethodView):
         delete_account(current_user_id(), data["password"])
 
 
+CSV_EXPORTS = {"letterboxd": export_letterboxd_csv, "imdb": export_imdb_csv}
+
+
 @blp.route("/users/me/export/")
 class AccountExport(MethodView):
     @login_required
+    @blp.arguments(AccountExportArgs, location="query")
     @blp.response(200, AccountExportSchema)
+    @blp.doc(
+        operationId="exportAccount",
+        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
     @throttled()
-    def get(self) -> tuple[dict[str, Any], dict[str, str]]:
-        """Everything stored about the current user, as one JSON document."""
+    def get(self, args: dict[str, Any]) -> Any:
+        """Everything stored about the current user: JSON, or your library as CSV.
+
+        `format=json` (default): one JSON document. `format=letterboxd`: Letterboxd's
+        import CSV (a row per viewing, ratings out of 10, reviews). `format=imdb`: an
+        IMDb-style ratings CSV. Both CSVs can be imported here again.
+        """
         user_id = current_user_id()
+        export_format = args["format"]
+        if export_format in CSV_EXPORTS:
+            disposition = f'attachment; filename="account-{user_id}-{export_format}.csv"'
+            return Response(
+                CSV_EXPORTS[export_format](user_id),
+                mimetype="text/csv",
+                headers={"Content-Disposition": disposition},
+            )
         disposition = f'attachment; filename="account-{user_id}-export.json"'
         return export_account(user_id), {"Content-Disposition": disposition}
 

@@ -339,6 +339,17 @@ class ExportedFeedbackSchema(ExportedItemSchema):
     comment = ma.fields.String(dump_only=True)
 
 
+class AccountExportArgs(ma.Schema):
+    format = ma.fields.String(
+        load_default="json",
+        validate=ma.validate.OneOf(("json", "letterboxd", "imdb")),
+        metadata={
+            "description": "json (everything), letterboxd (Letterboxd's import CSV) or imdb "
+            "(an IMDb-style ratings CSV)"
+        },
+    )
+
+
 class AccountExportSchema(ma.Schema):
     exported_at = ma.fields.AwareDateTime(dump_only=True)
     user = ma.fields.Nested(ExportedUserSchema, dump_only=True)

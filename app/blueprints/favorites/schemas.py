@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from app.api import MAX_ID, ProblemSchema
 from app.blueprints.pagination import PageArgs
 from app.blueprints.schemas import MovieSummarySchema
+from app.models.imports import CONFLICT_POLICIES, IMPORT_SOURCES
 from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
 from app.services.library import DEFAULT_ORDERING, ORDERINGS
 
@@ -188,3 +190,78 @@ class DuplicateProblemSchema(ProblemSchema):
 
 class FavoriteCheckSchema(ma.Schema):
     is_favorited = ma.fields.Boolean(required=True, metadata={"example": True})
+
+
+# --- history imports -----------------------------------------------------------------------
+
+
+class ImportCreateSchema(ma.Schema):
+    """The upload and its options, one multipart/form-data body."""
+
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "A Letterboxd export (the ZIP, or one of its CSVs), an IMDb "
+            "ratings or watchlist CSV, or a Trakt JSON export."
+        },
+    )
+    source = ma.fields.String(
+        validate=validate.OneOf(IMPORT_SOURCES),
+        metadata={"description": "The export's origin; detected from the file when omitted."},
+    )
+    on_conflict = ma.fields.String(
+        load_default="keep",
+        validate=validate.OneOf(CONFLICT_POLICIES),
+        metadata={
+            "description": "keep (default) leaves a movie you already rated as it is; "
+            "replace overwrites its rating and review with the file's."
+        },
+    )
+
+
+class ImportProgressSchema(ma.Schema):
+    done = ma.fields.Integer(metadata={"description": "Rows applied so far", "example": 120})
+    total = ma.fields.Integer(metadata={"description": "Rows to apply", "example": 300})
+
+
+class ImportCountsSchema(ma.Schema):
+    rows_read = ma.fields.Integer(metadata={"description": "Data rows in the file"})
+    matched = ma.fields.Integer(metadata={"description": "Rows whose movie was found"})
+    unmatched = ma.fields.Integer(metadata={"description": "Rows whose movie was not found"})
+    invalid = ma.fields.Integer(metadata={"description": "Rows with unusable values"})
+    created = ma.fields.Integer(metadata={"description": "Library entries added"})
+    updated = ma.fields.Integer(metadata={"description": "Ratings replaced (on_conflict)"})
+    already_present = ma.fields.Integer(metadata={"description": "Already in your library"})
+    movies_added = ma.fields.Integer(metadata={"description": "Movies added from TMDb"})
+
+
+class ImportProblemSchema(ma.Schema):
+    file = ma.fields.String(metadata={"example": "ratings.csv"})
+    line = ma.fields.Integer(
+        metadata={"description": "Line of a CSV, or item number in a JSON list", "example": 12}
+    )
+    title = ma.fields.String(metadata={"example": "Bicycle Thieves"})
+    year = ma.fields.Integer(allow_none=True, metadata={"example": 1948})
+    reason = ma.fields.String(metadata={"example": "the row has no rating"})
+
+
+class ImportSchema(ma.Schema):
+    id = ma.fields.Integer(metadata={"example": 7})
+    source = ma.fields.String(metadata={"example": "letterboxd"})
+    on_conflict = ma.fields.String(metadata={"example": "keep"})
+    filename = ma.fields.String(metadata={"example": "letterboxd-alice-2026-01-01.zip"})
+    status = ma.fields.String(
+        metadata={"description": "pending, running, completed or failed", "example": "completed"}
+    )
+    progress = ma.fields.Nested(ImportProgressSchema)
+    counts = ma.fields.Nested(ImportCountsSchema)
+    problems = ma.fields.List(
+        ma.fields.Nested(ImportProblemSchema),
+        metadata={"description": "Each unmatched or invalid row, with its line and reason"},
+    )
+    error = ma.fields.String(
+        metadata={"description": "Why a failed import stopped (empty otherwise)"}
+    )
+    created_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)

@@ -1,0 +1,67 @@
+"""History imports: upload a Letterboxd, IMDb or Trakt export into your library."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+
+from app.api import View, current_user_id, login_required, problem
+from app.blueprints.favorites.routes import blp
+from app.blueprints.favorites.schemas import ImportCreateSchema, ImportSchema
+from app.models import Import
+from app.services.imports import importer
+
+# Room for the multipart envelope (boundaries, headers, the other fields) around the file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def import_size_limit(view: View) -> View:
+    """This route's request limit is IMPORT_MAX_BYTES, not the API's MAX_CONTENT_LENGTH."""
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"] + MULTIPART_OVERHEAD
+        return view(*args, **kwargs)
+
+    return limited
+
+
+@blp.route("/imports/")
+class Imports(MethodView):
+    @login_required
+    @import_size_limit
+    @blp.arguments(ImportCreateSchema, location="multipart")
+    @blp.response(201, ImportSchema)
+    @blp.doc(operationId="createImport")
+    @problem(400, "The file cannot be read: `detail` names the line and the problem")
+    @problem(413, "The file is larger than IMPORT_MAX_BYTES")
+    def post(self, data: dict[str, Any]) -> Import:
+        """Import your history from Letterboxd, IMDb or Trakt.
+
+        Ratings, reviews, viewings (rewatches included), the watchlist and likes are added
+        to your library; movies are matched by TMDb id, IMDb id, then title and year, and
+        added from TMDb when the catalogue lacks them. Importing the same file again changes
+        nothing. The import runs at once and answers 201 with its report.
+        """
+        upload = data["file"]
+        return importer.import_file(
+            current_user_id(),
+            data=upload.read(),
+            filename=upload.filename or "",
+            source=data.get("source"),
+            on_conflict=data["on_conflict"],
+        )
+
+
+@blp.route("/imports/<id:import_id>/")
+class ImportById(MethodView):
+    @login_required
+    @blp.response(200, ImportSchema)
+    @blp.doc(operationId="getImport")
+    @problem(404, "No such import of yours")
+    def get(self, import_id: int) -> Import:
+        """One of your imports: its status, progress and report."""
+        return importer.get_import(current_user_id(), import_id)

@@ -1,0 +1,1 @@
+"""History imports: Letterboxd, IMDb and Trakt exports into a user's library."""
