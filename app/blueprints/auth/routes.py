@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_jwt_extended import get_jwt
 
