@@ -63,7 +63,7 @@ def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
 # --- The local catalogue ------------------------------------------------------------------
 
 
-@blp.route("/")
+@blp.route("/movies/")
 class Movies(MethodView):
     @login_optional
     @blp.arguments(MovieListArgs, location="query")
@@ -82,7 +82,7 @@ class Movies(MethodView):
         return page_body(listed)
 
 
-@blp.route("/<id:movie_id>/")
+@blp.route("/movies/<id:movie_id>/")
 class MovieDetail(MethodView):
     @login_optional
     @blp.response(200, MovieSchema)
@@ -95,7 +95,7 @@ class MovieDetail(MethodView):
 # --- Browsing TMDb (saved locally, returned with local ids) ------------------------------
 
 
-@blp.route("/trending/")
+@blp.route("/movies/trending/")
 class Trending(MethodView):
     @blp.arguments(TrendingArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -105,7 +105,7 @@ class Trending(MethodView):
         return browsed_page_body(catalog.browse_trending(args["time_window"], args["page"]))
 
 
-@blp.route("/popular/")
+@blp.route("/movies/popular/")
 class Popular(MethodView):
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -115,7 +115,7 @@ class Popular(MethodView):
         return browsed_page_body(catalog.browse_popular(args["page"]))
 
 
-@blp.route("/top_rated/")
+@blp.route("/movies/top_rated/")
 class TopRated(MethodView):
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -125,7 +125,7 @@ class TopRated(MethodView):
         return browsed_page_body(catalog.browse_top_rated(args["page"]))
 
 
-@blp.route("/search/")
+@blp.route("/movies/search/")
 class Search(MethodView):
     @blp.arguments(SearchArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -135,7 +135,7 @@ class Search(MethodView):
         return browsed_page_body(catalog.search_tmdb(args["q"], args["page"]))
 
 
-@blp.route("/tmdb/<id:tmdb_id>/")
+@blp.route("/movies/tmdb/<id:tmdb_id>/")
 class TMDbMovie(MethodView):
     @blp.response(200, MovieSchema)
     @tmdb_alt_responses
