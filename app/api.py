@@ -10,8 +10,12 @@ The dialect, used by every view of every blueprint:
 - ``@problem(status, description)`` documents an error response (a problem+json body).
 - ``current_user_id()`` (or ``current_user_id_or_none()``) names the caller; services take
   that ``user_id``, never a ``User``.
+- Every operation is named: ``@blp.doc(operationId="listMovies")``, camelCase, unique and
+  stable (generated clients name their methods after it), and summarised by the first line
+  of its docstring.
 - One decorator order, outermost first::
 
+      @blp.doc(operationId="getThing")  # the operation's name, first
       @login_required                   # or @login_optional; none for public operations
       @blp.arguments(QueryArgs, location="query")
       @blp.arguments(BodySchema)
@@ -74,7 +78,14 @@ class ProblemSchema(ma.Schema):
             "example": "not_found",
         }
     )
-    errors = ma.fields.Dict(metadata={"description": "Messages for each invalid field"})
+    errors = ma.fields.Dict(
+        metadata={
+            "description": "Messages for each invalid field",
+            "example": {
+                "rating": ["Must be greater than or equal to 1 and less than or equal to 10."]
+            },
+        }
+    )
 
 
 class Blueprint(flask_smorest.Blueprint):

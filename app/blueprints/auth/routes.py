@@ -82,6 +82,7 @@ class Registration(MethodView):
         limiter.limit(register_rate_limit, key_func=address_key),
     ]
 
+    @blp.doc(operationId="registerUser")
     @blp.arguments(RegisterSchema)
     @blp.response(201, SignedInSchema)
     @problem(409, "The email or the username is taken (named in errors)")
@@ -108,6 +109,7 @@ class Login(MethodView):
     # uses up the attempts needed to log in, and a stranger's guesses never lock out the owner.
     decorators = login_limits(limiter)
 
+    @blp.doc(operationId="login")
     @blp.arguments(LoginSchema)
     @blp.response(200, SignedInSchema)
     @problem(401, "Wrong email or password, or an inactive account (one message for all)")
@@ -120,6 +122,7 @@ class Login(MethodView):
 
 @blp.route("/token/refresh/")
 class TokenRefresh(MethodView):
+    @blp.doc(operationId="refreshToken")
     @blp.arguments(RefreshTokenSchema)
     @blp.response(200, TokenPairSchema)
     @problem(401, "The refresh token is invalid, expired, revoked or already used")
@@ -134,6 +137,7 @@ class TokenRefresh(MethodView):
 
 @blp.route("/token/blacklist/")
 class TokenBlacklist(MethodView):
+    @blp.doc(operationId="logout")
     @login_optional
     @blp.arguments(RefreshTokenSchema)
     @blp.response(200, MessageSchema)
@@ -147,6 +151,7 @@ class TokenBlacklist(MethodView):
 
 @blp.route("/token/verify/")
 class TokenVerify(MethodView):
+    @blp.doc(operationId="verifyToken")
     @blp.arguments(TokenVerifySchema)
     @blp.response(200, TokenInfoSchema)
     @problem(401, "The token is invalid, expired or revoked")
@@ -158,6 +163,7 @@ class TokenVerify(MethodView):
 
 @blp.route("/password/change/")
 class PasswordChange(MethodView):
+    @blp.doc(operationId="changePassword")
     @login_required
     @blp.arguments(PasswordChangeSchema)
     @blp.response(200, PasswordChangedSchema)
@@ -173,6 +179,7 @@ class PasswordChange(MethodView):
 
 @blp.route("/users/me/")
 class CurrentUser(MethodView):
+    @blp.doc(operationId="getCurrentUser")
     @login_required
     @blp.response(200, MeSchema)
     @throttled()
@@ -180,16 +187,20 @@ class CurrentUser(MethodView):
         """The current user, with their profile."""
         return get_account(current_user_id())
 
+    @blp.doc(operationId="updateCurrentUser")
     @login_required
     @blp.arguments(MePatchSchema)
     @blp.response(200, MeSchema)
     @problem(409, "The username is taken")
     @throttled()
     def patch(self, data: dict[str, Any]) -> User:
-        """Change names, username or profile fields. Anything else (is_staff, email...)
-        is refused with 400."""
+        """Change names, username or profile fields.
+
+        Anything else (is_staff, email...) is refused with 400.
+        """
         return update_account(current_user_id(), data)
 
+    @blp.doc(operationId="deleteCurrentUser")
     @login_required
     @blp.arguments(AccountDeleteSchema)
     @blp.response(204)
@@ -204,6 +215,7 @@ class CurrentUser(MethodView):
 
 @blp.route("/users/me/export/")
 class AccountExport(MethodView):
+    @blp.doc(operationId="exportCurrentUser")
     @login_required
     @blp.response(200, AccountExportSchema)
     @throttled()
@@ -216,6 +228,7 @@ class AccountExport(MethodView):
 
 @blp.route("/profiles/")
 class Profiles(MethodView):
+    @blp.doc(operationId="listProfiles")
     @login_required
     @blp.arguments(ProfileListArgs, location="query")
     @blp.response(200, page_schema(ProfileSchema))
@@ -228,6 +241,7 @@ class Profiles(MethodView):
 
 @blp.route("/profiles/<id:profile_id>/")
 class Profile(MethodView):
+    @blp.doc(operationId="getProfile")
     @login_required
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
@@ -236,22 +250,28 @@ class Profile(MethodView):
         """A profile: your own (or any, for staff)."""
         return get_profile(current_user_id(), profile_id)
 
+    @blp.doc(operationId="replaceProfile")
     @login_required
     @blp.arguments(ProfilePutSchema)
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
     @throttled()
     def put(self, data: dict[str, Any], profile_id: int) -> UserProfile:
-        """Replace a profile's fields (all required). Favourite genres must be known TMDb
-        genre ids."""
+        """Replace a profile's fields (all required).
+
+        Favourite genres must be known TMDb genre ids.
+        """
         return update_profile(current_user_id(), profile_id, data)
 
+    @blp.doc(operationId="updateProfile")
     @login_required
     @blp.arguments(ProfilePatchSchema)
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
     @throttled()
     def patch(self, data: dict[str, Any], profile_id: int) -> UserProfile:
-        """Change some of a profile's fields. Favourite genres must be known TMDb genre
-        ids."""
+        """Change some of a profile's fields.
+
+        Favourite genres must be known TMDb genre ids.
+        """
         return update_profile(current_user_id(), profile_id, data)

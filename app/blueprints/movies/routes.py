@@ -65,6 +65,7 @@ def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
 
 @blp.route("/movies/")
 class Movies(MethodView):
+    @blp.doc(operationId="listMovies")
     @login_optional
     @blp.arguments(MovieListArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -84,6 +85,7 @@ class Movies(MethodView):
 
 @blp.route("/movies/<id:movie_id>/")
 class MovieDetail(MethodView):
+    @blp.doc(operationId="getMovie")
     @login_optional
     @blp.response(200, MovieSchema)
     @problem(404, "No such movie")
@@ -97,6 +99,7 @@ class MovieDetail(MethodView):
 
 @blp.route("/movies/trending/")
 class Trending(MethodView):
+    @blp.doc(operationId="listTrendingMovies")
     @blp.arguments(TrendingArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -107,6 +110,7 @@ class Trending(MethodView):
 
 @blp.route("/movies/popular/")
 class Popular(MethodView):
+    @blp.doc(operationId="listPopularMovies")
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -117,6 +121,7 @@ class Popular(MethodView):
 
 @blp.route("/movies/top_rated/")
 class TopRated(MethodView):
+    @blp.doc(operationId="listTopRatedMovies")
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -127,6 +132,7 @@ class TopRated(MethodView):
 
 @blp.route("/movies/search/")
 class Search(MethodView):
+    @blp.doc(operationId="searchMovies")
     @blp.arguments(SearchArgs, location="query")
     @blp.response(200, MoviePageSchema)
     @tmdb_alt_responses
@@ -137,6 +143,7 @@ class Search(MethodView):
 
 @blp.route("/movies/tmdb/<id:tmdb_id>/")
 class TMDbMovie(MethodView):
+    @blp.doc(operationId="getTmdbMovie")
     @blp.response(200, MovieSchema)
     @tmdb_alt_responses
     def get(self, tmdb_id: int) -> Movie:
@@ -149,6 +156,7 @@ class TMDbMovie(MethodView):
 
 @blp.route("/genres/")
 class Genres(MethodView):
+    @blp.doc(operationId="listGenres")
     @blp.response(200, GenreWithCountSchema(many=True))
     def get(self) -> list[GenreCount]:
         """Every genre, by name, with the number of catalogue movies in it."""
@@ -157,6 +165,7 @@ class Genres(MethodView):
 
 @blp.route("/genres/sync/")
 class GenreSync(MethodView):
+    @blp.doc(operationId="syncGenres")
     @login_required
     @blp.response(200, GenreWithCountSchema(many=True))
     @problem(403, "Staff only")
@@ -172,6 +181,7 @@ class GenreSync(MethodView):
 
 @blp.route("/history/")
 class History(MethodView):
+    @blp.doc(operationId="listHistory")
     @login_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(HistoryEntrySchema))
@@ -180,6 +190,7 @@ class History(MethodView):
         """The caller's viewings, newest first."""
         return page_body(history.list_history(current_user_id(), args["page"], args["page_size"]))
 
+    @blp.doc(operationId="createHistoryEntry")
     @login_required
     @blp.arguments(HistoryCreateSchema)
     @blp.response(201, HistoryEntrySchema)
@@ -191,6 +202,7 @@ class History(MethodView):
 
 @blp.route("/history/<id:entry_id>/")
 class HistoryEntry(MethodView):
+    @blp.doc(operationId="deleteHistoryEntry")
     @login_required
     @blp.response(204)
     @problem(404, "No such entry of the caller's")
