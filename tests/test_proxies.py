@@ -57,7 +57,8 @@ def test_page_links_use_the_configured_server_name_not_the_host_header(
     response = client.get("/api/v1/movies/movies/?page_size=1", headers={"Host": "evil.example"})
     assert response.status_code == 200, response.get_json()
     assert (
-        response.get_json()["next"] == "https://api.example.com/api/v1/movies/movies/?page_size=1&page=2"
+        response.get_json()["next"]
+        == "https://api.example.com/api/v1/movies/movies/?page_size=1&page=2"
     )
 
 
@@ -67,7 +68,9 @@ def test_without_a_server_name_page_links_follow_the_request(
     make_movie(app)
     make_movie(app)
     response = client.get("/api/v1/movies/movies/?page_size=1")
-    assert response.get_json()["next"] == "http://localhost/api/v1/movies/movies/?page_size=1&page=2"
+    assert (
+        response.get_json()["next"] == "http://localhost/api/v1/movies/movies/?page_size=1&page=2"
+    )
 
 
 def free_port() -> int:

@@ -169,7 +169,9 @@ def test_movie_by_tmdb_id_fills_in_the_details_of_a_movie_seen_in_a_list(
 
 
 def test_unknown_tmdb_id_is_404_and_saves_nothing(app: Flask, client: FlaskClient) -> None:
-    body = assert_problem(client.get("/api/v1/movies/movies/tmdb/777777/"), 404, "tmdb_movie_not_found")
+    body = assert_problem(
+        client.get("/api/v1/movies/movies/tmdb/777777/"), 404, "tmdb_movie_not_found"
+    )
     assert body["detail"] == "No movie with TMDb id 777777."
     assert catalogue_state(app)[0] == 0
 
@@ -261,7 +263,9 @@ def test_invalid_browse_parameters_are_400_without_calling_tmdb(
     assert fake_tmdb.requests == []
 
 
-@pytest.mark.parametrize("url", ["/api/v1/movies/movies/tmdb/abc/", "/api/v1/movies/movies/tmdb/0/"])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/movies/movies/tmdb/abc/", "/api/v1/movies/movies/tmdb/0/"]
+)
 def test_a_non_numeric_tmdb_id_is_404(client: FlaskClient, url: str) -> None:
     assert_problem(client.get(url), 404)
 
