@@ -137,7 +137,35 @@ class ProblemApi(flask_smorest.Api):
             "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
         )
         self.register_converter(IdConverter, id_converter_schema)
+        self.ma_plugin.converter.add_attribute_function(nullable_nested_schema)
+        self.ma_plugin.converter.add_attribute_function(descending_orderings_named)
         register_docs_routes(app, self)
+
+
+def nullable_nested_schema(
+    converter: Any, field: ma.fields.Field, ret: dict[str, Any]
+) -> dict[str, Any]:
+    """A nested schema or null: `allOf: [$ref]` and `nullable`, not apispec's `anyOf` with an
+    open `{type: object}` beside the schema, which says "this schema or any object" and makes
+    client generators invent a model for the "any object". (apispec binds it to its field
+    converter, hence `converter`.)"""
+    choices = ret.get("anyOf", [])
+    if [choice for choice in choices if choice == {"type": "object", "nullable": True}]:
+        ret["allOf"] = [choice for choice in ret.pop("anyOf") if "$ref" in choice]
+        return {"nullable": True}
+    return {}
+
+
+def descending_orderings_named(
+    converter: Any, field: ma.fields.Field, ret: dict[str, Any]
+) -> dict[str, Any]:
+    """Name each choice of an `ordering` enum for client generators (`x-enum-varnames`):
+    `-title` is `title_desc`, where a generator would otherwise number it (`VALUE_9`)."""
+    choices = ret.get("enum") or []
+    if not any(isinstance(choice, str) and choice.startswith("-") for choice in choices):
+        return {}
+    names = [f"{choice[1:]}_desc" if choice.startswith("-") else choice for choice in choices]
+    return {"x-enum-varnames": names}
 
 
 def id_converter_schema(converter: IdConverter) -> dict[str, Any]:

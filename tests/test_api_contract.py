@@ -219,3 +219,17 @@ def refers_to_a_schema(definition: dict[str, Any]) -> bool:
     if any("$ref" in choice for choice in definition.get("anyOf", [])):
         return True
     return definition.get("type") == "array" and "$ref" in definition.get("items", {})
+
+
+def test_a_nullable_nested_schema_is_that_schema_or_null(spec: dict[str, Any]) -> None:
+    feedback = spec["components"]["schemas"]["Recommendation"]["properties"]["feedback"]
+    assert feedback["allOf"] == [{"$ref": "#/components/schemas/FeedbackSummary"}]
+    assert feedback["nullable"] is True
+    assert "anyOf" not in str(spec)  # nowhere "this schema or any object"
+
+
+def test_descending_orderings_have_names_for_generated_enums(spec: dict[str, Any]) -> None:
+    parameters = documented_operations(spec)[("GET", f"{V1}/movies/movies/")]["parameters"]
+    ordering = next(p["schema"] for p in parameters if p["name"] == "ordering")
+    names = dict(zip(ordering["enum"], ordering["x-enum-varnames"], strict=True))
+    assert names["-title"] == "title_desc" and names["title"] == "title"

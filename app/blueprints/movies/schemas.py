@@ -64,7 +64,11 @@ def image_url_of(field: str, example: str) -> ma.fields.Function:
 
 class MovieListArgs(PageArgs):
     genre = CommaSeparatedIntegers(
-        metadata={"description": "TMDb genre id(s), comma-separated: movies in any of them"},
+        metadata={
+            "description": "TMDb genre id(s), comma-separated: movies in any of them",
+            "type": "string",  # in the query; a list once loaded
+            "example": "28,12",
+        },
     )
     year_min = ma.fields.Integer(validate=validate.Range(min=1800, max=3000))
     year_max = ma.fields.Integer(validate=validate.Range(min=1800, max=3000))
