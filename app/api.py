@@ -12,8 +12,12 @@ The dialect, used by every view of every blueprint:
   that ``user_id``, never a ``User``.
 - ``@public_read()`` marks a catalogue read that anyone may cache (see HTTP caching below);
   every other response of the API is ``Cache-Control: private, no-store``.
+- Every operation is named: ``@blp.doc(operationId="listMovies")``, camelCase, unique and
+  stable (generated clients name their methods after it), and summarised by the first line
+  of its docstring.
 - One decorator order, outermost first::
 
+      @blp.doc(operationId="getThing")  # the operation's name, first
       @login_required                   # or @login_optional; none for public operations
       @public_read()                    # public catalogue reads only
       @blp.arguments(QueryArgs, location="query")
@@ -100,7 +104,14 @@ class ProblemSchema(ma.Schema):
             "example": "not_found",
         }
     )
-    errors = ma.fields.Dict(metadata={"description": "Messages for each invalid field"})
+    errors = ma.fields.Dict(
+        metadata={
+            "description": "Messages for each invalid field",
+            "example": {
+                "rating": ["Must be greater than or equal to 1 and less than or equal to 10."]
+            },
+        }
+    )
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -142,7 +153,8 @@ class ProblemContentTypePlugin(BasePlugin):
 class HttpHeadersPlugin(BasePlugin):
     """An apispec plugin that documents the headers every operation's success carries: `Link`
     on each page of a paginated list, and `Cache-Control: private, no-store` wherever a view
-    did not declare itself a public read (which documents its own headers)."""
+    did not declare itself a public read (which documents its own headers and 304); and the
+    If-None-Match parameter of every read that can answer 304."""
 
     def init_spec(self, spec: Any) -> None:
         self.spec = spec
@@ -151,6 +163,10 @@ class HttpHeadersPlugin(BasePlugin):
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
         for operation in (operations or {}).values():
+            if "304" in operation.get("responses", {}) or 304 in operation.get("responses", {}):
+                # A conditional read: its parameters are the arguments' plus If-None-Match
+                # (a manual `parameters` doc would replace the arguments', not add to them).
+                operation.setdefault("parameters", []).append(IF_NONE_MATCH_REF)
             for status, response in operation.get("responses", {}).items():
                 if not isinstance(response, dict) or not str(status).startswith("2"):
                     continue
@@ -168,6 +184,7 @@ class HttpHeadersPlugin(BasePlugin):
 
 
 PAGE_FIELDS = {"count", "next", "previous", "results"}
+IF_NONE_MATCH_REF = "IfNoneMatch"  # the component, which apispec turns into a $ref
 
 # Headers and parameters of HTTP caching and pagination, as OpenAPI components.
 HEADER_COMPONENTS: dict[str, dict[str, Any]] = {
@@ -189,9 +206,9 @@ HEADER_COMPONENTS: dict[str, dict[str, Any]] = {
         "(absolute URLs, as `next` and `previous` in the body)",
         "schema": {
             "type": "string",
-            "example": '<https://api.example.com/api/v1/movies/?page=1>; rel="first", '
-            '<https://api.example.com/api/v1/movies/?page=3>; rel="next", '
-            '<https://api.example.com/api/v1/movies/?page=9>; rel="last"',
+            "example": '<https://api.example.com/api/v1/movies/movies/?page=1>; rel="first", '
+            '<https://api.example.com/api/v1/movies/movies/?page=3>; rel="next", '
+            '<https://api.example.com/api/v1/movies/movies/?page=9>; rel="last"',
         },
     },
 }
@@ -226,7 +243,35 @@ class ProblemApi(flask_smorest.Api):
             self.spec.components.header(name, header)
         self.spec.components.parameter("IfNoneMatch", "header", IF_NONE_MATCH_PARAMETER)
         self.register_converter(IdConverter, id_converter_schema)
+        self.ma_plugin.converter.add_attribute_function(nullable_nested_schema)
+        self.ma_plugin.converter.add_attribute_function(descending_orderings_named)
         register_docs_routes(app, self)
+
+
+def nullable_nested_schema(
+    converter: Any, field: ma.fields.Field, ret: dict[str, Any]
+) -> dict[str, Any]:
+    """A nested schema or null: `allOf: [$ref]` and `nullable`, not apispec's `anyOf` with an
+    open `{type: object}` beside the schema, which says "this schema or any object" and makes
+    client generators invent a model for the "any object". (apispec binds it to its field
+    converter, hence `converter`.)"""
+    choices = ret.get("anyOf", [])
+    if [choice for choice in choices if choice == {"type": "object", "nullable": True}]:
+        ret["allOf"] = [choice for choice in ret.pop("anyOf") if "$ref" in choice]
+        return {"nullable": True}
+    return {}
+
+
+def descending_orderings_named(
+    converter: Any, field: ma.fields.Field, ret: dict[str, Any]
+) -> dict[str, Any]:
+    """Name each choice of an `ordering` enum for client generators (`x-enum-varnames`):
+    `-title` is `title_desc`, where a generator would otherwise number it (`VALUE_9`)."""
+    choices = ret.get("enum") or []
+    if not any(isinstance(choice, str) and choice.startswith("-") for choice in choices):
+        return {}
+    names = [f"{choice[1:]}_desc" if choice.startswith("-") else choice for choice in choices]
+    return {"x-enum-varnames": names}
 
 
 def id_converter_schema(converter: IdConverter) -> dict[str, Any]:
@@ -343,7 +388,6 @@ def public_read(*, depends_on_caller: bool = False) -> Callable[[View], View]:
             return view(*args, **kwargs)
 
         documented: View = flask_smorest.Blueprint.doc(
-            parameters=["IfNoneMatch"],
             responses={
                 200: {"headers": {"ETag": "ETag", "Cache-Control": "CachePublic", "Vary": vary}},
                 304: {

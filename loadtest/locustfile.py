@@ -35,7 +35,7 @@ class ApiUser(FastHttpUser):  # geventhttpclient: the load generator stays light
             number = next(_next_user) % USER_COUNT
         self.email = f"loadtest-{number}@example.com"
         self.login()
-        response = self.client.get("/api/v1/movies/?page_size=100", name="/movies/ [ids]")
+        response = self.client.get("/api/v1/movies/movies/?page_size=100", name="/movies/ [ids]")
         self.movie_ids = [movie["id"] for movie in response.json()["results"]] or [1]
 
     def login(self) -> None:
@@ -54,17 +54,17 @@ class ApiUser(FastHttpUser):  # geventhttpclient: the load generator stays light
         params = {"ordering": random.choice(ORDERINGS), "page": random.randint(1, 5)}
         if random.random() < 0.4:
             params["genre"] = random.choice(GENRES)
-        self.client.get("/api/v1/movies/", params=params, name="/movies/")
+        self.client.get("/api/v1/movies/movies/", params=params, name="/movies/")
 
     @task(20)
     def movie_details(self) -> None:
         movie_id = random.choice(self.movie_ids)
-        self.client.get(f"/api/v1/movies/{movie_id}/", name="/movies/{id}/")
+        self.client.get(f"/api/v1/movies/movies/{movie_id}/", name="/movies/{id}/")
 
     @task(10)
     def search_catalogue(self) -> None:
         term = random.choice(["the", "star", "love", "man", "night", "war"])
-        self.client.get("/api/v1/movies/", params={"search": term}, name="/movies/?search")
+        self.client.get("/api/v1/movies/movies/", params={"search": term}, name="/movies/?search")
 
     @task(5)
     def genres(self) -> None:

@@ -140,7 +140,7 @@ def recommendations_stale(app: Flask, user: User) -> bool:
 
 # --- responses -----------------------------------------------------------------------------
 
-CATALOGUE = "/api/v1/movies/"
+CATALOGUE = "/api/v1/movies/movies/"
 
 
 def result_ids(response: Any) -> list[int]:

@@ -304,7 +304,7 @@ def test_page_sizes_limits_and_text_lengths_are_capped(app: Flask, client: Any) 
     user = make_user(app)
     headers = auth_headers(app, user)
     movie = make_movie(app)
-    assert client.get(f"{API}/movies/?page_size=101").status_code == 400
+    assert client.get(f"{API}/movies/movies/?page_size=101").status_code == 400
     assert (
         client.get(f"{API}/favorites/favorites/?page_size=1000", headers=headers).status_code == 400
     )
@@ -334,7 +334,7 @@ def test_request_bodies_over_the_limit_are_413(app: Flask, client: Any) -> None:
 
 def test_rate_limits_answer_429(app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "2/minute")
-    statuses = [client.get(f"{API}/movies/").status_code for _ in range(3)]
+    statuses = [client.get(f"{API}/movies/movies/").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
 
 
@@ -354,19 +354,26 @@ def test_staff_only_operations_are_refused_to_normal_users(app: Flask, client: A
 
 def test_cors_allows_only_configured_origins_including_preflight(client: Any) -> None:
     preflight = client.options(
-        f"{API}/movies/",
+        f"{API}/movies/movies/",
         headers={"Origin": "http://localhost:4200", "Access-Control-Request-Method": "GET"},
     )
     assert preflight.headers.get("Access-Control-Allow-Origin") == "http://localhost:4200"
     hostile = client.options(
-        f"{API}/movies/",
+        f"{API}/movies/movies/",
         headers={"Origin": "https://attacker.example", "Access-Control-Request-Method": "GET"},
     )
     assert "Access-Control-Allow-Origin" not in hostile.headers
 
 
 @pytest.mark.parametrize(
-    "path", ["/health/", "/api/openapi.json", f"{API}/movies/", f"{API}/nope/", f"{API}/movies/0/"]
+    "path",
+    [
+        "/health/",
+        "/api/openapi.json",
+        f"{API}/movies/movies/",
+        f"{API}/nope/",
+        f"{API}/movies/movies/0/",
+    ],
 )
 def test_security_headers_on_every_response(client: Any, path: str) -> None:
     headers = client.get(path).headers
@@ -389,7 +396,7 @@ def test_production_errors_carry_no_stack_trace_or_sql(
 
     # A bug in a service: the error must reach the client as a bare 500.
     monkeypatch.setattr(catalog, "list_movies", broken)
-    response = production.test_client().get(f"{API}/movies/")
+    response = production.test_client().get(f"{API}/movies/movies/")
     assert response.status_code == 500
     text = response.get_data(as_text=True)
     assert "SELECT" not in text and "Traceback" not in text and "password_hash" not in text

@@ -81,7 +81,7 @@ def test_every_operation_that_takes_a_token_documents_it_and_its_401(client: Any
 
 def test_the_catalogue_list_documents_the_page_it_returns(client: Any) -> None:
     spec = client.get("/api/openapi.json").get_json()
-    operation = spec["paths"]["/api/v1/movies/"]["get"]
+    operation = spec["paths"]["/api/v1/movies/movies/"]["get"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"] == "#/components/schemas/MoviePage"
     assert operation["security"] == [{}, {"bearerAuth": []}]

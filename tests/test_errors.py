@@ -128,11 +128,11 @@ def test_rate_limit_is_429_with_retry_after(
 
 
 def test_successful_responses_carry_no_retry_after(client: Any) -> None:
-    assert "Retry-After" not in client.get("/api/v1/movies/").headers
+    assert "Retry-After" not in client.get("/api/v1/movies/movies/").headers
 
 
 def test_non_numeric_and_huge_ids_are_404_not_500(client: Any) -> None:
-    for path in ("/api/v1/movies/abc/", "/api/v1/movies/99999999999999999999/"):
+    for path in ("/api/v1/movies/movies/abc/", "/api/v1/movies/movies/99999999999999999999/"):
         assert_problem(client.get(path), 404)
 
 

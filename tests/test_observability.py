@@ -69,7 +69,7 @@ def generation_count(client: Any) -> float:
 
 def test_unknown_methods_and_paths_share_one_bounded_series(client: Any) -> None:
     for n in range(5):
-        client.open("/api/v1/movies/", method=f"Q{n}23")
+        client.open("/api/v1/movies/movies/", method=f"Q{n}23")
         client.get(f"/no/such/path/{n}")
     body = client.get("/metrics").get_data(as_text=True)
     assert "Q023" not in body and "Q423" not in body

@@ -54,10 +54,11 @@ def test_page_links_use_the_configured_server_name_not_the_host_header(
     make_movie(app)
     make_movie(app)
     client = configured.test_client()
-    response = client.get("/api/v1/movies/?page_size=1", headers={"Host": "evil.example"})
+    response = client.get("/api/v1/movies/movies/?page_size=1", headers={"Host": "evil.example"})
     assert response.status_code == 200, response.get_json()
     assert (
-        response.get_json()["next"] == "https://api.example.com/api/v1/movies/?page_size=1&page=2"
+        response.get_json()["next"]
+        == "https://api.example.com/api/v1/movies/movies/?page_size=1&page=2"
     )
 
 
@@ -66,8 +67,10 @@ def test_without_a_server_name_page_links_follow_the_request(
 ) -> None:
     make_movie(app)
     make_movie(app)
-    response = client.get("/api/v1/movies/?page_size=1")
-    assert response.get_json()["next"] == "http://localhost/api/v1/movies/?page_size=1&page=2"
+    response = client.get("/api/v1/movies/movies/?page_size=1")
+    assert (
+        response.get_json()["next"] == "http://localhost/api/v1/movies/movies/?page_size=1&page=2"
+    )
 
 
 def free_port() -> int:

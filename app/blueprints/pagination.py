@@ -40,8 +40,16 @@ def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
         (ma.Schema,),
         {
             "count": ma.fields.Integer(required=True, metadata={"example": 42}),
-            "next": ma.fields.String(allow_none=True, required=True),
-            "previous": ma.fields.String(allow_none=True, required=True),
+            "next": ma.fields.String(
+                allow_none=True,
+                required=True,
+                metadata={"example": "https://api.example.com/api/v1/...?page=3"},
+            ),
+            "previous": ma.fields.String(
+                allow_none=True,
+                required=True,
+                metadata={"example": "https://api.example.com/api/v1/...?page=1"},
+            ),
             "results": ma.fields.List(ma.fields.Nested(item_schema), required=True),
         },
     )

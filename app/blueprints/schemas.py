@@ -8,6 +8,9 @@ from typing import Any
 
 import marshmallow as ma
 
+# An instant as every timestamp field shows it in the OpenAPI document.
+TIMESTAMP_EXAMPLE = "2024-05-04T18:30:00+00:00"
+
 
 class UTCAwareDateTime(ma.fields.AwareDateTime):
     """An ISO 8601 instant (UTC when it has no offset), loaded as UTC; one that cannot be
@@ -41,7 +44,11 @@ class MovieSummarySchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 12})
     tmdb_id = ma.fields.Integer(dump_only=True, metadata={"example": 603})
     title = ma.fields.String(dump_only=True, metadata={"example": "The Matrix"})
-    poster_path = ma.fields.String(dump_only=True, allow_none=True)
-    release_date = ma.fields.Date(dump_only=True, allow_none=True)
+    poster_path = ma.fields.String(
+        dump_only=True, allow_none=True, metadata={"example": "/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"}
+    )
+    release_date = ma.fields.Date(
+        dump_only=True, allow_none=True, metadata={"example": "1999-03-30"}
+    )
     vote_average = ma.fields.Float(dump_only=True, metadata={"example": 7.9})
     genres = ma.fields.List(ma.fields.Nested(GenreSchema), dump_only=True)

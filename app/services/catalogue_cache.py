@@ -1,6 +1,6 @@
 """Pages of the local catalogue, kept ready to send until the catalogue changes.
 
-A page of `GET /api/v1/movies/` is the same for every caller with the same adult-titles
+A page of `GET /api/v1/movies/movies/` is the same for every caller with the same adult-titles
 setting, and the catalogue is read far more often than it changes: the first page that every
 client opens is the hottest request of the API. The page's count and its movies, as plain
 data (`movie_data`: the columns and the genres, no ORM objects), are cached under a key that

@@ -161,17 +161,17 @@ def test_hide_and_restore_take_movies_out_of_and_back_into_the_catalogue(
     app: Flask, client: FlaskClient, staff_client: FlaskClient
 ) -> None:
     movie = make_movie(app, title="Hidden gem")
-    assert client.get(f"/api/v1/movies/{movie.id}/").status_code == 200
+    assert client.get(f"/api/v1/movies/movies/{movie.id}/").status_code == 200
 
     run_action(staff_client, "movies", "hide", [movie.id])
 
     assert stored(app, Movie, movie.id).deleted_at is not None
-    assert client.get(f"/api/v1/movies/{movie.id}/").status_code == 404
+    assert client.get(f"/api/v1/movies/movies/{movie.id}/").status_code == 404
 
     run_action(staff_client, "movies", "restore", [movie.id])
 
     assert stored(app, Movie, movie.id).deleted_at is None
-    assert client.get(f"/api/v1/movies/{movie.id}/").status_code == 200
+    assert client.get(f"/api/v1/movies/movies/{movie.id}/").status_code == 200
 
 
 # --- recommendations ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from tests.helpers import update_profile
 from tests.query_count import recorded_statements
 
 # The catalogue's operations (list, detail, TMDb browsing); genres stay under /api/v1/movies/.
-CATALOGUE = "/api/v1/movies"
+CATALOGUE = "/api/v1/movies/movies"
 GENRES = "/api/v1/movies/genres/"
 SIMILAR = "/api/v1/recommendations/similar"
 PUBLIC = "public, max-age=60"

@@ -1,5 +1,5 @@
-"""The local catalogue: GET /api/v1/movies/ (filters, search, ordering, paging) and
-GET /api/v1/movies/{id}/."""
+"""The local catalogue: GET /api/v1/movies/movies/ (filters, search, ordering, paging) and
+GET /api/v1/movies/movies/{id}/."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.fake_tmdb import FakeTMDb
 from tests.helpers import assert_problem, update_profile
 from tests.query_count import recorded_statements
 
-URL = "/api/v1/movies/"
+URL = "/api/v1/movies/movies/"
 
 
 def titles(client: FlaskClient, query: str = "", **kwargs: Any) -> list[str]:
@@ -179,8 +179,13 @@ def test_pages_link_to_each_other_keeping_the_other_parameters(
         make_movie(app, title=f"Film {n}", popularity=float(n))
     body = client.get(f"{URL}?page_size=2&page=2&ordering=title").get_json()
     assert body["count"] == 5
-    assert body["next"] == "http://localhost/api/v1/movies/?page_size=2&page=3&ordering=title"
-    assert body["previous"] == "http://localhost/api/v1/movies/?page_size=2&page=1&ordering=title"
+    assert (
+        body["next"] == "http://localhost/api/v1/movies/movies/?page_size=2&page=3&ordering=title"
+    )
+    assert (
+        body["previous"]
+        == "http://localhost/api/v1/movies/movies/?page_size=2&page=1&ordering=title"
+    )
 
 
 def test_a_page_past_the_end_is_404(client: FlaskClient, catalogue: dict[str, Movie]) -> None:

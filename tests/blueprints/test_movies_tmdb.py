@@ -20,12 +20,12 @@ from tests.fake_tmdb import API_KEY, FakeTMDb
 from tests.helpers import assert_problem
 
 BROWSE_URLS = [
-    "/api/v1/movies/trending/",
-    "/api/v1/movies/trending/?time_window=week",
-    "/api/v1/movies/popular/",
-    "/api/v1/movies/top_rated/",
-    "/api/v1/movies/search/?q=movie",
-    "/api/v1/movies/tmdb/12/",
+    "/api/v1/movies/movies/trending/",
+    "/api/v1/movies/movies/trending/?time_window=week",
+    "/api/v1/movies/movies/popular/",
+    "/api/v1/movies/movies/top_rated/",
+    "/api/v1/movies/movies/search/?q=movie",
+    "/api/v1/movies/movies/tmdb/12/",
 ]
 
 
@@ -48,12 +48,12 @@ def catalogue_state(app: Flask) -> tuple[int, int, int, list[Any]]:
 def test_popular_saves_the_page_and_returns_local_ids_in_our_page_shape(
     app: Flask, client: FlaskClient
 ) -> None:
-    response = client.get("/api/v1/movies/popular/")
+    response = client.get("/api/v1/movies/movies/popular/")
     assert response.status_code == 200
     body = response.get_json()
     assert body["count"] == 60
     assert body["previous"] is None
-    assert body["next"] == "http://localhost/api/v1/movies/popular/?page=2"
+    assert body["next"] == "http://localhost/api/v1/movies/movies/popular/?page=2"
     assert len(body["results"]) == 20
     with app.app_context():
         stored = {m.tmdb_id: m for m in db.session.scalars(select(Movie)).all()}
@@ -69,27 +69,27 @@ def test_popular_saves_the_page_and_returns_local_ids_in_our_page_shape(
 
 
 def test_the_last_tmdb_page_has_no_next_and_a_previous(client: FlaskClient) -> None:
-    body = client.get("/api/v1/movies/popular/?page=3").get_json()
+    body = client.get("/api/v1/movies/movies/popular/?page=3").get_json()
     assert body["next"] is None
-    assert body["previous"] == "http://localhost/api/v1/movies/popular/?page=2"
+    assert body["previous"] == "http://localhost/api/v1/movies/movies/popular/?page=2"
 
 
 def test_search_keeps_the_query_in_next_links(client: FlaskClient, fake_tmdb: FakeTMDb) -> None:
-    body = client.get("/api/v1/movies/search/?q=movie").get_json()
+    body = client.get("/api/v1/movies/movies/search/?q=movie").get_json()
     assert body["count"] == 60
-    assert body["next"] == "http://localhost/api/v1/movies/search/?q=movie&page=2"
-    narrow = client.get("/api/v1/movies/search/?q=Movie 42").get_json()
+    assert body["next"] == "http://localhost/api/v1/movies/movies/search/?q=movie&page=2"
+    narrow = client.get("/api/v1/movies/movies/search/?q=Movie 42").get_json()
     assert [item["title"] for item in narrow["results"]] == ["Movie 42"]
 
 
 def test_browsing_the_same_page_twice_stores_the_same_rows_once(
     app: Flask, client: FlaskClient, fake_tmdb: FakeTMDb
 ) -> None:
-    first = client.get("/api/v1/movies/popular/").get_json()
+    first = client.get("/api/v1/movies/movies/popular/").get_json()
     before = catalogue_state(app)
     with app.app_context():
         cache.clear()  # force a second TMDb call, so the upsert really runs again
-    second = client.get("/api/v1/movies/popular/").get_json()
+    second = client.get("/api/v1/movies/movies/popular/").get_json()
     assert fake_tmdb.count("/movie/popular") == 2
     assert catalogue_state(app) == before
     assert [m["id"] for m in second["results"]] == [m["id"] for m in first["results"]]
@@ -98,12 +98,12 @@ def test_browsing_the_same_page_twice_stores_the_same_rows_once(
 def test_a_newer_tmdb_value_replaces_the_stored_one(
     app: Flask, client: FlaskClient, fake_tmdb: FakeTMDb
 ) -> None:
-    client.get("/api/v1/movies/tmdb/7/")
+    client.get("/api/v1/movies/movies/tmdb/7/")
     fake_tmdb.movies[7]["vote_count"] = 99_999
     fake_tmdb.movies[7]["popularity"] = 1234.5
     with app.app_context():
         cache.clear()
-    body = client.get("/api/v1/movies/tmdb/7/").get_json()
+    body = client.get("/api/v1/movies/movies/tmdb/7/").get_json()
     assert body["vote_count"] == 99_999
     with app.app_context():
         movie = db.session.scalar(select(Movie).where(Movie.tmdb_id == 7))
@@ -114,10 +114,10 @@ def test_a_newer_tmdb_value_replaces_the_stored_one(
 def test_a_second_browse_within_the_cache_time_does_not_call_tmdb(
     client: FlaskClient, fake_tmdb: FakeTMDb
 ) -> None:
-    client.get("/api/v1/movies/trending/?time_window=week")
-    client.get("/api/v1/movies/trending/?time_window=week")
-    client.get("/api/v1/movies/tmdb/3/")
-    client.get("/api/v1/movies/tmdb/3/")
+    client.get("/api/v1/movies/movies/trending/?time_window=week")
+    client.get("/api/v1/movies/movies/trending/?time_window=week")
+    client.get("/api/v1/movies/movies/tmdb/3/")
+    client.get("/api/v1/movies/movies/tmdb/3/")
     assert fake_tmdb.count("/trending/movie/week") == 1
     assert fake_tmdb.count("/movie/3") == 1
 
@@ -125,8 +125,8 @@ def test_a_second_browse_within_the_cache_time_does_not_call_tmdb(
 def test_unknown_genres_in_a_list_sync_the_genre_list_once(
     app: Flask, client: FlaskClient, fake_tmdb: FakeTMDb
 ) -> None:
-    client.get("/api/v1/movies/popular/")
-    client.get("/api/v1/movies/popular/?page=2")
+    client.get("/api/v1/movies/movies/popular/")
+    client.get("/api/v1/movies/movies/popular/?page=2")
     assert fake_tmdb.count("/genre/movie/list") == 1
     with app.app_context():
         assert db.session.scalar(select(func.count(Genre.id))) == 10
@@ -137,14 +137,14 @@ def test_a_list_naming_only_known_genres_does_not_fetch_the_genre_list(
 ) -> None:
     for genre in fake_tmdb.genres:
         make_genre(app, tmdb_id=genre["id"], name=genre["name"])
-    client.get("/api/v1/movies/top_rated/")
+    client.get("/api/v1/movies/movies/top_rated/")
     assert fake_tmdb.count("/genre/movie/list") == 0
 
 
 def test_movie_by_tmdb_id_returns_every_detail_with_a_local_id(
     app: Flask, client: FlaskClient
 ) -> None:
-    body = client.get("/api/v1/movies/tmdb/12/").get_json()
+    body = client.get("/api/v1/movies/movies/tmdb/12/").get_json()
     with app.app_context():
         movie = db.session.scalar(select(Movie).where(Movie.tmdb_id == 12))
         assert movie is not None
@@ -160,16 +160,18 @@ def test_movie_by_tmdb_id_returns_every_detail_with_a_local_id(
 def test_movie_by_tmdb_id_fills_in_the_details_of_a_movie_seen_in_a_list(
     app: Flask, client: FlaskClient
 ) -> None:
-    listed = client.get("/api/v1/movies/popular/").get_json()["results"][0]
+    listed = client.get("/api/v1/movies/movies/popular/").get_json()["results"][0]
     with app.app_context():
         assert db.session.get(Movie, listed["id"]).runtime is None  # type: ignore[union-attr]
-    detailed = client.get(f"/api/v1/movies/tmdb/{listed['tmdb_id']}/").get_json()
+    detailed = client.get(f"/api/v1/movies/movies/tmdb/{listed['tmdb_id']}/").get_json()
     assert detailed["id"] == listed["id"]
     assert detailed["runtime"] is not None
 
 
 def test_unknown_tmdb_id_is_404_and_saves_nothing(app: Flask, client: FlaskClient) -> None:
-    body = assert_problem(client.get("/api/v1/movies/tmdb/777777/"), 404, "tmdb_movie_not_found")
+    body = assert_problem(
+        client.get("/api/v1/movies/movies/tmdb/777777/"), 404, "tmdb_movie_not_found"
+    )
     assert body["detail"] == "No movie with TMDb id 777777."
     assert catalogue_state(app)[0] == 0
 
@@ -210,14 +212,14 @@ def test_timeout_is_503_and_saves_nothing(
 ) -> None:
     monkeypatch.setitem(app.config, "TMDB_READ_TIMEOUT", 0.2)
     fake_tmdb.failure = "timeout"
-    assert_problem(client.get("/api/v1/movies/popular/"), 503, "tmdb_unavailable")
+    assert_problem(client.get("/api/v1/movies/movies/popular/"), 503, "tmdb_unavailable")
     assert catalogue_state(app)[0] == 0
 
 
 def test_rate_limited_answer_carries_retry_after(client: FlaskClient, fake_tmdb: FakeTMDb) -> None:
     fake_tmdb.failure = "429"
     fake_tmdb.retry_after = 0
-    response = client.get("/api/v1/movies/popular/")
+    response = client.get("/api/v1/movies/movies/popular/")
     assert_problem(response, 503, "tmdb_rate_limited")
     # Flask-Limiter raises it to its own window reset when that is later.
     assert int(response.headers["Retry-After"]) >= 0
@@ -227,7 +229,7 @@ def test_tmdb_not_configured_is_503_with_how_to_configure(
     app: Flask, client: FlaskClient, fake_tmdb: FakeTMDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "TMDB_API_KEY", "")
-    body = assert_problem(client.get("/api/v1/movies/popular/"), 503, "tmdb_not_configured")
+    body = assert_problem(client.get("/api/v1/movies/movies/popular/"), 503, "tmdb_not_configured")
     assert "set TMDB_API_KEY" in body["detail"]
     assert fake_tmdb.requests == []
 
@@ -237,21 +239,21 @@ def test_a_page_half_malformed_saves_none_of_it(
 ) -> None:
     fake_tmdb.movies[1]["title"] = None  # one bad record among twenty good ones
     fake_tmdb.movies[1]["popularity"] = 10_000.0  # first on the popular page
-    assert_problem(client.get("/api/v1/movies/popular/"), 502, "tmdb_bad_response")
+    assert_problem(client.get("/api/v1/movies/movies/popular/"), 502, "tmdb_bad_response")
     assert catalogue_state(app)[0] == 0
 
 
 @pytest.mark.parametrize(
     "url",
     [
-        "/api/v1/movies/trending/?time_window=month",
-        "/api/v1/movies/popular/?page=0",
-        "/api/v1/movies/popular/?page=501",
-        "/api/v1/movies/popular/?page=abc",
-        "/api/v1/movies/search/",
-        "/api/v1/movies/search/?q=",
-        "/api/v1/movies/search/?q=%20%20",
-        "/api/v1/movies/search/?q=" + "x" * 201,
+        "/api/v1/movies/movies/trending/?time_window=month",
+        "/api/v1/movies/movies/popular/?page=0",
+        "/api/v1/movies/movies/popular/?page=501",
+        "/api/v1/movies/movies/popular/?page=abc",
+        "/api/v1/movies/movies/search/",
+        "/api/v1/movies/movies/search/?q=",
+        "/api/v1/movies/movies/search/?q=%20%20",
+        "/api/v1/movies/movies/search/?q=" + "x" * 201,
     ],
 )
 def test_invalid_browse_parameters_are_400_without_calling_tmdb(
@@ -261,7 +263,9 @@ def test_invalid_browse_parameters_are_400_without_calling_tmdb(
     assert fake_tmdb.requests == []
 
 
-@pytest.mark.parametrize("url", ["/api/v1/movies/tmdb/abc/", "/api/v1/movies/tmdb/0/"])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/movies/movies/tmdb/abc/", "/api/v1/movies/movies/tmdb/0/"]
+)
 def test_a_non_numeric_tmdb_id_is_404(client: FlaskClient, url: str) -> None:
     assert_problem(client.get(url), 404)
 
@@ -272,7 +276,7 @@ def test_overlapping_pages_browsed_at_once_are_all_saved_once(
     app: Flask, postgres_only: None, fake_tmdb: FakeTMDb
 ) -> None:
     """Popular and top rated share movies in a different order: no error, no duplicate."""
-    urls = ["/api/v1/movies/popular/", "/api/v1/movies/top_rated/"] * 4
+    urls = ["/api/v1/movies/movies/popular/", "/api/v1/movies/movies/top_rated/"] * 4
     barrier = threading.Barrier(len(urls))
     statuses: list[int] = []
     lock = threading.Lock()

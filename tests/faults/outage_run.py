@@ -110,9 +110,11 @@ def run(scenario: str, seconds: float) -> dict[str, Any]:
             started = time.monotonic()
             try:
                 if kind == 0:
-                    response = requests.get(api.base_url + "/api/v1/movies/", timeout=30)
+                    response = requests.get(api.base_url + "/api/v1/movies/movies/", timeout=30)
                 elif kind == 1:
-                    response = requests.get(f"{api.base_url}/api/v1/movies/{movie}/", timeout=30)
+                    response = requests.get(
+                        f"{api.base_url}/api/v1/movies/movies/{movie}/", timeout=30
+                    )
                 else:
                     response = requests.post(
                         api.base_url + "/api/v1/movies/history/",

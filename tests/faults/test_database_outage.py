@@ -89,7 +89,7 @@ def test_a_statement_past_the_timeout_is_503_and_the_next_request_is_served(
     assert response.status_code == 503
     assert response.get_json()["code"] == "database_unavailable"
     assert elapsed < 3
-    assert client.get("/api/v1/movies/").status_code == 200
+    assert client.get("/api/v1/movies/movies/").status_code == 200
 
 
 def test_a_frozen_database_gives_503s_in_time_and_the_app_recovers_without_restart(
@@ -97,10 +97,10 @@ def test_a_frozen_database_gives_503s_in_time_and_the_app_recovers_without_resta
 ) -> None:
     movie = make_movie(app)
     client = proxied_app.test_client()
-    assert client.get(f"/api/v1/movies/{movie.id}/").status_code == 200
+    assert client.get(f"/api/v1/movies/movies/{movie.id}/").status_code == 200
 
     proxy.pause()  # connections stay open, nothing comes back
-    api, api_seconds = timed_get(client, f"/api/v1/movies/{movie.id}/")
+    api, api_seconds = timed_get(client, f"/api/v1/movies/movies/{movie.id}/")
     ready, ready_seconds = timed_get(client, "/health/ready/")
     live, live_seconds = timed_get(client, "/health/live/")
 
@@ -111,7 +111,7 @@ def test_a_frozen_database_gives_503s_in_time_and_the_app_recovers_without_resta
     assert live.status_code == 200 and live_seconds < 0.5
 
     proxy.resume()
-    assert client.get(f"/api/v1/movies/{movie.id}/").status_code == 200
+    assert client.get(f"/api/v1/movies/movies/{movie.id}/").status_code == 200
     assert client.get("/health/ready/").status_code == 200
     with proxied_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Movie)) == 1

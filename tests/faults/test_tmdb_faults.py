@@ -18,11 +18,11 @@ from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb, unreachable_base_url
 
 TMDB_BACKED = [
-    "/api/v1/movies/popular/",
-    "/api/v1/movies/top_rated/",
-    "/api/v1/movies/trending/?time_window=week",
-    "/api/v1/movies/search/?q=movie",
-    "/api/v1/movies/tmdb/7/",
+    "/api/v1/movies/movies/popular/",
+    "/api/v1/movies/movies/top_rated/",
+    "/api/v1/movies/movies/trending/?time_window=week",
+    "/api/v1/movies/movies/search/?q=movie",
+    "/api/v1/movies/movies/tmdb/7/",
 ]
 
 
@@ -55,8 +55,8 @@ def test_a_tmdb_storm_gives_503s_where_tmdb_is_needed_and_200s_everywhere_else(
         assert response.mimetype == "application/problem+json"
 
     for path in (
-        "/api/v1/movies/",
-        f"/api/v1/movies/{movie.id}/",
+        "/api/v1/movies/movies/",
+        f"/api/v1/movies/movies/{movie.id}/",
         "/api/v1/movies/genres/",
         "/api/v1/favorites/favorites/",
         "/api/v1/recommendations/",
@@ -71,7 +71,7 @@ def test_a_5xx_burst_shorter_than_the_retries_is_invisible_to_the_client(
     client: Any, fake_tmdb: FakeTMDb
 ) -> None:
     fake_tmdb.failures = ["500", "503"]  # the client retries twice in the test config
-    response = client.get("/api/v1/movies/popular/")
+    response = client.get("/api/v1/movies/movies/popular/")
     assert response.status_code == 200
     assert fake_tmdb.count("/movie/popular") == 3
 
@@ -134,7 +134,7 @@ def test_a_slow_or_trickling_tmdb_is_503_within_the_deadline(
     fake_tmdb.failure = failure
     fake_tmdb.delay = 0.5 if failure == "trickle" else 30.0  # a byte every 0.5 s: no read timeout
 
-    response, elapsed = timed_get(client, "/api/v1/movies/popular/")
+    response, elapsed = timed_get(client, "/api/v1/movies/movies/popular/")
 
     assert response.status_code == 503
     assert response.get_json()["code"] == "tmdb_unavailable"
@@ -148,7 +148,7 @@ def test_a_retry_after_beyond_the_deadline_is_not_waited_for(
     fake_tmdb.failure = "429"
     fake_tmdb.retry_after = 20
 
-    response, elapsed = timed_get(client, "/api/v1/movies/popular/")
+    response, elapsed = timed_get(client, "/api/v1/movies/movies/popular/")
 
     assert response.status_code == 503
     assert elapsed < short_deadline + 1.5
@@ -161,11 +161,11 @@ def test_a_tmdb_that_is_down_is_503_and_the_local_catalogue_still_answers(
     make_movie(app)
     monkeypatch.setitem(app.config, "TMDB_BASE_URL", unreachable_base_url())
 
-    response = client.get("/api/v1/movies/popular/")
+    response = client.get("/api/v1/movies/movies/popular/")
 
     assert response.status_code == 503
     assert response.get_json()["code"] == "tmdb_unavailable"
-    assert client.get("/api/v1/movies/").get_json()["count"] == 1
+    assert client.get("/api/v1/movies/movies/").get_json()["count"] == 1
 
 
 def test_calls_beyond_the_in_flight_limit_are_refused_at_once_so_threads_stay_free(
@@ -177,14 +177,14 @@ def test_calls_beyond_the_in_flight_limit_are_refused_at_once_so_threads_stay_fr
     first: list[int] = []
 
     def slow_call() -> None:
-        first.append(app.test_client().get("/api/v1/movies/popular/").status_code)
+        first.append(app.test_client().get("/api/v1/movies/movies/popular/").status_code)
 
     waiting = threading.Thread(target=slow_call)
     waiting.start()
     while fake_tmdb.count("/movie/popular") == 0:  # the first call is now waiting on TMDb
         time.sleep(0.01)
 
-    response = app.test_client().get("/api/v1/movies/top_rated/")
+    response = app.test_client().get("/api/v1/movies/movies/top_rated/")
 
     assert response.status_code == 503
     assert response.get_json()["code"] == "tmdb_unavailable"

@@ -106,7 +106,7 @@ def test_movies_saved_by_browsing_tmdb_appear_in_the_cached_pages(
     client: FlaskClient, fake_tmdb: FakeTMDb
 ) -> None:
     assert page(client)["count"] == 0
-    assert client.get("/api/v1/movies/popular/").status_code == 200
+    assert client.get("/api/v1/movies/movies/popular/").status_code == 200
     body = page(client)
     assert body["count"] == 20
     assert {movie["tmdb_id"] for movie in body["results"]} == {
@@ -173,8 +173,8 @@ def test_next_and_previous_links_follow_each_request_even_from_the_cache(
         make_movie(app, title=f"Film {number}")
     page(client, "page_size=1&page=2", base_url="http://api.example.com")
     body = page(client, "page_size=1&page=2", base_url="https://movies.example.org")
-    assert body["next"] == "https://movies.example.org/api/v1/movies/?page_size=1&page=3"
-    assert body["previous"] == "https://movies.example.org/api/v1/movies/?page_size=1&page=1"
+    assert body["next"] == "https://movies.example.org/api/v1/movies/movies/?page_size=1&page=3"
+    assert body["previous"] == "https://movies.example.org/api/v1/movies/movies/?page_size=1&page=1"
 
 
 def test_a_page_out_of_range_is_still_404_after_pages_were_cached(
@@ -222,9 +222,9 @@ def test_pages_are_cached_by_default_only_with_a_shared_cache(
 def test_browsing_the_same_tmdb_page_again_keeps_the_cached_pages(
     app: Flask, client: FlaskClient
 ) -> None:
-    assert client.get("/api/v1/movies/popular/").status_code == 200
+    assert client.get("/api/v1/movies/movies/popular/").status_code == 200
     first = page(client)
-    assert client.get("/api/v1/movies/popular/").status_code == 200  # nothing new in it
+    assert client.get("/api/v1/movies/movies/popular/").status_code == 200  # nothing new in it
     with recorded_statements(app) as statements:
         assert page(client) == first
     assert movie_queries(statements) == []

@@ -76,6 +76,7 @@ class Registration(MethodView):
         limiter.limit(register_rate_limit, key_func=address_key),
     ]
 
+    @blp.doc(operationId="registerUser")
     @blp.arguments(RegisterSchema)
     @blp.response(201, SignedInSchema)
     @problem(409, "The email or the username is taken (named in errors)")
@@ -102,6 +103,7 @@ class Login(MethodView):
     # uses up the attempts needed to log in, and a stranger's guesses never lock out the owner.
     decorators = login_limits(limiter)
 
+    @blp.doc(operationId="login")
     @blp.arguments(LoginSchema)
     @blp.response(200, SignedInSchema)
     @problem(401, "Wrong email or password, or an inactive account (one message for all)")
@@ -114,6 +116,7 @@ class Login(MethodView):
 
 @blp.route("/token/refresh/")
 class TokenRefresh(MethodView):
+    @blp.doc(operationId="refreshToken")
     @blp.arguments(RefreshTokenSchema)
     @blp.response(200, TokenPairSchema)
     @problem(401, "The refresh token is invalid, expired, revoked or already used")
@@ -128,6 +131,7 @@ class TokenRefresh(MethodView):
 
 @blp.route("/token/blacklist/")
 class TokenBlacklist(MethodView):
+    @blp.doc(operationId="logout")
     @login_optional
     @blp.arguments(RefreshTokenSchema)
     @blp.response(200, MessageSchema)
@@ -141,6 +145,7 @@ class TokenBlacklist(MethodView):
 
 @blp.route("/token/verify/")
 class TokenVerify(MethodView):
+    @blp.doc(operationId="verifyToken")
     @blp.arguments(TokenVerifySchema)
     @blp.response(200, TokenInfoSchema)
     @problem(401, "The token is invalid, expired or revoked")
@@ -152,6 +157,7 @@ class TokenVerify(MethodView):
 
 @blp.route("/password/change/")
 class PasswordChange(MethodView):
+    @blp.doc(operationId="changePassword")
     @login_required
     @blp.arguments(PasswordChangeSchema)
     @blp.response(200, PasswordChangedSchema)
@@ -167,6 +173,7 @@ class PasswordChange(MethodView):
 
 @blp.route("/users/me/")
 class CurrentUser(MethodView):
+    @blp.doc(operationId="getCurrentUser")
     @login_required
     @blp.response(200, MeSchema)
     @throttled()
@@ -174,16 +181,20 @@ class CurrentUser(MethodView):
         """The current user, with their profile."""
         return get_account(current_user_id())
 
+    @blp.doc(operationId="updateCurrentUser")
     @login_required
     @blp.arguments(MePatchSchema)
     @blp.response(200, MeSchema)
     @problem(409, "The username is taken")
     @throttled()
     def patch(self, data: dict[str, Any]) -> User:
-        """Change names, username or profile fields. Anything else (is_staff, email...)
-        is refused with 400."""
+        """Change names, username or profile fields.
+
+        Anything else (is_staff, email...) is refused with 400.
+        """
         return update_account(current_user_id(), data)
 
+    @blp.doc(operationId="deleteCurrentUser")
     @login_required
     @blp.arguments(AccountDeleteSchema)
     @blp.response(204)
@@ -201,13 +212,11 @@ CSV_EXPORTS = {"letterboxd": export_letterboxd_csv, "imdb": export_imdb_csv}
 
 @blp.route("/users/me/export/")
 class AccountExport(MethodView):
+    @blp.doc(operationId="exportCurrentUser")
     @login_required
     @blp.arguments(AccountExportArgs, location="query")
     @blp.response(200, AccountExportSchema)
-    @blp.doc(
-        operationId="exportAccount",
-        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
-    )
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     @throttled()
     def get(self, args: dict[str, Any]) -> Any:
         """Everything stored about the current user: JSON, or your library as CSV.
@@ -231,6 +240,7 @@ class AccountExport(MethodView):
 
 @blp.route("/profiles/")
 class Profiles(MethodView):
+    @blp.doc(operationId="listProfiles")
     @login_required
     @blp.arguments(ProfileListArgs, location="query")
     @blp.response(200, page_schema(ProfileSchema))
@@ -243,6 +253,7 @@ class Profiles(MethodView):
 
 @blp.route("/profiles/<id:profile_id>/")
 class Profile(MethodView):
+    @blp.doc(operationId="getProfile")
     @login_required
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
@@ -251,22 +262,28 @@ class Profile(MethodView):
         """A profile: your own (or any, for staff)."""
         return get_profile(current_user_id(), profile_id)
 
+    @blp.doc(operationId="replaceProfile")
     @login_required
     @blp.arguments(ProfilePutSchema)
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
     @throttled()
     def put(self, data: dict[str, Any], profile_id: int) -> UserProfile:
-        """Replace a profile's fields (all required). Favourite genres must be known TMDb
-        genre ids."""
+        """Replace a profile's fields (all required).
+
+        Favourite genres must be known TMDb genre ids.
+        """
         return update_profile(current_user_id(), profile_id, data)
 
+    @blp.doc(operationId="updateProfile")
     @login_required
     @blp.arguments(ProfilePatchSchema)
     @blp.response(200, ProfileSchema)
     @problem(404, "No such profile, or not yours")
     @throttled()
     def patch(self, data: dict[str, Any], profile_id: int) -> UserProfile:
-        """Change some of a profile's fields. Favourite genres must be known TMDb genre
-        ids."""
+        """Change some of a profile's fields.
+
+        Favourite genres must be known TMDb genre ids.
+        """
         return update_profile(current_user_id(), profile_id, data)

@@ -12,6 +12,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.blueprints.pagination import PageArgs
+from app.blueprints.schemas import TIMESTAMP_EXAMPLE
 from app.models.library import RATING_MAX, RATING_MIN
 from app.models.users import BIO_MAX_LENGTH
 from app.services.accounts import (
@@ -205,8 +206,10 @@ class MeSchema(ma.Schema):
     first_name = ma.fields.String(dump_only=True, metadata={"example": "Ada"})
     last_name = ma.fields.String(dump_only=True, metadata={"example": "Lovelace"})
     full_name = ma.fields.String(dump_only=True, metadata={"example": "Ada Lovelace"})
-    date_joined = ma.fields.AwareDateTime(dump_only=True)
-    last_login = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
+    date_joined = ma.fields.AwareDateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
+    last_login = ma.fields.AwareDateTime(
+        dump_only=True, allow_none=True, metadata={"example": TIMESTAMP_EXAMPLE}
+    )
     profile = ma.fields.Nested(ProfileSchema, dump_only=True)
 
 

@@ -48,6 +48,7 @@ UPSTREAM_UNAVAILABLE = "tmdb_id: TMDb is not configured or unreachable"
 
 @blp.route("/favorites/")
 class Favorites(MethodView):
+    @blp.doc(operationId="listFavorites")
     @login_required
     @blp.arguments(FavoriteListArgs, location="query")
     @blp.response(200, page_schema(FavoriteSchema))
@@ -65,6 +66,7 @@ class Favorites(MethodView):
         "Already a favourite; `existing_id` names the stored entry",
         schema=DuplicateProblemSchema,
     )
+    @blp.doc(operationId="createFavorite")
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> Favorite:
@@ -76,6 +78,7 @@ class Favorites(MethodView):
 
 @blp.route("/favorites/<id:favorite_id>/")
 class FavoriteById(MethodView):
+    @blp.doc(operationId="deleteFavorite")
     @login_required
     @blp.response(204)
     @problem(404, "No such favourite of yours")
@@ -86,6 +89,7 @@ class FavoriteById(MethodView):
 
 @blp.route("/favorites/check/<id:movie_id>/")
 class FavoriteCheck(MethodView):
+    @blp.doc(operationId="checkFavorite")
     @login_required
     @blp.response(200, FavoriteCheckSchema)
     @problem(404, "The movie does not exist")
@@ -99,6 +103,7 @@ class FavoriteCheck(MethodView):
 
 @blp.route("/ratings/")
 class Ratings(MethodView):
+    @blp.doc(operationId="listRatings")
     @login_required
     @blp.arguments(RatingListArgs, location="query")
     @blp.response(200, page_schema(RatingSchema))
@@ -121,6 +126,7 @@ class Ratings(MethodView):
         "Already rated; update it with PUT or PATCH (`existing_id` names it)",
         schema=DuplicateProblemSchema,
     )
+    @blp.doc(operationId="createRating")
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, query: dict[str, Any], data: dict[str, Any]) -> Rating:
@@ -141,6 +147,7 @@ class Ratings(MethodView):
 
 @blp.route("/ratings/<id:rating_id>/")
 class RatingById(MethodView):
+    @blp.doc(operationId="getRating")
     @login_required
     @blp.response(200, RatingSchema)
     @problem(404, "No such rating of yours")
@@ -148,6 +155,7 @@ class RatingById(MethodView):
         """One of your ratings."""
         return library.get_rating(current_user_id(), rating_id)
 
+    @blp.doc(operationId="replaceRating")
     @login_required
     @blp.arguments(RatingWatchlistArgs, location="query")
     @blp.arguments(RatingReplaceSchema, example={"rating": 9, "review": "Better the second time."})
@@ -163,6 +171,7 @@ class RatingById(MethodView):
             remove_from_watchlist=query["remove_from_watchlist"],
         )
 
+    @blp.doc(operationId="updateRating")
     @login_required
     @blp.arguments(RatingWatchlistArgs, location="query")
     @blp.arguments(RatingPatchSchema, example={"rating": 9})
@@ -178,6 +187,7 @@ class RatingById(MethodView):
             remove_from_watchlist=query["remove_from_watchlist"],
         )
 
+    @blp.doc(operationId="deleteRating")
     @login_required
     @blp.response(204)
     @problem(404, "No such rating of yours")
@@ -188,6 +198,7 @@ class RatingById(MethodView):
 
 @blp.route("/ratings/movie/<id:movie_id>/")
 class RatingByMovie(MethodView):
+    @blp.doc(operationId="getMovieRating")
     @login_required
     @blp.response(200, RatingSchema)
     @problem(404, "The movie does not exist, or you have not rated it")
@@ -201,6 +212,7 @@ class RatingByMovie(MethodView):
 
 @blp.route("/watchlist/")
 class Watchlist(MethodView):
+    @blp.doc(operationId="listWatchlist")
     @login_required
     @blp.arguments(WatchlistListArgs, location="query")
     @blp.response(200, page_schema(WatchlistEntrySchema))
@@ -220,6 +232,7 @@ class Watchlist(MethodView):
         "Already on your watchlist; `existing_id` names the stored entry",
         schema=DuplicateProblemSchema,
     )
+    @blp.doc(operationId="createWatchlistEntry")
     @problem(502, UPSTREAM_ERROR)
     @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> WatchlistEntry:
@@ -231,6 +244,7 @@ class Watchlist(MethodView):
 
 @blp.route("/watchlist/<id:entry_id>/")
 class WatchlistEntryById(MethodView):
+    @blp.doc(operationId="deleteWatchlistEntry")
     @login_required
     @blp.response(204)
     @problem(404, "No such watchlist entry of yours")

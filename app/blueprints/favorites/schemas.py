@@ -10,7 +10,7 @@ from marshmallow import validate
 
 from app.api import MAX_ID, ProblemSchema
 from app.blueprints.pagination import PageArgs
-from app.blueprints.schemas import MovieSummarySchema
+from app.blueprints.schemas import TIMESTAMP_EXAMPLE, MovieSummarySchema
 from app.models.imports import CONFLICT_POLICIES, IMPORT_SOURCES
 from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
 from app.services.library import DEFAULT_ORDERING, ORDERINGS
@@ -158,13 +158,17 @@ class RatingPatchSchema(ma.Schema):
 class FavoriteSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 31})
     movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
-    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "When added"})
+    created_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "When added", "example": TIMESTAMP_EXAMPLE}
+    )
 
 
 class WatchlistEntrySchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 5})
     movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
-    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "When added"})
+    created_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "When added", "example": TIMESTAMP_EXAMPLE}
+    )
 
 
 class RatingSchema(ma.Schema):
@@ -176,8 +180,12 @@ class RatingSchema(ma.Schema):
     review = ma.fields.String(
         dump_only=True, metadata={"description": REVIEW_DESCRIPTION, "example": "Still holds up."}
     )
-    created_at = ma.fields.DateTime(dump_only=True, metadata={"description": "When rated"})
-    updated_at = ma.fields.DateTime(dump_only=True, metadata={"description": "Last change"})
+    created_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "When rated", "example": TIMESTAMP_EXAMPLE}
+    )
+    updated_at = ma.fields.DateTime(
+        dump_only=True, metadata={"description": "Last change", "example": TIMESTAMP_EXAMPLE}
+    )
 
 
 class DuplicateProblemSchema(ProblemSchema):

@@ -46,6 +46,7 @@ def health_body(results: list[CheckResult]) -> tuple[dict[str, Any], int]:
 
 @blp.route("/")
 class Health(MethodView):
+    @blp.doc(operationId="getHealth")
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is failing")
     def get(self) -> tuple[dict[str, Any], int]:
@@ -55,6 +56,7 @@ class Health(MethodView):
 
 @blp.route("/live/")
 class Liveness(MethodView):
+    @blp.doc(operationId="getLiveness")
     @blp.response(200, HealthSchema)
     def get(self) -> dict[str, Any]:
         """The process is running."""
@@ -82,11 +84,15 @@ class ReadinessSchema(ma.Schema):
 
 @blp.route("/ready/")
 class Readiness(MethodView):
+    @blp.doc(operationId="getReadiness")
     @blp.response(200, ReadinessSchema)
     @blp.alt_response(503, schema=ReadinessSchema, description="The API cannot serve")
     def get(self) -> tuple[dict[str, Any], int]:
-        """Each dependency: ok, degraded or down. 503 only when the API cannot serve (the
-        database is down or not migrated); always answers within READINESS_TIMEOUT."""
+        """Each dependency: ok, degraded or down.
+
+        503 only when the API cannot serve (the database is down or not migrated); always
+        answers within READINESS_TIMEOUT.
+        """
         statuses = check_readiness(current_app.config["READINESS_TIMEOUT"])
         status = overall_status(statuses)
         body = {

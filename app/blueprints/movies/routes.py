@@ -62,8 +62,9 @@ def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
 # --- The local catalogue ------------------------------------------------------------------
 
 
-@blp.route("/")
+@blp.route("/movies/")
 class Movies(MethodView):
+    @blp.doc(operationId="listMovies")
     @login_optional
     @public_read(depends_on_caller=True)
     @blp.arguments(MovieListArgs, location="query")
@@ -82,8 +83,9 @@ class Movies(MethodView):
         return page_body(listed)
 
 
-@blp.route("/<id:movie_id>/")
+@blp.route("/movies/<id:movie_id>/")
 class MovieDetail(MethodView):
+    @blp.doc(operationId="getMovie")
     @login_optional
     @public_read(depends_on_caller=True)
     @blp.response(200, MovieSchema)
@@ -96,8 +98,9 @@ class MovieDetail(MethodView):
 # --- Browsing TMDb (saved locally, returned with local ids) ------------------------------
 
 
-@blp.route("/trending/")
+@blp.route("/movies/trending/")
 class Trending(MethodView):
+    @blp.doc(operationId="listTrendingMovies")
     @public_read()
     @blp.arguments(TrendingArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -107,8 +110,9 @@ class Trending(MethodView):
         return browsed_page_body(catalog.browse_trending(args["time_window"], args["page"]))
 
 
-@blp.route("/popular/")
+@blp.route("/movies/popular/")
 class Popular(MethodView):
+    @blp.doc(operationId="listPopularMovies")
     @public_read()
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -118,8 +122,9 @@ class Popular(MethodView):
         return browsed_page_body(catalog.browse_popular(args["page"]))
 
 
-@blp.route("/top_rated/")
+@blp.route("/movies/top_rated/")
 class TopRated(MethodView):
+    @blp.doc(operationId="listTopRatedMovies")
     @public_read()
     @blp.arguments(TMDbPageArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -129,8 +134,9 @@ class TopRated(MethodView):
         return browsed_page_body(catalog.browse_top_rated(args["page"]))
 
 
-@blp.route("/search/")
+@blp.route("/movies/search/")
 class Search(MethodView):
+    @blp.doc(operationId="searchMovies")
     @public_read()
     @blp.arguments(SearchArgs, location="query")
     @blp.response(200, MoviePageSchema)
@@ -140,8 +146,9 @@ class Search(MethodView):
         return browsed_page_body(catalog.search_tmdb(args["q"], args["page"]))
 
 
-@blp.route("/tmdb/<id:tmdb_id>/")
+@blp.route("/movies/tmdb/<id:tmdb_id>/")
 class TMDbMovie(MethodView):
+    @blp.doc(operationId="getTmdbMovie")
     @public_read()
     @blp.response(200, MovieSchema)
     @tmdb_alt_responses
@@ -155,6 +162,7 @@ class TMDbMovie(MethodView):
 
 @blp.route("/genres/")
 class Genres(MethodView):
+    @blp.doc(operationId="listGenres")
     @public_read()
     @blp.response(200, GenreWithCountSchema(many=True))
     def get(self) -> list[GenreCount]:
@@ -164,6 +172,7 @@ class Genres(MethodView):
 
 @blp.route("/genres/sync/")
 class GenreSync(MethodView):
+    @blp.doc(operationId="syncGenres")
     @login_required
     @blp.response(200, GenreWithCountSchema(many=True))
     @problem(403, "Staff only")
@@ -179,6 +188,7 @@ class GenreSync(MethodView):
 
 @blp.route("/history/")
 class History(MethodView):
+    @blp.doc(operationId="listHistory")
     @login_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(HistoryEntrySchema))
@@ -187,6 +197,7 @@ class History(MethodView):
         """The caller's viewings, newest first."""
         return page_body(history.list_history(current_user_id(), args["page"], args["page_size"]))
 
+    @blp.doc(operationId="createHistoryEntry")
     @login_required
     @blp.arguments(HistoryCreateSchema)
     @blp.response(201, HistoryEntrySchema)
@@ -198,6 +209,7 @@ class History(MethodView):
 
 @blp.route("/history/<id:entry_id>/")
 class HistoryEntry(MethodView):
+    @blp.doc(operationId="deleteHistoryEntry")
     @login_required
     @blp.response(204)
     @problem(404, "No such entry of the caller's")

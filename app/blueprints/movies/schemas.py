@@ -10,7 +10,12 @@ from marshmallow import validate
 from marshmallow.utils import get_value
 
 from app.blueprints.pagination import PageArgs
-from app.blueprints.schemas import GenreSchema, MovieSummarySchema, UTCAwareDateTime
+from app.blueprints.schemas import (
+    TIMESTAMP_EXAMPLE,
+    GenreSchema,
+    MovieSummarySchema,
+    UTCAwareDateTime,
+)
 from app.services.catalog import ORDERINGS
 from app.services.tmdb import MAX_TMDB_PAGE, TRENDING_WINDOWS
 
@@ -44,10 +49,13 @@ def image_url(path: str | None) -> str | None:
     return current_app.config["TMDB_IMAGE_BASE_URL"].rstrip("/") + path
 
 
-def image_url_of(field: str) -> ma.fields.Function:
+def image_url_of(field: str, example: str) -> ma.fields.Function:
     """The full URL of a movie's image path `field` (a Movie or a movie's plain data)."""
     return ma.fields.Function(
-        lambda movie: image_url(get_value(movie, field)), dump_only=True, allow_none=True
+        lambda movie: image_url(get_value(movie, field)),
+        dump_only=True,
+        allow_none=True,
+        metadata={"example": example},
     )
 
 
@@ -56,7 +64,11 @@ def image_url_of(field: str) -> ma.fields.Function:
 
 class MovieListArgs(PageArgs):
     genre = CommaSeparatedIntegers(
-        metadata={"description": "TMDb genre id(s), comma-separated: movies in any of them"},
+        metadata={
+            "description": "TMDb genre id(s), comma-separated: movies in any of them",
+            "type": "string",  # in the query; a list once loaded
+            "example": "28,12",
+        },
     )
     year_min = ma.fields.Integer(validate=validate.Range(min=1800, max=3000))
     year_max = ma.fields.Integer(validate=validate.Range(min=1800, max=3000))
@@ -137,30 +149,45 @@ class MovieSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 12})
     tmdb_id = ma.fields.Integer(dump_only=True, metadata={"example": 603})
     title = ma.fields.String(dump_only=True, metadata={"example": "The Matrix"})
-    original_title = ma.fields.String(dump_only=True)
-    overview = ma.fields.String(dump_only=True)
-    poster_path = ma.fields.String(dump_only=True, allow_none=True)
-    backdrop_path = ma.fields.String(dump_only=True, allow_none=True)
-    poster_url = image_url_of("poster_path")
-    backdrop_url = image_url_of("backdrop_path")
-    release_date = ma.fields.Date(dump_only=True, allow_none=True)
-    runtime = ma.fields.Integer(dump_only=True, allow_none=True)
-    vote_average = ma.fields.Float(dump_only=True)
-    vote_count = ma.fields.Integer(dump_only=True)
-    popularity = ma.fields.Float(dump_only=True)
+    original_title = ma.fields.String(dump_only=True, metadata={"example": "The Matrix"})
+    overview = ma.fields.String(dump_only=True, metadata={"example": "A hacker learns..."})
+    poster_path = ma.fields.String(
+        dump_only=True, allow_none=True, metadata={"example": "/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"}
+    )
+    backdrop_path = ma.fields.String(
+        dump_only=True, allow_none=True, metadata={"example": "/fNG7i7RqMErkcqhohV2a6cV1Ehy.jpg"}
+    )
+    poster_url = image_url_of(
+        "poster_path", "https://image.tmdb.org/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"
+    )
+    backdrop_url = image_url_of(
+        "backdrop_path", "https://image.tmdb.org/t/p/w500/fNG7i7RqMErkcqhohV2a6cV1Ehy.jpg"
+    )
+    release_date = ma.fields.Date(
+        dump_only=True, allow_none=True, metadata={"example": "1999-03-30"}
+    )
+    runtime = ma.fields.Integer(dump_only=True, allow_none=True, metadata={"example": 136})
+    vote_average = ma.fields.Float(dump_only=True, metadata={"example": 8.2})
+    vote_count = ma.fields.Integer(dump_only=True, metadata={"example": 26000})
+    popularity = ma.fields.Float(dump_only=True, metadata={"example": 83.5})
     original_language = ma.fields.String(dump_only=True, metadata={"example": "en"})
-    adult = ma.fields.Boolean(dump_only=True)
+    adult = ma.fields.Boolean(dump_only=True, metadata={"example": False})
     status = ma.fields.String(dump_only=True, metadata={"example": "Released"})
-    budget = ma.fields.Integer(dump_only=True, allow_none=True)
-    revenue = ma.fields.Integer(dump_only=True, allow_none=True)
-    homepage = ma.fields.String(dump_only=True)
+    budget = ma.fields.Integer(dump_only=True, allow_none=True, metadata={"example": 63000000})
+    revenue = ma.fields.Integer(dump_only=True, allow_none=True, metadata={"example": 463517383})
+    homepage = ma.fields.String(
+        dump_only=True, metadata={"example": "https://www.warnerbros.com/movies/matrix"}
+    )
     details_fetched_at = ma.fields.DateTime(
         dump_only=True,
         allow_none=True,
-        metadata={"description": "When the full TMDb details were fetched; null: list data only"},
+        metadata={
+            "description": "When the full TMDb details were fetched; null: list data only",
+            "example": TIMESTAMP_EXAMPLE,
+        },
     )
-    created_at = ma.fields.DateTime(dump_only=True)
-    updated_at = ma.fields.DateTime(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
+    updated_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
     genres = ma.fields.List(ma.fields.Nested(GenreSchema), dump_only=True)
 
 

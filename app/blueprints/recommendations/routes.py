@@ -34,6 +34,7 @@ NOT_YOURS = "No recommendation with this id belongs to you (code: recommendation
 
 @blp.route("/")
 class Recommendations(MethodView):
+    @blp.doc(operationId="listRecommendations")
     @login_required
     @blp.arguments(RecommendationListArgs, location="query")
     @blp.response(200, page_schema(RecommendationSchema))
@@ -57,6 +58,7 @@ class Recommendations(MethodView):
 
 @blp.route("/refresh/")
 class Refresh(MethodView):
+    @blp.doc(operationId="refreshRecommendations")
     @login_required
     @blp.arguments(RefreshArgs, location="query")
     @blp.response(200, RefreshResultSchema)
@@ -75,6 +77,7 @@ class Refresh(MethodView):
 
 @blp.route("/similar/<id:movie_id>/")
 class SimilarMovies(MethodView):
+    @blp.doc(operationId="listSimilarMovies")
     @public_read()
     @blp.arguments(SimilarMoviesArgs, location="query")
     @blp.response(200, page_schema(SimilarMovieSchema))
@@ -104,6 +107,7 @@ class Feedback(MethodView):
         schema=FeedbackSchema,
         description="You had already given feedback on this movie: it was replaced",
     )
+    @blp.doc(operationId="createFeedback")
     @problem(404, NOT_YOURS)
     def post(self, data: dict[str, Any]) -> tuple[Any, int]:
         """Tell us what you think of a recommendation.
@@ -119,6 +123,7 @@ class Feedback(MethodView):
 
 @blp.route("/feedback/list/")
 class FeedbackList(MethodView):
+    @blp.doc(operationId="listFeedback")
     @login_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(FeedbackSchema))
@@ -134,6 +139,7 @@ class FeedbackList(MethodView):
 
 @blp.route("/<id:recommendation_id>/click/")
 class Click(MethodView):
+    @blp.doc(operationId="recordClick")
     @login_required
     @blp.response(200, RecommendationSchema)
     @problem(404, NOT_YOURS)

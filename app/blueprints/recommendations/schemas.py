@@ -8,7 +8,7 @@ from marshmallow import validate
 
 from app.api import MAX_ID
 from app.blueprints.pagination import PageArgs
-from app.blueprints.schemas import MovieSummarySchema
+from app.blueprints.schemas import TIMESTAMP_EXAMPLE, MovieSummarySchema
 from app.models.recommendations import (
     COMMENT_MAX_LENGTH,
     FEEDBACK_TYPES,
@@ -94,8 +94,8 @@ class FeedbackSummarySchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 7})
     feedback_type = ma.fields.String(dump_only=True, metadata={"example": "like"})
     comment = ma.fields.String(dump_only=True, metadata={"example": ""})
-    created_at = ma.fields.DateTime(dump_only=True)
-    updated_at = ma.fields.DateTime(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
+    updated_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
 
 
 class RecommendationSchema(ma.Schema):
@@ -123,9 +123,17 @@ class RecommendationSchema(ma.Schema):
         attribute="recommendation.explanation",
         metadata={"example": "Because you liked Alien and Blade Runner"},
     )
-    is_clicked = ma.fields.Boolean(dump_only=True, attribute="recommendation.is_clicked")
-    is_rated = ma.fields.Boolean(dump_only=True, attribute="recommendation.is_rated")
-    created_at = ma.fields.DateTime(dump_only=True, attribute="recommendation.created_at")
+    is_clicked = ma.fields.Boolean(
+        dump_only=True, attribute="recommendation.is_clicked", metadata={"example": False}
+    )
+    is_rated = ma.fields.Boolean(
+        dump_only=True, attribute="recommendation.is_rated", metadata={"example": False}
+    )
+    created_at = ma.fields.DateTime(
+        dump_only=True,
+        attribute="recommendation.created_at",
+        metadata={"example": TIMESTAMP_EXAMPLE},
+    )
     feedback = ma.fields.Nested(
         FeedbackSummarySchema,
         dump_only=True,
@@ -170,5 +178,5 @@ class FeedbackSchema(ma.Schema):
     movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
     feedback_type = ma.fields.String(dump_only=True, metadata={"example": "not_interested"})
     comment = ma.fields.String(dump_only=True, metadata={"example": "Seen it already."})
-    created_at = ma.fields.DateTime(dump_only=True)
-    updated_at = ma.fields.DateTime(dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
+    updated_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
