@@ -156,6 +156,7 @@ def test_ties_are_broken_by_id_so_pages_never_overlap(app: Flask, client: FlaskC
         ("year_min=2010&year_max=2000", "year_min"),
         ("min_vote_average=11", "min_vote_average"),
         ("min_vote_count=-1", "min_vote_count"),
+        ("min_vote_count=9223372036854775808", "min_vote_count"),
         ("language=english", "language"),
         ("ordering=rating", "ordering"),
         ("ordering=--title", "ordering"),

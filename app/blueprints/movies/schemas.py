@@ -16,7 +16,7 @@ from app.blueprints.schemas import (
     MovieSummarySchema,
     UTCAwareDateTime,
 )
-from app.services.catalog import ORDERINGS
+from app.services.catalogue import ORDERINGS
 from app.services.tmdb import MAX_TMDB_PAGE, TRENDING_WINDOWS
 
 ORDERING_CHOICES = [f"{prefix}{name}" for name in ORDERINGS for prefix in ("", "-")]
@@ -73,7 +73,7 @@ class MovieListArgs(PageArgs):
     year_min = ma.fields.Integer(validate=validate.Range(min=1800, max=3000))
     year_max = ma.fields.Integer(validate=validate.Range(min=1800, max=3000))
     min_vote_average = ma.fields.Float(validate=validate.Range(min=0, max=10))
-    min_vote_count = ma.fields.Integer(validate=validate.Range(min=0))
+    min_vote_count = ma.fields.Integer(validate=validate.Range(min=0, max=2**31 - 1))
     language = ma.fields.String(
         validate=validate.Regexp(r"^[A-Za-z]{2,3}$", error="Must be an ISO 639-1 code like en."),
         metadata={"description": "Original language (ISO 639-1), e.g. en"},
