@@ -105,11 +105,6 @@ class UpstreamUnavailable(DomainError):
     code = "upstream_unavailable"
 
 
-class ServiceUnavailable(DomainError):
-    status = 503
-    code = "service_unavailable"
-
-
 def problem_response(
     status: int,
     detail: str,

@@ -178,7 +178,7 @@ def generate_data(app: Flask, sizes: Sizes) -> dict[str, int]:
             for p in positions:
                 by_genre[p].append(index + 1)
         weights = [movie["popularity"] for movie in movies]
-        users, profiles, ratings, favourites = [], [], [], []
+        users, profiles, ratings, favorites = [], [], [], []
         per_user = sizes.ratings // sizes.users
         for u in range(1, sizes.users + 1):
             tastes = rng.sample(range(len(GENRES)), rng.choice((2, 3)))
@@ -222,13 +222,13 @@ def generate_data(app: Flask, sizes: Sizes) -> dict[str, int]:
                     }
                 )
                 if rating >= 9 and rng.random() < 0.5:
-                    favourites.append(
+                    favorites.append(
                         {"user_id": u, "movie_id": movie_id, "created_at": now, "updated_at": now}
                     )
         bulk_insert(User, users)
         bulk_insert(UserProfile, profiles)
         bulk_insert(Rating, ratings)
-        bulk_insert(Favorite, favourites)
+        bulk_insert(Favorite, favorites)
         db.session.commit()
         if db.engine.dialect.name == "postgresql":  # explicit ids: move the sequences on
             for table in ("users", "movies", "genres", "user_profiles", "ratings", "favorites"):
@@ -243,7 +243,7 @@ def generate_data(app: Flask, sizes: Sizes) -> dict[str, int]:
         "movies": len(movies),
         "users": len(users),
         "ratings": len(ratings),
-        "favourites": len(favourites),
+        "favourites": len(favorites),
     }
 
 

@@ -84,7 +84,7 @@ class ApiUser(FastHttpUser):  # geventhttpclient: the load generator stays light
 
     # 10%: library writes
     @task(5)
-    def toggle_favourite(self) -> None:
+    def toggle_favorite(self) -> None:
         movie_id = random.choice(self.movie_ids)
         with self.client.post(
             "/api/v1/favorites/favorites/",

@@ -95,7 +95,7 @@ def populate_in_app() -> None:
     from app.extensions import db
     from app.models import Favorite, Genre, Movie, Rating
     from app.services.accounts import create_user
-    from app.services.catalog import upsert_movies
+    from app.services.catalogue import upsert_movies
 
     app = create_app()
     rng = random.Random(SEED)

@@ -30,7 +30,7 @@ from app.models import (
     WatchHistory,
     WatchlistEntry,
 )
-from app.services import catalog
+from app.services import catalogue
 from tests.factories import auth_headers, make_movie, make_recommendation, make_user, tokens_for
 from tests.fake_tmdb import FakeTMDb
 
@@ -395,7 +395,7 @@ def test_production_errors_carry_no_stack_trace_or_sql(
         raise RuntimeError("SELECT password_hash FROM users -- internal detail")
 
     # A bug in a service: the error must reach the client as a bare 500.
-    monkeypatch.setattr(catalog, "list_movies", broken)
+    monkeypatch.setattr(catalogue, "list_movies", broken)
     response = production.test_client().get(f"{API}/movies/movies/")
     assert response.status_code == 500
     text = response.get_data(as_text=True)

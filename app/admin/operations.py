@@ -23,7 +23,7 @@ from app.models import (
     WatchHistory,
     utcnow,
 )
-from app.services.catalog import refresh_movie_from_tmdb, sync_genres
+from app.services.catalogue import refresh_movie_from_tmdb, sync_genres
 from app.services.recommendation.batches import generate_recommendations
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.cli.accounts import create_superuser_command, prune_tokens_command
-from app.cli.catalog import sync_tmdb_command
+from app.cli.catalogue import sync_tmdb_command
 from app.cli.demo import seed_demo_command
 from app.cli.history_import import import_history_command
 from app.cli.movielens import import_movielens_command

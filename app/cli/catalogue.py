@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from app.services.catalog import (
+from app.services.catalogue import (
     SYNC_LISTS,
     SyncSummary,
     fetch_missing_details,

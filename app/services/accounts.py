@@ -18,7 +18,7 @@ from app.errors import AuthenticationFailed, Conflict, NotFound, ValidationFaile
 from app.extensions import db
 from app.models import User, UserProfile, utcnow
 from app.models.users import username_skeleton
-from app.services.catalog import genre_ids_by_tmdb_id
+from app.services.catalogue import genre_ids_by_tmdb_id
 from app.services.pagination import Page, paginate
 from app.services.passwords import (
     hash_password,

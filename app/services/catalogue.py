@@ -402,7 +402,7 @@ class GenreCount:
     movie_count: int
 
 
-GENRE_COUNTS_CACHE_KEY = "catalog:genre-counts"
+GENRE_COUNTS_CACHE_KEY = "catalogue:genre-counts"
 
 
 def list_genres_with_counts() -> list[GenreCount]:

@@ -33,13 +33,13 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.extensions import cache
 from app.models import Genre, Movie
-from app.services import catalog
-from app.services.catalog import MovieFilters, may_see_adult_titles
+from app.services import catalogue
+from app.services.catalogue import MovieFilters, may_see_adult_titles
 from app.services.pagination import Page
 
 logger = logging.getLogger(__name__)
 
-GENERATION_KEY = "catalog:generation"
+GENERATION_KEY = "catalogue:generation"
 CHANGED_FLAG = "catalogue_changed"
 CATALOGUE_TABLES = frozenset({"movies", "genres", "movie_genres"})
 MOVIE_COLUMNS = tuple(column.key for column in inspect(Movie).column_attrs)
@@ -77,7 +77,7 @@ def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> s
     if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0 or filters.search:
         return None
     request_key = repr((filters, page, page_size, adult)).encode()
-    return f"catalog:page:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
+    return f"catalogue:page:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
 
 
 def movie_data(movie: Movie) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def list_movies(
     if cached is not None:
         count, movies = cached
     else:
-        listed = catalog.list_movies(filters, page, page_size, viewer_id=viewer_id)
+        listed = catalogue.list_movies(filters, page, page_size, viewer_id=viewer_id)
         count, movies = listed.count, [movie_data(movie) for movie in listed.items]
         if key:
             seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from app.extensions import db
 from app.models import Favorite, Movie, Rating, User
 from app.services.accounts import create_user
-from app.services.catalog import normalise_genre, upsert_genres, upsert_movies
+from app.services.catalogue import normalise_genre, upsert_genres, upsert_movies
 from app.services.demo_data import DEMO_GENRES, DEMO_MOVIES
 from app.services.recommendation.batches import store_recommendations
 
@@ -73,7 +73,7 @@ class SeedSummary:
 class Interaction:
     tmdb_id: int
     rating: int | None  # None: a favourite without a rating
-    favourite: bool
+    favorite: bool
 
 
 def community_email(number: int) -> str:
@@ -93,10 +93,10 @@ def community_tastes() -> dict[int, list[Interaction]]:
         pool = [film for film in films if liked_test(genres_by_film[film])]
         others = [film for film in films if not liked_test(genres_by_film[film])]
         liked = rng.sample(pool, min(len(pool), rng.randint(8, 14)))
-        favourites = set(rng.sample(liked, rng.randint(3, 5)))
+        favorites = set(rng.sample(liked, rng.randint(3, 5)))
         # Integer ratings: most liked films get 7-10, the rest of the catalogue 2-6.
         interactions = [
-            Interaction(film, rng.choice([7, 8, 8, 9, 9, 10]), film in favourites) for film in liked
+            Interaction(film, rng.choice([7, 8, 8, 9, 9, 10]), film in favorites) for film in liked
         ]
         interactions += [
             Interaction(film, rng.randint(2, 6), False) for film in rng.sample(others, 3)
@@ -166,14 +166,14 @@ def _add_missing(
     user_id: int, interactions: Iterable[Interaction], movie_ids: dict[int, int]
 ) -> int:
     """Add the favourites and ratings the user does not have yet; how many were added."""
-    favourites = set(
+    favorites = set(
         db.session.scalars(select(Favorite.movie_id).where(Favorite.user_id == user_id))
     )
     rated = set(db.session.scalars(select(Rating.movie_id).where(Rating.user_id == user_id)))
     added = 0
     for interaction in interactions:
         movie_id = movie_ids[interaction.tmdb_id]
-        if interaction.favourite and movie_id not in favourites:
+        if interaction.favorite and movie_id not in favorites:
             db.session.add(Favorite(user_id=user_id, movie_id=movie_id))
             added += 1
         if interaction.rating is not None and movie_id not in rated:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Movie, WatchHistory, utcnow
-from app.services.catalog import get_movie
+from app.services.catalogue import get_movie
 from app.services.pagination import Page, paginate
 from app.services.recommendation.staleness import mark_recommendations_stale
 

@@ -18,7 +18,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Favorite, Genre, Movie, Rating, Recommendation, User, WatchlistEntry
 from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
-from app.services import catalog
+from app.services import catalogue
 from app.services.pagination import Page, paginate
 from app.services.recommendation.staleness import mark_recommendations_stale
 
@@ -40,9 +40,9 @@ def resolve_movie(movie_id: int | None = None, tmdb_id: int | None = None) -> Mo
             errors={"movie": ["Give exactly one of 'movie' or 'tmdb_id'."]},
         )
     if movie_id is not None:
-        return catalog.get_movie(movie_id)
+        return catalogue.get_movie(movie_id)
     assert tmdb_id is not None
-    return catalog.ensure_movie_by_tmdb_id(tmdb_id)
+    return catalogue.ensure_movie_by_tmdb_id(tmdb_id)
 
 
 def _entries(model: type[Entry], user_id: int) -> Select[tuple[Entry]]:
@@ -185,7 +185,7 @@ def remove_favorite(user_id: int, favorite_id: int) -> None:
 
 def is_favorited(user_id: int, movie_id: int) -> bool:
     """Whether the user has favourited the movie; NotFound for an unknown movie."""
-    catalog.get_movie(movie_id)
+    catalogue.get_movie(movie_id)
     statement = select(Favorite.id).where(
         Favorite.user_id == user_id, Favorite.movie_id == movie_id
     )
@@ -238,7 +238,7 @@ def get_rating(user_id: int, rating_id: int) -> Rating:
 
 def get_rating_for_movie(user_id: int, movie_id: int) -> Rating:
     """The user's rating of a movie; NotFound for an unknown movie or when not rated."""
-    catalog.get_movie(movie_id)
+    catalogue.get_movie(movie_id)
     rating = db.session.scalar(_entries(Rating, user_id).where(Rating.movie_id == movie_id))
     if rating is None:
         raise NotFound(f"You have not rated movie {movie_id}.", code="rating_not_found")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Movie
-from app.services.catalog import get_movie
+from app.services.catalogue import get_movie
 from app.services.pagination import Page
 from app.services.recommendation import loading, state
 from app.services.recommendation.item_model import ItemModelStats

@@ -209,7 +209,7 @@ def test_a_bio_change_leaves_recommendations_fresh(app: Flask, client: FlaskClie
 
 
 @pytest.mark.parametrize("route", ["profile", "me"])
-def test_changing_favourite_genres_marks_recommendations_stale(
+def test_changing_favorite_genres_marks_recommendations_stale(
     app: Flask, client: FlaskClient, route: str
 ) -> None:
     genre = make_genre(app, tmdb_id=35, name="Comedy")

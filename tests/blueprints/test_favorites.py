@@ -45,7 +45,7 @@ def movie(app: Flask, science_fiction: Genre) -> Movie:
 # --- adding --------------------------------------------------------------------------------
 
 
-def test_add_favourite_by_local_id_is_201_with_the_movie_embedded(
+def test_add_favorite_by_local_id_is_201_with_the_movie_embedded(
     app: Flask,
     client: FlaskClient,
     user: User,
@@ -73,7 +73,7 @@ def test_add_favourite_by_local_id_is_201_with_the_movie_embedded(
         assert (stored.user_id, stored.movie_id) == (user.id, movie.id)
 
 
-def test_add_favourite_by_tmdb_id_fetches_the_movie_from_tmdb_and_saves_it(
+def test_add_favorite_by_tmdb_id_fetches_the_movie_from_tmdb_and_saves_it(
     app: Flask, client: FlaskClient, headers: dict[str, str], fake_tmdb: FakeTMDb
 ) -> None:
     response = client.post(FAVORITES, json={"tmdb_id": 7}, headers=headers)
@@ -87,7 +87,7 @@ def test_add_favourite_by_tmdb_id_fetches_the_movie_from_tmdb_and_saves_it(
         assert saved is not None and saved.id == response.get_json()["movie"]["id"]
 
 
-def test_add_favourite_by_tmdb_id_of_a_local_movie_does_not_call_tmdb(
+def test_add_favorite_by_tmdb_id_of_a_local_movie_does_not_call_tmdb(
     client: FlaskClient, headers: dict[str, str], movie: Movie, fake_tmdb: FakeTMDb
 ) -> None:
     response = client.post(FAVORITES, json={"tmdb_id": 603}, headers=headers)
@@ -97,7 +97,7 @@ def test_add_favourite_by_tmdb_id_of_a_local_movie_does_not_call_tmdb(
     assert fake_tmdb.requests == []
 
 
-def test_add_favourite_of_a_tmdb_id_tmdb_does_not_know_is_404(
+def test_add_favorite_of_a_tmdb_id_tmdb_does_not_know_is_404(
     app: Flask, client: FlaskClient, headers: dict[str, str]
 ) -> None:
     response = client.post(FAVORITES, json={"tmdb_id": 999_999}, headers=headers)
@@ -107,7 +107,7 @@ def test_add_favourite_of_a_tmdb_id_tmdb_does_not_know_is_404(
 
 
 @pytest.mark.parametrize(("failure", "status"), [("500", 503), ("401", 502)])
-def test_add_favourite_by_tmdb_id_when_tmdb_fails_is_a_clear_5xx_and_saves_nothing(
+def test_add_favorite_by_tmdb_id_when_tmdb_fails_is_a_clear_5xx_and_saves_nothing(
     app: Flask,
     client: FlaskClient,
     headers: dict[str, str],
@@ -122,7 +122,7 @@ def test_add_favourite_by_tmdb_id_when_tmdb_fails_is_a_clear_5xx_and_saves_nothi
     assert count_rows(app, Movie, tmdb_id=8) == 0
 
 
-def test_add_favourite_of_an_unknown_local_movie_is_404_naming_it(
+def test_add_favorite_of_an_unknown_local_movie_is_404_naming_it(
     app: Flask, client: FlaskClient, headers: dict[str, str]
 ) -> None:
     body = assert_problem(
@@ -147,7 +147,7 @@ def test_add_favourite_of_an_unknown_local_movie_is_404_naming_it(
         {"movie": 1, "user": 2},
     ],
 )
-def test_add_favourite_with_an_invalid_body_is_400_naming_the_field(
+def test_add_favorite_with_an_invalid_body_is_400_naming_the_field(
     app: Flask, client: FlaskClient, headers: dict[str, str], movie: Movie, payload: dict[str, Any]
 ) -> None:
     body = assert_problem(
@@ -158,7 +158,7 @@ def test_add_favourite_with_an_invalid_body_is_400_naming_the_field(
     assert count_rows(app, Favorite) == 0
 
 
-def test_duplicate_favourite_is_409_with_the_existing_id_and_keeps_the_original(
+def test_duplicate_favorite_is_409_with_the_existing_id_and_keeps_the_original(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     original = make_entry(app, Favorite, user, movie, created_at=T0)
@@ -183,7 +183,7 @@ def test_duplicate_by_tmdb_id_is_409_too(
     assert body["existing_id"] == first.get_json()["id"]
 
 
-def test_another_user_can_favourite_the_same_movie(
+def test_another_user_can_favorite_the_same_movie(
     app: Flask, client: FlaskClient, user: User, movie: Movie
 ) -> None:
     make_entry(app, Favorite, user, movie)
@@ -230,7 +230,7 @@ def test_a_refused_duplicate_does_not_mark_recommendations_stale(
         ("get", FAVORITES + "check/1/"),
     ],
 )
-def test_every_favourites_operation_needs_a_token(
+def test_every_favorites_operation_needs_a_token(
     client: FlaskClient, method: str, path: str
 ) -> None:
     response = getattr(client, method)(path, json={"movie": 1})
@@ -241,7 +241,7 @@ def test_every_favourites_operation_needs_a_token(
     assert_problem(response, 401)
 
 
-def test_a_deleted_users_token_no_longer_reaches_their_favourites(
+def test_a_deleted_users_token_no_longer_reaches_their_favorites(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     make_entry(app, Favorite, user, movie)
@@ -288,7 +288,7 @@ def test_an_empty_list_is_a_page_with_no_results(
     assert response.get_json() == {"count": 0, "next": None, "previous": None, "results": []}
 
 
-def test_list_shows_only_the_callers_favourites(
+def test_list_shows_only_the_callers_favorites(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     mine = make_entry(app, Favorite, user, movie)
@@ -370,7 +370,7 @@ def test_list_with_invalid_parameters_is_400(
     assert set(body["errors"]) == {query.split("=")[0]}
 
 
-def test_favourites_of_movies_removed_from_the_catalogue_are_not_listed(
+def test_favorites_of_movies_removed_from_the_catalogue_are_not_listed(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     kept = make_entry(app, Favorite, user, make_movie(app))
@@ -407,7 +407,7 @@ def test_a_page_runs_the_same_number_of_queries_whatever_its_size(
 # --- removing ------------------------------------------------------------------------------
 
 
-def test_delete_favourite_is_204_and_removes_it(
+def test_delete_favorite_is_204_and_removes_it(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     favorite = make_entry(app, Favorite, user, movie)
@@ -423,7 +423,7 @@ def test_delete_favourite_is_204_and_removes_it(
     assert_problem(client.delete(f"{FAVORITES}{favorite.id}/", headers=headers), 404)
 
 
-def test_another_users_favourite_cannot_be_deleted_and_stays(
+def test_another_users_favorite_cannot_be_deleted_and_stays(
     app: Flask, client: FlaskClient, headers: dict[str, str], movie: Movie
 ) -> None:
     theirs = make_entry(app, Favorite, make_user(app), movie)
@@ -437,7 +437,7 @@ def test_another_users_favourite_cannot_be_deleted_and_stays(
 
 
 @pytest.mark.parametrize("favorite_id", ["999999", "abc", "0", "-1", str(2**31)])
-def test_deleting_an_unknown_or_malformed_favourite_id_is_404(
+def test_deleting_an_unknown_or_malformed_favorite_id_is_404(
     client: FlaskClient, headers: dict[str, str], favorite_id: str
 ) -> None:
     assert_problem(client.delete(f"{FAVORITES}{favorite_id}/", headers=headers), 404)
@@ -446,7 +446,7 @@ def test_deleting_an_unknown_or_malformed_favourite_id_is_404(
 # --- check ---------------------------------------------------------------------------------
 
 
-def test_check_says_whether_the_caller_favourited_a_movie(
+def test_check_says_whether_the_caller_favorited_a_movie(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     path = f"{FAVORITES}check/{movie.id}/"

@@ -79,7 +79,7 @@ def test_concurrent_identical_posts_give_one_201_and_409s_and_one_row(
 
 @pytest.mark.committing
 @pytest.mark.postgres
-def test_concurrent_posts_by_tmdb_id_save_the_movie_once_and_the_favourite_once(
+def test_concurrent_posts_by_tmdb_id_save_the_movie_once_and_the_favorite_once(
     app: Flask, postgres_only: None
 ) -> None:
     user = make_user(app)

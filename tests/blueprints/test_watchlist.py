@@ -97,7 +97,7 @@ def test_add_to_watchlist_refuses_unknown_movies_and_bad_bodies(
     assert count_rows(app, WatchlistEntry) == 0
 
 
-def test_a_favourite_of_the_same_movie_is_no_conflict(
+def test_a_favorite_of_the_same_movie_is_no_conflict(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     make_entry(app, Favorite, user, movie)

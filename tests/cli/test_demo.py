@@ -40,7 +40,7 @@ def catalogue_snapshot(app: Flask) -> dict[str, Any]:
 def library_snapshot(app: Flask) -> dict[str, Any]:
     """Every favourite and rating, keyed by email and TMDb id (ids change with --reset)."""
     with app.app_context():
-        favourites = db.session.execute(
+        favorites = db.session.execute(
             select(User.email, Movie.tmdb_id)
             .join(Favorite, Favorite.user_id == User.id)
             .join(Movie, Movie.id == Favorite.movie_id)
@@ -50,7 +50,7 @@ def library_snapshot(app: Flask) -> dict[str, Any]:
             .join(Rating, Rating.user_id == User.id)
             .join(Movie, Movie.id == Rating.movie_id)
         ).all()
-        return {"favourites": sorted(favourites), "ratings": sorted(ratings)}
+        return {"favourites": sorted(favorites), "ratings": sorted(ratings)}
 
 
 def test_seed_demo_loads_at_least_100_real_films_and_a_demo_user(app: Flask, runner: Any) -> None:
@@ -113,14 +113,14 @@ def test_seed_demo_builds_a_labelled_community_with_integer_ratings(
         assert values <= set(range(1, 11)) and all(v == int(v) for v in values)
 
 
-def test_seed_demo_gives_the_demo_user_favourites_and_ratings(app: Flask, runner: Any) -> None:
+def test_seed_demo_gives_the_demo_user_favorites_and_ratings(app: Flask, runner: Any) -> None:
     assert runner.invoke(args=["seed-demo"]).exit_code == 0
     library = library_snapshot(app)
     assert {(e, t, r) for e, t, r in library["ratings"] if e == DEMO_EMAIL} == {
         (DEMO_EMAIL, tmdb_id, rating) for tmdb_id, rating, _ in DEMO_USER_LIBRARY
     }
     assert {t for e, t in library["favourites"] if e == DEMO_EMAIL} == {
-        tmdb_id for tmdb_id, _, favourite in DEMO_USER_LIBRARY if favourite
+        tmdb_id for tmdb_id, _, favorite in DEMO_USER_LIBRARY if favorite
     }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Genre, Movie, movie_genres
-from app.services.catalog import sync_catalogue
+from app.services.catalogue import sync_catalogue
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb, unreachable_base_url
 

@@ -17,7 +17,7 @@ def insert_and_commit(app: Flask, *rows: object) -> None:
         db.session.commit()
 
 
-def test_duplicate_favourite_is_refused_by_the_database(app: Flask) -> None:
+def test_duplicate_favorite_is_refused_by_the_database(app: Flask) -> None:
     user, movie = make_user(app), make_movie(app)
     insert_and_commit(app, Favorite(user_id=user.id, movie_id=movie.id))
     with pytest.raises(IntegrityError):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.errors import NotFound, UpstreamError, UpstreamUnavailable
 from app.extensions import db
 from app.models import Genre, Movie
-from app.services.catalog import (
+from app.services.catalogue import (
     MovieFilters,
     catalogue_statement,
     ensure_movie_by_tmdb_id,

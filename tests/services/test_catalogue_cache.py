@@ -13,7 +13,7 @@ from app import configure_page_cache
 from app.extensions import cache, db
 from app.models import Genre, Movie
 from app.services.accounts import create_user
-from app.services.catalog import upsert_movies
+from app.services.catalogue import upsert_movies
 from app.services.catalogue_cache import GENERATION_KEY, generation
 from tests.factories import auth_headers, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb

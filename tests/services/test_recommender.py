@@ -65,7 +65,7 @@ def add(app: Flask, *rows: Any) -> None:
         db.session.commit()
 
 
-def favourite(app: Flask, user: User, *movies: Movie) -> None:
+def favorite(app: Flask, user: User, *movies: Movie) -> None:
     add(app, *(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies))
 
 
@@ -103,7 +103,7 @@ def test_liked_genres_rank_first_and_explanations_name_the_liked_movies(
     liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
     others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
     user = make_user(app)
-    favourite(app, user, alien)
+    favorite(app, user, alien)
     rate(app, user, blade_runner, 9)
 
     results = recommend(app, user, limit=6)
@@ -122,7 +122,7 @@ def test_every_result_has_a_known_type_a_confidence_in_0_1_and_an_explanation(
     for n in range(12):
         make_movie(app, genres=[list(genres.values())[n % len(genres)]], popularity=n)
     user = make_user(app)
-    favourite(app, user, make_movie(app, genres=[genres["Drama"]]))
+    favorite(app, user, make_movie(app, genres=[genres["Drama"]]))
     results = recommend(app, user)
     assert len(results) == 12
     for result in results:
@@ -137,7 +137,7 @@ def test_liked_rated_and_watched_movies_are_never_recommended(
     drama = genres["Drama"]
     movies = [make_movie(app, genres=[drama]) for _ in range(8)]
     user = make_user(app)
-    favourite(app, user, movies[0])
+    favorite(app, user, movies[0])
     rate(app, user, movies[1], 9)  # liked
     rate(app, user, movies[2], 5)  # rated in the middle: the original recommended these
     rate(app, user, movies[3], 2)  # dismissed
@@ -152,7 +152,7 @@ def test_disliked_and_not_interested_movies_never_return_even_without_their_reco
     action = genres["Action"]
     movies = [make_movie(app, genres=[action], popularity=100 - n) for n in range(6)]
     user = make_user(app)
-    favourite(app, user, movies[0])
+    favorite(app, user, movies[0])
     # Feedback outlives a refreshed batch: its recommendation_id is NULL by then.
     add(
         app,
@@ -194,7 +194,7 @@ def test_a_perfect_score_from_three_votes_ranks_below_a_well_voted_good_film(
     solid = make_movie(app, genres=[horror], vote_average=8.0, vote_count=5000)
     make_movie(app, genres=[horror], vote_average=6.0, vote_count=4000)
     user = make_user(app)
-    favourite(app, user, make_movie(app, genres=[horror]))
+    favorite(app, user, make_movie(app, genres=[horror]))
     order = ids(recommend(app, user))
     assert order.index(solid.id) < order.index(lucky.id)
 
@@ -207,7 +207,7 @@ def test_among_equal_films_the_recent_and_the_popular_rank_higher(
     new = make_movie(app, genres=[western], release_date=date.today() - timedelta(days=30))
     obscure = make_movie(app, genres=[western], release_date=date(1990, 1, 1), popularity=1.0)
     user = make_user(app)
-    favourite(app, user, make_movie(app, genres=[western]))
+    favorite(app, user, make_movie(app, genres=[western]))
     assert ids(recommend(app, user)) == [new.id, old.id, obscure.id]
 
 
@@ -222,11 +222,11 @@ def test_users_who_liked_the_same_movie_teach_the_collaborative_signal(
     strangers = [make_movie(app, genres=[drama]) for _ in range(4)]
     for _ in range(4):
         fan = make_user(app)
-        favourite(app, fan, alien, companion)
+        favorite(app, fan, alien, companion)
     loner = make_user(app)
-    favourite(app, loner, *strangers[:1])
+    favorite(app, loner, *strangers[:1])
     user = make_user(app)
-    favourite(app, user, alien)
+    favorite(app, user, alien)
     with app.app_context():
         stats = rebuild_item_model()
     assert stats.users == 6 and stats.interactions == 10
@@ -247,7 +247,7 @@ def test_no_more_than_three_consecutive_results_share_their_top_genre(
     for n in range(4):
         make_movie(app, genres=[comedy], popularity=10 - n)
     user = make_user(app)
-    favourite(app, user, make_movie(app, genres=[action]))
+    favorite(app, user, make_movie(app, genres=[action]))
     results = recommend(app, user, limit=14)
     with app.app_context():
         rows = db.session.execute(select(movie_genres.c.movie_id, Genre.name).join(Genre))
@@ -269,7 +269,7 @@ def test_too_few_movies_matching_the_user_are_padded_with_popular_well_rated_one
         for n in range(25)
     ]
     user = make_user(app)
-    favourite(app, user, make_movie(app, genres=[western]))
+    favorite(app, user, make_movie(app, genres=[western]))
 
     results = recommend(app, user, limit=20)
 
@@ -280,7 +280,7 @@ def test_too_few_movies_matching_the_user_are_padded_with_popular_well_rated_one
     assert all(result.explanation for result in results[2:])
 
 
-def test_cold_start_uses_the_profile_favourite_genres_then_popular_films(
+def test_cold_start_uses_the_profile_favorite_genres_then_popular_films(
     app: Flask, genres: dict[str, Genre]
 ) -> None:
     scifi = [make_movie(app, genres=[genres["Science Fiction"]], popularity=5) for _ in range(2)]
@@ -296,7 +296,7 @@ def test_cold_start_uses_the_profile_favourite_genres_then_popular_films(
     assert results[2].recommendation_type == "trending"
 
 
-def test_cold_start_without_favourite_genres_is_popular_and_well_rated_first(
+def test_cold_start_without_favorite_genres_is_popular_and_well_rated_first(
     app: Flask, genres: dict[str, Genre]
 ) -> None:
     drama = genres["Drama"]
@@ -315,7 +315,7 @@ def test_weights_come_from_the_configuration(
     same_genre = make_movie(app, genres=[drama], popularity=1)
     famous = make_movie(app, genres=[comedy], popularity=5000)
     user = make_user(app)
-    favourite(app, user, make_movie(app, genres=[drama]))
+    favorite(app, user, make_movie(app, genres=[drama]))
     assert ids(recommend(app, user)) == [same_genre.id, famous.id]
     for name in ("GENRE", "QUALITY", "RECENCY", "COLLABORATIVE"):
         monkeypatch.setitem(app.config, f"RECOMMENDER_WEIGHT_{name}", 0.0)
@@ -333,7 +333,7 @@ def test_the_cached_catalogue_follows_new_changed_and_removed_movies(
 ) -> None:
     western = genres["Western"]
     user = make_user(app)
-    favourite(app, user, make_movie(app, genres=[western]))
+    favorite(app, user, make_movie(app, genres=[western]))
     first = make_movie(app, genres=[western])
     assert ids(recommend(app, user)) == [first.id]
 
@@ -415,8 +415,8 @@ def test_the_number_of_sql_statements_is_the_same_for_50_and_500_movies(
     other = make_user(app)
     with app.app_context():
         movie_ids = db.session.scalars(select(Movie.id).limit(6)).all()
-    favourite(app, user, *(db_movie(app, m) for m in movie_ids[:3]))
-    favourite(app, other, *(db_movie(app, m) for m in movie_ids[2:6]))
+    favorite(app, user, *(db_movie(app, m) for m in movie_ids[:3]))
+    favorite(app, other, *(db_movie(app, m) for m in movie_ids[2:6]))
     rate(app, user, db_movie(app, movie_ids[4]), 2)
     add(
         app,
@@ -519,7 +519,7 @@ def test_similar_movies_learn_from_users_who_liked_both(
     companion = make_movie(app, genres=[western])
     make_movie(app, genres=[western])
     for _ in range(3):
-        favourite(app, make_user(app), source, companion)
+        favorite(app, make_user(app), source, companion)
     with app.app_context():
         rebuild_item_model()
         results = similar_movies(source.id)

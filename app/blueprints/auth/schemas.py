@@ -279,7 +279,7 @@ class AccountDeleteSchema(ma.Schema):
 # Export
 
 
-class MovieReferenceSchema(ma.Schema):
+class ExportedMovieSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 12})
     tmdb_id = ma.fields.Integer(dump_only=True, metadata={"example": 603})
     title = ma.fields.String(dump_only=True, metadata={"example": "The Matrix"})
@@ -309,7 +309,7 @@ class ExportedProfileSchema(ProfileSchema):
 
 class ExportedItemSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    movie = ma.fields.Nested(MovieReferenceSchema, dump_only=True)
+    movie = ma.fields.Nested(ExportedMovieSchema, dump_only=True)
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
 
@@ -323,7 +323,7 @@ class ExportedRatingSchema(ExportedItemSchema):
 
 class ExportedHistorySchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    movie = ma.fields.Nested(MovieReferenceSchema, dump_only=True)
+    movie = ma.fields.Nested(ExportedMovieSchema, dump_only=True)
     watched_at = ma.fields.AwareDateTime(dump_only=True)
 
 

@@ -27,8 +27,8 @@ from app.blueprints.movies.schemas import (
 )
 from app.blueprints.pagination import PageArgs, page_body, page_schema, paged_body
 from app.models import Movie, WatchHistory
-from app.services import catalog, catalogue_cache, history
-from app.services.catalog import BrowsedPage, GenreCount, MovieFilters
+from app.services import catalogue, catalogue_cache, history
+from app.services.catalogue import BrowsedPage, GenreCount, MovieFilters
 from app.services.tmdb import MAX_TMDB_PAGE
 
 blp = Blueprint(
@@ -92,7 +92,7 @@ class MovieDetail(MethodView):
     @problem(404, "No such movie")
     def get(self, movie_id: int) -> Movie:
         """One local movie with every stored field and its genres."""
-        return catalog.get_visible_movie(movie_id, viewer_id=current_user_id_or_none())
+        return catalogue.get_visible_movie(movie_id, viewer_id=current_user_id_or_none())
 
 
 # --- Browsing TMDb (saved locally, returned with local ids) ------------------------------
@@ -107,7 +107,7 @@ class Trending(MethodView):
     @tmdb_alt_responses
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """TMDb's trending movies of the day or the week."""
-        return browsed_page_body(catalog.browse_trending(args["time_window"], args["page"]))
+        return browsed_page_body(catalogue.browse_trending(args["time_window"], args["page"]))
 
 
 @blp.route("/movies/popular/")
@@ -119,7 +119,7 @@ class Popular(MethodView):
     @tmdb_alt_responses
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """TMDb's popular movies."""
-        return browsed_page_body(catalog.browse_popular(args["page"]))
+        return browsed_page_body(catalogue.browse_popular(args["page"]))
 
 
 @blp.route("/movies/top_rated/")
@@ -131,7 +131,7 @@ class TopRated(MethodView):
     @tmdb_alt_responses
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """TMDb's top rated movies."""
-        return browsed_page_body(catalog.browse_top_rated(args["page"]))
+        return browsed_page_body(catalogue.browse_top_rated(args["page"]))
 
 
 @blp.route("/movies/search/")
@@ -143,7 +143,7 @@ class Search(MethodView):
     @tmdb_alt_responses
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Search TMDb by title."""
-        return browsed_page_body(catalog.search_tmdb(args["q"], args["page"]))
+        return browsed_page_body(catalogue.search_tmdb(args["q"], args["page"]))
 
 
 @blp.route("/movies/tmdb/<id:tmdb_id>/")
@@ -154,7 +154,7 @@ class TMDbMovie(MethodView):
     @tmdb_alt_responses
     def get(self, tmdb_id: int) -> Movie:
         """A movie's full TMDb details by TMDb id, saved locally."""
-        return catalog.refresh_movie_from_tmdb(tmdb_id)
+        return catalogue.refresh_movie_from_tmdb(tmdb_id)
 
 
 # --- Genres -----------------------------------------------------------------------------
@@ -167,7 +167,7 @@ class Genres(MethodView):
     @blp.response(200, GenreWithCountSchema(many=True))
     def get(self) -> list[GenreCount]:
         """Every genre, by name, with the number of catalogue movies in it."""
-        return catalog.list_genres_with_counts()
+        return catalogue.list_genres_with_counts()
 
 
 @blp.route("/genres/sync/")
@@ -180,7 +180,7 @@ class GenreSync(MethodView):
     @problem(503, "TMDb is unavailable")
     def post(self) -> list[GenreCount]:
         """Refresh the genre list from TMDb (staff only); returns every genre."""
-        return catalog.sync_genres_for(current_user_id())
+        return catalogue.sync_genres_for(current_user_id())
 
 
 # --- Watch history --------------------------------------------------------------------------

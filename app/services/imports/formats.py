@@ -113,7 +113,7 @@ class RowProblem:
 
 
 @dataclass
-class History:
+class ParsedExport:
     source: str
     rows: list[HistoryRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
@@ -129,13 +129,13 @@ class InvalidRow(ValueError):
 
 def read_history(
     data: bytes, filename: str, source: str | None = None, *, max_unpacked_bytes: int
-) -> History:
+) -> ParsedExport:
     """Every importable row of an export, and the problems of the others."""
     files = unpack(data, filename, max_unpacked_bytes)
     detected = detect_source(files)
     if source is not None and source != detected:
         raise MalformedFile("", f"this looks like a {detected} export, not {source}")
-    history = History(source=detected)
+    history = ParsedExport(source=detected)
     for name, content in files:
         if is_json(name, content):
             read_trakt(name, content, history)
@@ -262,7 +262,7 @@ def csv_records(name: str, content: bytes) -> Iterator[tuple[int, dict[str, str]
         raise MalformedFile(f"{name} line {reader.line_num}", f"unreadable CSV ({error})") from None
 
 
-def read_csv_file(name: str, content: bytes, history: History) -> None:
+def read_csv_file(name: str, content: bytes, history: ParsedExport) -> None:
     header = csv_header(name, content)
     source = source_of_header(name, header)
     if source != history.source:
@@ -493,7 +493,7 @@ def imdb_watchlist_row(file: str, line: int, record: dict[str, str]) -> list[His
 # --- Trakt ----------------------------------------------------------------------------------
 
 
-def read_trakt(name: str, content: bytes, history: History) -> None:
+def read_trakt(name: str, content: bytes, history: ParsedExport) -> None:
     """A Trakt JSON export: one list (history, ratings or watchlist) or an object of them."""
     if history.source != "trakt":
         raise MalformedFile(name, f"a Trakt JSON file among {history.source} files")
@@ -539,7 +539,7 @@ def trakt_list_kind(name: str, items: list[Any]) -> str:
     raise MalformedFile(name, "items have none of watched_at, rated_at or listed_at")
 
 
-def read_trakt_item(kind: str, label: str, position: int, item: Any, history: History) -> None:
+def read_trakt_item(kind: str, label: str, position: int, item: Any, history: ParsedExport) -> None:
     if isinstance(item, dict) and item.get("type", "movie") != "movie":
         return  # episodes and shows: not movies, and not counted as rows of this import
     history.rows_read += 1

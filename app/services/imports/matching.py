@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Movie
-from app.services import catalog
+from app.services import catalogue
 from app.services.imports.formats import MovieRef
 from app.services.tmdb import tmdb_client
 
@@ -93,7 +93,7 @@ def catalogue_match(tmdb_id: int) -> Match | None:
 def movie_from_tmdb(tmdb_id: int) -> int | None:
     """The local id of a TMDb movie, fetched and added to the catalogue; None if TMDb has none."""
     try:
-        return catalog.ensure_movie_by_tmdb_id(tmdb_id).id
+        return catalogue.ensure_movie_by_tmdb_id(tmdb_id).id
     except NotFound:
         return None
 

@@ -169,7 +169,7 @@ def engine_ranker(
             liked=liked,
             liked_weight=np.ones(liked.size),
             excluded=user.train_movies,
-            favourite_genres=np.empty(0, dtype=np.int64),
+            favorite_genres=np.empty(0, dtype=np.int64),
         )
         results = rank_for_user(catalogue, signals, weights, user.cutoff, limit, similarity)
         return catalogue.positions([r.movie_id for r in results])
@@ -200,13 +200,13 @@ def original_ranker(evaluation: EvaluationSet) -> Callable[[EvaluationUser, int]
     quality = np.minimum(catalogue.vote_average / 10, 1.0)
     liked_rows = evaluation.train_ratings >= LIKED_RATING
     user_ids, user_index = np.unique(evaluation.train_users[liked_rows], return_inverse=True)
-    favourites = sp.csr_matrix(
+    favorites = sp.csr_matrix(
         (np.ones(user_index.size), (user_index, evaluation.train_positions[liked_rows])),
         shape=(user_ids.size, size),
     )
-    favourites.data[:] = 1.0
+    favorites.data[:] = 1.0
     # Users who favourited something, per genre (in user id order: "an arbitrary 50").
-    fans = [np.unique(favourites[:, genres[:, g] > 0].nonzero()[0]) for g in range(genres.shape[1])]
+    fans = [np.unique(favorites[:, genres[:, g] > 0].nonzero()[0]) for g in range(genres.shape[1])]
     by_name = np.argsort([name.casefold() for name in catalogue.genre_names])
     first_genre = np.full(size, -1)
     for g in by_name[::-1]:
@@ -227,7 +227,7 @@ def original_ranker(evaluation: EvaluationSet) -> Callable[[EvaluationUser, int]
             if me < user_ids.size and user_ids[me] == user.user_id:
                 others = others[others != me]
             others = others[:ORIGINAL_NEIGHBOURS]
-            counts = np.asarray(favourites[others].sum(axis=0)).ravel()
+            counts = np.asarray(favorites[others].sum(axis=0)).ravel()
             keep = np.argsort(-counts, kind="stable")[:ORIGINAL_COLLABORATIVE_MOVIES]
             if counts.max(initial=0) > 0:
                 collaborative[keep] = counts[keep] / counts.max()

@@ -29,7 +29,7 @@ from app.services.recommendation.catalogue_arrays import Catalogue, build_catalo
 from app.services.recommendation.item_model import ItemModel, learn_item_model
 from app.services.recommendation.signals import (
     DISMISSED,
-    FAVOURITE,
+    FAVORITE,
     LIKED_FEEDBACK,
     LIKED_RATING,
     RATING,
@@ -106,9 +106,7 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
     user_id = bindparam("user_id", type_=Integer)
     dismissed_feedback = ("dislike", "not_interested")
     return union_all(
-        select(literal(FAVOURITE), Favorite.movie_id, literal(0)).where(
-            Favorite.user_id == user_id
-        ),
+        select(literal(FAVORITE), Favorite.movie_id, literal(0)).where(Favorite.user_id == user_id),
         select(literal(RATING), Rating.movie_id, Rating.rating).where(Rating.user_id == user_id),
         select(literal(DISMISSED), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,
@@ -143,7 +141,7 @@ def load_user_signals(user_id: int, catalogue: Catalogue) -> UserSignals:
     return user_signals_from_rows(
         catalogue,
         rows,
-        favourite_genre_tmdb_ids=profile.favorite_genres or (),
+        favorite_genre_tmdb_ids=profile.favorite_genres or (),
         mature_content=bool(profile.mature_content),
     )
 
@@ -160,13 +158,13 @@ def load_overviews(catalogue: Catalogue) -> list[str]:
 
 def positive_interactions_statement():  # type: ignore[no-untyped-def]
     """(user_id, tmdb_id) of every favourite and every rating of LIKED_RATING or more."""
-    favourites = select(Favorite.user_id, Movie.tmdb_id).join(Movie, Movie.id == Favorite.movie_id)
+    favorites = select(Favorite.user_id, Movie.tmdb_id).join(Movie, Movie.id == Favorite.movie_id)
     liked = (
         select(Rating.user_id, Movie.tmdb_id)
         .join(Movie, Movie.id == Rating.movie_id)
         .where(Rating.rating >= LIKED_RATING)
     )
-    return union_all(favourites, liked)
+    return union_all(favorites, liked)
 
 
 def interaction_watermark():  # type: ignore[no-untyped-def]
@@ -176,9 +174,9 @@ def interaction_watermark():  # type: ignore[no-untyped-def]
     counts the interactions added in between (the rebuild policy); a fall means rows the model
     was learned from are gone.
     """
-    favourites = select(func.coalesce(func.max(Favorite.id), 0)).scalar_subquery()
+    favorites = select(func.coalesce(func.max(Favorite.id), 0)).scalar_subquery()
     ratings = select(func.coalesce(func.max(Rating.id), 0)).scalar_subquery()
-    return favourites + ratings
+    return favorites + ratings
 
 
 def load_and_learn(session: Session | scoped_session[Any]) -> ItemModel:

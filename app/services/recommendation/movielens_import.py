@@ -20,7 +20,7 @@ from app.errors import Conflict
 from app.extensions import db
 from app.models import Genre, Movie, Rating, User, UserProfile, movie_genres
 from app.services.accounts import create_user
-from app.services.catalog import dialect_insert
+from app.services.catalogue import dialect_insert
 from app.services.recommendation.movielens import (
     TMDB_GENRE_NAMES,
     MovieLensData,

@@ -21,7 +21,7 @@ RECENCY_DAYS = 730
 WEAK_POSITIVE = 0.5
 
 # Kinds of rows in the one query that loads a user's signals.
-FAVOURITE, RATING, DISMISSED, WATCHED, LIKED_FEEDBACK = 1, 2, 3, 4, 5
+FAVORITE, RATING, DISMISSED, WATCHED, LIKED_FEEDBACK = 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +31,7 @@ class UserSignals:
     liked: np.ndarray  # positions of positive signals, strongest first
     liked_weight: np.ndarray  # 1 for favourites and ratings >= 7, WEAK_POSITIVE for the rest
     excluded: np.ndarray  # positions never recommended to this user
-    favourite_genres: np.ndarray  # genre positions from the profile (cold start)
+    favorite_genres: np.ndarray  # genre positions from the profile (cold start)
     mature_content: bool = False
 
     @property
@@ -76,7 +76,7 @@ def genre_profile(catalogue: Catalogue, user: UserSignals) -> np.ndarray:
     genres of their profile (each 1)."""
     if user.is_cold:
         profile = np.zeros(catalogue.genre_matrix.shape[1])
-        profile[user.favourite_genres] = 1.0
+        profile[user.favorite_genres] = 1.0
         return profile
     return build_genre_profile(catalogue.genre_matrix, user.liked, user.liked_weight)
 
@@ -141,7 +141,7 @@ def compute_signals(
 def user_signals_from_rows(
     catalogue: Catalogue,
     rows: Sequence[tuple[int, int, int]],
-    favourite_genre_tmdb_ids: Sequence[Any] = (),
+    favorite_genre_tmdb_ids: Sequence[Any] = (),
     mature_content: bool = False,
 ) -> UserSignals:
     """Liked, excluded and profile genres in catalogue positions, from (kind, movie, rating)."""
@@ -149,10 +149,10 @@ def user_signals_from_rows(
     order_key: dict[int, int] = {}  # movie id -> how strongly liked (for naming in explanations)
     excluded: set[int] = set()
     for kind, movie_id, rating in rows:
-        if kind == FAVOURITE or (kind == RATING and rating >= LIKED_RATING):
+        if kind == FAVORITE or (kind == RATING and rating >= LIKED_RATING):
             strength[movie_id] = 1.0
             order_key[movie_id] = max(
-                order_key.get(movie_id, 0), 10 if kind == FAVOURITE else rating
+                order_key.get(movie_id, 0), 10 if kind == FAVORITE else rating
             )
             excluded.add(movie_id)
         elif kind == RATING:
@@ -169,10 +169,10 @@ def user_signals_from_rows(
     known = positions >= 0
     excluded_positions = catalogue.positions(sorted(excluded))
     genre_position = {int(tmdb_id): pos for pos, tmdb_id in enumerate(catalogue.genre_tmdb_ids)}
-    favourite_genres = sorted(
+    favorite_genres = sorted(
         {
             genre_position[int(genre)]
-            for genre in favourite_genre_tmdb_ids or ()
+            for genre in favorite_genre_tmdb_ids or ()
             if isinstance(genre, int) and not isinstance(genre, bool) and genre in genre_position
         }
     )
@@ -180,6 +180,6 @@ def user_signals_from_rows(
         liked=positions[known],
         liked_weight=np.array([strength[m] for m in liked_ids], dtype=np.float64)[known],
         excluded=excluded_positions[excluded_positions >= 0],
-        favourite_genres=np.asarray(favourite_genres, dtype=np.int64),
+        favorite_genres=np.asarray(favorite_genres, dtype=np.int64),
         mature_content=mature_content,
     )

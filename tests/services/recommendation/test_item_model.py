@@ -31,7 +31,7 @@ def drama(app: Flask) -> Genre:
     return make_genre(app, tmdb_id=18, name="Drama")
 
 
-def favourite(app: Flask, user: User, *movies: Movie) -> None:
+def favorite(app: Flask, user: User, *movies: Movie) -> None:
     with app.app_context():
         db.session.add_all(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies)
         db.session.commit()
@@ -71,12 +71,12 @@ def test_learning_from_nothing_gives_an_empty_model() -> None:
     assert learn_item_similarity(empty, empty, n_items=3).nnz == 0
 
 
-def test_rebuild_learns_from_favourites_and_ratings_of_seven_or_more_only(
+def test_rebuild_learns_from_favorites_and_ratings_of_seven_or_more_only(
     app: Flask, drama: Genre
 ) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(4)]
     fan, critic = make_user(app), make_user(app)
-    favourite(app, fan, movies[0], movies[1])
+    favorite(app, fan, movies[0], movies[1])
     rate(app, critic, movies[1], 7)
     rate(app, critic, movies[2], 6)  # not a positive interaction
     rate(app, critic, movies[3], 10)
@@ -97,13 +97,13 @@ def test_the_model_is_rebuilt_after_the_configured_number_of_new_interactions(
     monkeypatch.setitem(app.config, "RECOMMENDER_REBUILD_AFTER", 3)
     movies = [make_movie(app, genres=[drama]) for _ in range(6)]
     user = make_user(app)
-    favourite(app, user, movies[0])
+    favorite(app, user, movies[0])
     with app.app_context():
         recommend_for_user(user.id)  # outside a request: the first model is learned here
         first = model_store().model
     assert first is not None and first.stats.interactions == 1
 
-    favourite(app, user, movies[1], movies[2])
+    favorite(app, user, movies[1], movies[2])
     with app.app_context():
         recommend_for_user(user.id)
         assert model_store().model is first  # two new: not yet
@@ -122,12 +122,12 @@ def test_a_request_never_waits_for_a_rebuild_and_keeps_the_old_model_meanwhile(
     monkeypatch.setitem(app.config, "RECOMMENDER_REBUILD_AFTER", 1)
     movies = [make_movie(app, genres=[drama]) for _ in range(3)]
     user = make_user(app)
-    favourite(app, user, movies[0])
+    favorite(app, user, movies[0])
     with app.app_context():
         rebuild_item_model()
         store = model_store()
         old = store.model
-    favourite(app, user, movies[1])  # a rebuild is now due
+    favorite(app, user, movies[1])  # a rebuild is now due
     # A build is already under way (its lock is held): the request must not start or wait
     # for another, and it serves the old model.
     assert store._build_lock.acquire(blocking=False)
@@ -144,7 +144,7 @@ def test_a_request_never_waits_for_a_rebuild_and_keeps_the_old_model_meanwhile(
 def test_inside_a_request_the_rebuild_runs_in_a_background_thread(app: Flask, drama: Genre) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(3)]
     user = make_user(app)
-    favourite(app, user, movies[0], movies[1])
+    favorite(app, user, movies[0], movies[1])
     with app.test_request_context():
         recommend_for_user(user.id)
         store = model_store()

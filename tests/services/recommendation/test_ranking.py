@@ -47,7 +47,7 @@ def test_the_diversity_walk_reaches_past_the_sorted_window_before_taking_padding
         liked=liked,
         liked_weight=np.ones(1),
         excluded=liked,
-        favourite_genres=np.empty(0, dtype=np.int64),
+        favorite_genres=np.empty(0, dtype=np.int64),
     )
     weights = Weights(genre=1.0, quality=0.0, popularity=0.1, recency=0.0, collaborative=0.0)
     results = rank_for_user(catalogue, user, weights, date(2024, 1, 1), limit=5)
