@@ -189,6 +189,19 @@ class Config:
     # often per process; 0 checks on every call.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = env_float("RECOMMENDER_CATALOGUE_CHECK_SECONDS", 10.0)
 
+    # Impressions: every served list of recommendations is logged (one INSERT per request)
+    # for the online metrics (docs/recommendation-metrics.md).
+    RECOMMENDATION_IMPRESSIONS_ENABLED = env_bool("RECOMMENDATION_IMPRESSIONS_ENABLED", True)
+    # `flask prune-impressions` deletes impressions (and their outcomes) older than this.
+    RECOMMENDATION_IMPRESSION_RETENTION_DAYS = env_int(
+        "RECOMMENDATION_IMPRESSION_RETENTION_DAYS", 90
+    )
+    # An outcome (click, favourite, rating...) counts for the latest impression of its movie
+    # shown to the user at most this many days before.
+    RECOMMENDATION_OUTCOME_WINDOW_DAYS = env_int("RECOMMENDATION_OUTCOME_WINDOW_DAYS", 7)
+    # The model version stamped on impressions; empty: the engine's own (algorithm@build).
+    RECOMMENDATION_MODEL_VERSION = env_str("RECOMMENDATION_MODEL_VERSION", "")
+
     # Cache
     CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
     # How long GET movies/genres/ reuses its movie counts (0: count on every request).

@@ -8,6 +8,7 @@ from app.cli.accounts import create_superuser_command, prune_tokens_command
 from app.cli.catalogue import sync_tmdb_command
 from app.cli.demo import seed_demo_command
 from app.cli.history_import import import_history_command
+from app.cli.impressions import prune_impressions_command
 from app.cli.movielens import import_movielens_command
 from app.cli.recommendations import recommend_command
 from app.cli.recommender import recommender_group
@@ -21,4 +22,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(recommend_command)
     app.cli.add_command(sync_tmdb_command)
     app.cli.add_command(prune_tokens_command)
+    app.cli.add_command(prune_impressions_command)
     app.cli.add_command(create_superuser_command)

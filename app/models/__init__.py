@@ -2,6 +2,7 @@
 
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, built_on, utcnow
 from app.models.imports import Import
+from app.models.impressions import RecommendationImpression, RecommendationOutcome
 from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
 from app.models.movies import Genre, Movie, movie_genres
 from app.models.recommendations import Recommendation, RecommendationFeedback
@@ -16,6 +17,8 @@ __all__ = [
     "Rating",
     "Recommendation",
     "RecommendationFeedback",
+    "RecommendationImpression",
+    "RecommendationOutcome",
     "SoftDeleteMixin",
     "TimestampMixin",
     "TokenBlocklist",

@@ -13,6 +13,7 @@ from app.models import Movie, WatchHistory, utcnow
 from app.services.catalogue import get_movie
 from app.services.pagination import Page, paginate
 from app.services.recommendation.staleness import mark_recommendations_stale
+from app.services.recommendation_impressions import record_outcome
 
 # Clocks drift: a viewing a little in the future of ours is still accepted.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -43,6 +44,7 @@ def record_viewing(user_id: int, movie_id: int, watched_at: datetime | None = No
         )
     entry = WatchHistory(user_id=user_id, movie_id=movie.id, watched_at=when)
     db.session.add(entry)
+    record_outcome(user_id, movie.id, "watch", at=when)
     mark_recommendations_stale(user_id)
     db.session.commit()
     return db.session.scalars(

@@ -21,6 +21,7 @@ from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
 from app.services import catalogue
 from app.services.pagination import Page, paginate
 from app.services.recommendation.staleness import mark_recommendations_stale
+from app.services.recommendation_impressions import record_outcome
 
 Entry = TypeVar("Entry", Favorite, Rating, WatchlistEntry)
 
@@ -170,6 +171,7 @@ def add_favorite(
         f"Movie {movie.id} is already in your favourites.",
         "already_favorited",
     )
+    record_outcome(user_id, movie.id, "favorite")
     mark_recommendations_stale(user_id)
     db.session.commit()
     return _load_movie(favorite)
@@ -282,6 +284,7 @@ def rate_movie(
         f"You have already rated movie {movie.id}: update that rating instead.",
         "already_rated",
     )
+    record_outcome(user_id, movie.id, "rating", rating=rating)
     _after_rating_change(user_id, movie.id, rated=True, unwatch=remove_from_watchlist)
     db.session.commit()
     return _load_movie(entry)
@@ -303,6 +306,7 @@ def update_rating(
     entry = get_rating(user_id, rating_id)
     if rating is not None:
         entry.rating = rating
+        record_outcome(user_id, entry.movie_id, "rating", rating=rating)
     if review is not None:
         entry.review = review
     _after_rating_change(user_id, entry.movie_id, rated=True, unwatch=remove_from_watchlist)
@@ -346,6 +350,7 @@ def add_to_watchlist(
         f"Movie {movie.id} is already on your watchlist.",
         "already_in_watchlist",
     )
+    record_outcome(user_id, movie.id, "watchlist")
     mark_recommendations_stale(user_id)
     db.session.commit()
     return _load_movie(entry)

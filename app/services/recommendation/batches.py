@@ -33,6 +33,7 @@ from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
 from app.services.pagination import Page, paginate
 from app.services.recommendation.ranking import RecommendedMovie
+from app.services.recommendation_impressions import record_impressions
 
 # Most recommendations (or similar movies) generated and returned for one request.
 MAX_LIMIT = 50
@@ -312,8 +313,10 @@ def list_recommendations(
         )
     statement = with_movie(statement.order_by(Recommendation.rank, Recommendation.id))
     result = paginate(statement, page, page_size)
+    items = attach_feedback(user_id, result.items)
+    record_impressions(user_id, result.items, first_rank=(result.page - 1) * result.page_size + 1)
     return Page(
-        items=attach_feedback(user_id, result.items),
+        items=items,
         count=result.count,
         page=result.page,
         page_size=result.page_size,

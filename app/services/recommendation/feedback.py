@@ -17,6 +17,7 @@ from app.services.recommendation.batches import (
     get_user_recommendation,
 )
 from app.services.recommendation.staleness import mark_recommendations_stale
+from app.services.recommendation_impressions import record_outcome
 
 
 def give_feedback(
@@ -49,6 +50,7 @@ def give_feedback(
         feedback.recommendation_id = recommendation.id
         feedback.feedback_type = feedback_type
         feedback.comment = comment
+    record_outcome(user_id, recommendation.movie_id, feedback_type)
     mark_recommendations_stale(user_id)
     db.session.commit()
     return _load_feedback(feedback.id), created
@@ -87,8 +89,8 @@ def list_feedback(user_id: int, *, page: int = 1, page_size: int = 20) -> Page[A
 def record_click(user_id: int, recommendation_id: int) -> StoredRecommendation:
     """Mark one of the user's recommendations clicked. Commits. NotFound for anyone else's."""
     recommendation = get_user_recommendation(user_id, recommendation_id)
-    if not recommendation.is_clicked:
-        recommendation.is_clicked = True
-        db.session.commit()
-        recommendation = get_user_recommendation(user_id, recommendation_id)
+    record_outcome(user_id, recommendation.movie_id, "click")
+    recommendation.is_clicked = True
+    db.session.commit()
+    recommendation = get_user_recommendation(user_id, recommendation_id)
     return attach_feedback(user_id, [recommendation])[0]

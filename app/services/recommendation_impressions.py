@@ -1,0 +1,237 @@
+"""What each served list of recommendations showed (impressions), what the user did next
+(outcomes, attributed to the latest impression of the movie within a window), and pruning.
+
+Impressions are written with one INSERT per served list; outcomes are written by the
+services that record the user's action (click, feedback, favourite, rating, watchlist,
+viewing), in their transaction, so a click (which has no history table) is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from prometheus_client import Counter
+from sqlalchemy import ColumnElement, delete, insert, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.extensions import db
+from app.models import (
+    Favorite,
+    Rating,
+    Recommendation,
+    RecommendationFeedback,
+    RecommendationImpression,
+    RecommendationOutcome,
+    WatchHistory,
+    utcnow,
+)
+from app.models.impressions import CONVERTING_RATING, OUTCOME_KINDS
+from app.services.recommendation.state import model_store
+
+logger = logging.getLogger(__name__)
+
+# Labels are bounded: the model *family* (the version without its build stamp), the four
+# recommendation types and the outcome kinds.
+IMPRESSIONS_TOTAL = Counter(
+    "recommendation_impressions_total",
+    "Recommendations shown in served lists",
+    ["model", "recommendation_type"],
+)
+OUTCOMES_TOTAL = Counter(
+    "recommendation_outcomes_total",
+    "Outcomes attributed to an impression (click, favorite, rating_7_plus, dismiss...)",
+    ["model", "recommendation_type", "outcome"],
+)
+IMPRESSIONS_DROPPED_TOTAL = Counter(
+    "recommendation_impressions_dropped_total",
+    "Served lists whose impressions could not be written (the list was served anyway)",
+)
+
+# Rows deleted per statement when pruning: short transactions on a big table.
+PRUNE_BATCH_SIZE = 10_000
+
+
+def current_model_version() -> str:
+    """The version stamped on impressions: RECOMMENDATION_MODEL_VERSION when set, otherwise
+    the engine's algorithm and its item model's build stamp (the interaction watermark it
+    was learned at, the same in every worker), e.g. "hybrid-ease@1234"."""
+    configured = str(current_app.config["RECOMMENDATION_MODEL_VERSION"])
+    if configured:
+        return configured[:64]
+    model = model_store().model
+    if model is None:
+        return "hybrid-popularity"
+    return f"hybrid-ease@{model.watermark}"
+
+
+def model_family(version: str) -> str:
+    """The version without its build stamp: a Prometheus label that stays bounded."""
+    return version.split("@", 1)[0]
+
+
+# --- impressions ---------------------------------------------------------------------------
+
+
+def _is_cold_start(user_id: int) -> ColumnElement[bool]:
+    """SQL: the user has no positive signal yet (the engine's cold start)."""
+    positive = (
+        select(Favorite.id).where(Favorite.user_id == user_id),
+        select(Rating.id).where(Rating.user_id == user_id, Rating.rating >= CONVERTING_RATING),
+        select(WatchHistory.id).where(WatchHistory.user_id == user_id),
+        select(RecommendationFeedback.id).where(
+            RecommendationFeedback.user_id == user_id,
+            RecommendationFeedback.feedback_type == "like",
+        ),
+    )
+    return ~or_(*(statement.exists() for statement in positive))
+
+
+def record_impressions(
+    user_id: int, recommendations: Sequence[Recommendation], *, first_rank: int = 1
+) -> int:
+    """Log that `recommendations` were shown to the user, in this order, the first at
+    position `first_rank`; returns how many were logged. One INSERT, then a commit.
+
+    Telemetry never fails the list it describes: a database error is logged and counted,
+    and the list is served without its impressions.
+    """
+    if not recommendations or not current_app.config["RECOMMENDATION_IMPRESSIONS_ENABLED"]:
+        return 0
+    version = current_model_version()
+    now = utcnow()
+    rows = [
+        {
+            "user_id": user_id,
+            "movie_id": recommendation.movie_id,
+            "rank": first_rank + offset,
+            "recommendation_type": recommendation.recommendation_type,
+            "model_version": version,
+            "shown_at": now,
+        }
+        for offset, recommendation in enumerate(recommendations)
+    ]
+    session = db.session()
+    keep_loaded = session.expire_on_commit
+    # The caller serialises the rows it just read: expiring them on this commit would
+    # read each one again (N+1). Nothing in this transaction changed them.
+    session.expire_on_commit = False
+    try:
+        session.execute(
+            insert(RecommendationImpression).values(cold_start=_is_cold_start(user_id)), rows
+        )
+        session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        IMPRESSIONS_DROPPED_TOTAL.inc()
+        logger.warning("impressions of user %s not recorded", user_id, exc_info=True)
+        return 0
+    finally:
+        session.expire_on_commit = keep_loaded
+    family = model_family(version)
+    for row in rows:
+        IMPRESSIONS_TOTAL.labels(family, row["recommendation_type"]).inc()
+    return len(rows)
+
+
+# --- outcomes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttributedImpression:
+    id: int
+    model_version: str
+    recommendation_type: str
+
+
+def latest_impression(user_id: int, movie_id: int, at: datetime) -> AttributedImpression | None:
+    """The latest impression of the movie shown to the user in the attribution window
+    ending at `at` (RECOMMENDATION_OUTCOME_WINDOW_DAYS), or None."""
+    window = timedelta(days=int(current_app.config["RECOMMENDATION_OUTCOME_WINDOW_DAYS"]))
+    row = db.session.execute(
+        select(
+            RecommendationImpression.id,
+            RecommendationImpression.model_version,
+            RecommendationImpression.recommendation_type,
+        )
+        .where(
+            RecommendationImpression.user_id == user_id,
+            RecommendationImpression.movie_id == movie_id,
+            RecommendationImpression.shown_at >= at - window,
+            RecommendationImpression.shown_at <= at,
+        )
+        .order_by(RecommendationImpression.shown_at.desc(), RecommendationImpression.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else AttributedImpression(*row)
+
+
+def record_outcome(
+    user_id: int,
+    movie_id: int,
+    kind: str,
+    *,
+    rating: float | None = None,
+    at: datetime | None = None,
+) -> int | None:
+    """Attribute what the user just did to `movie_id` (`kind`, one of OUTCOME_KINDS; the
+    score for a rating) to its latest impression within the window; returns the outcome's
+    id, or None when no impression qualifies. Part of the caller's transaction."""
+    if kind not in OUTCOME_KINDS:
+        raise ValueError(f"unknown outcome kind {kind!r}")
+    when = at or utcnow()
+    impression = latest_impression(user_id, movie_id, when)
+    if impression is None:
+        return None
+    outcome_id = db.session.execute(
+        insert(RecommendationOutcome)
+        .values(impression_id=impression.id, kind=kind, rating=rating, occurred_at=when)
+        .returning(RecommendationOutcome.id)
+    ).scalar_one()
+    OUTCOMES_TOTAL.labels(
+        model_family(impression.model_version),
+        impression.recommendation_type,
+        outcome_label(kind, rating),
+    ).inc()
+    return int(outcome_id)
+
+
+def outcome_label(kind: str, rating: float | None) -> str:
+    """The Prometheus outcome label: ratings split at the conversion threshold."""
+    if kind != "rating":
+        return kind
+    return "rating_7_plus" if rating is not None and rating >= CONVERTING_RATING else "rating"
+
+
+# --- retention -----------------------------------------------------------------------------
+
+
+def prune_impressions(retention_days: int | None = None, *, now: datetime | None = None) -> int:
+    """Delete impressions (and, by cascade, their outcomes) older than `retention_days`
+    (default RECOMMENDATION_IMPRESSION_RETENTION_DAYS); returns how many. Commits each
+    batch of PRUNE_BATCH_SIZE."""
+    days = (
+        retention_days
+        if retention_days is not None
+        else int(current_app.config["RECOMMENDATION_IMPRESSION_RETENTION_DAYS"])
+    )
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        batch = (
+            select(RecommendationImpression.id)
+            .where(RecommendationImpression.shown_at < cutoff)
+            .limit(PRUNE_BATCH_SIZE)
+        )
+        ids = list(db.session.scalars(batch))
+        if not ids:
+            return deleted
+        # Their outcomes go by ON DELETE CASCADE (SQLite too: foreign keys are on).
+        db.session.execute(
+            delete(RecommendationImpression).where(RecommendationImpression.id.in_(ids))
+        )
+        db.session.commit()
+        deleted += len(ids)
