@@ -72,6 +72,7 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("POST", f"{V1}/recommendations/feedback/", "createFeedback"),
     ("GET", f"{V1}/recommendations/feedback/list/", "listFeedback"),
     ("POST", f"{V1}/recommendations/{{recommendation_id}}/click/", "recordClick"),
+    ("GET", f"{V1}/recommendations/metrics/", "getRecommendationMetrics"),
     # health
     ("GET", "/health/", "getHealth"),
     ("GET", "/health/live/", "getLiveness"),

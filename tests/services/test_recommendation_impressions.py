@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from app.extensions import db
@@ -322,3 +323,34 @@ def test_prune_deletes_impressions_past_the_retention_with_their_outcomes(
     shorter = runner.invoke(args=["prune-impressions", "--days", "5"])
     assert "Removed 1 impression(s)." in shorter.output
     assert impressions(app) == []
+
+
+# --- Prometheus ----------------------------------------------------------------------------
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_impressions_and_outcomes_are_counted_for_prometheus(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDATION_MODEL_VERSION", "promtest@3")
+    labels = {"model": "promtest", "recommendation_type": "hybrid"}
+    shown_before = sample("recommendation_impressions_total", **labels)
+    rated_before = sample("recommendation_outcomes_total", **labels, outcome="rating_7_plus")
+    user = make_user(app)
+    movies = make_catalogue(app, 2)
+    store_batch(app, user, movies)
+    headers = auth_headers(app, user)
+
+    client.get(RECOMMENDATIONS, query_string={"limit": 2}, headers=headers)
+    client.post(
+        f"{V1}/favorites/ratings/", json={"movie": movies[0].id, "rating": 9}, headers=headers
+    )
+
+    assert sample("recommendation_impressions_total", **labels) == shown_before + 2
+    assert (
+        sample("recommendation_outcomes_total", **labels, outcome="rating_7_plus")
+        == rated_before + 1
+    )
