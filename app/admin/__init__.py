@@ -22,6 +22,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from app.admin.login_token import check_login_token
+from app.admin.metrics import RecommendationMetricsView
 from app.admin.views import (
     FavoriteView,
     FeedbackView,
@@ -186,3 +187,10 @@ def add_views(admin: Admin, *, page_size: int) -> None:
                 page_size=page_size,
             )
         )
+    admin.add_view(
+        RecommendationMetricsView(
+            name="Recommendation metrics",
+            endpoint="admin_recommendation_metrics",
+            url="recommendation-metrics",
+        )
+    )
