@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 640, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 36, 48
-TICKS = 4
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 48, 40
+TICKS = 5
+# Widest bar drawn, so that one category does not fill the chart.
+MAX_BAR_WIDTH = 48
 MAX_X_LABELS = 8
 # Colour-blind safe (Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
@@ -84,8 +86,8 @@ def _legend(series: Sequence[Series]) -> list[str]:
     for index, one in reversed(list(enumerate(series))):
         x -= 12 + 7 * len(one.name) + 16
         colour = PALETTE[index % len(PALETTE)]
-        parts.append(f'<rect x="{x}" y="6" width="10" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 14}" y="15" font-size="11">{escape(one.name)}</text>')
+        parts.append(f'<rect x="{x}" y="24" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 14}" y="33" font-size="11">{escape(one.name)}</text>')
     return parts
 
 
@@ -107,7 +109,9 @@ def line_chart(
     step = frame.width / max(count - 1, 1)
     every = max(1, math.ceil(count / MAX_X_LABELS))
     for index, label in enumerate(labels):
-        if index % every == 0 or index == count - 1:
+        # Every `every`-th label, and the last one unless it would touch the one before.
+        last = index == count - 1 and index % every >= every / 2
+        if index % every == 0 or last:
             parts.append(_x_label(LEFT + index * step, label))
     for number, one in enumerate(series):
         colour = PALETTE[number % len(PALETTE)]
@@ -135,9 +139,9 @@ def bar_chart(
     frame = _Frame(top)
     parts = _open(title) + _axes(frame, percent) + _legend(series)
     slot = frame.width / max(len(labels), 1)
-    bar = slot * 0.8 / max(len(series), 1)
+    bar = min(slot * 0.8 / max(len(series), 1), MAX_BAR_WIDTH)
     for index, label in enumerate(labels):
-        start = LEFT + index * slot + slot * 0.1
+        start = LEFT + (index + 0.5) * slot - bar * len(series) / 2
         parts.append(_x_label(LEFT + (index + 0.5) * slot, label))
         for number, one in enumerate(series):
             value = one.values[index]

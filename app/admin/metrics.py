@@ -22,7 +22,7 @@ from app.services.recommendation_metrics import (
 )
 
 BAD_RANGE = f"Give dates as YYYY-MM-DD, 'from' not after 'to', at most {MAX_DAYS} days apart."
-LABEL_LENGTH = 24
+LABEL_LENGTH = 32
 
 
 def parse_range(values: Any) -> tuple[date | None, date | None] | None:

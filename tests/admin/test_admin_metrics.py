@@ -92,8 +92,8 @@ def test_a_line_chart_places_each_value_on_the_scale() -> None:
     svg = str(line_chart("Clicks", ["a", "b", "c"], [Series("clicks", [0, 5, 10])]))
     points = re.search(r'points="([^"]+)"', svg)
     assert points is not None
-    # Plot area: x from 56 to 624, y from 36 (top, 10) to 212 (bottom, 0).
-    assert points.group(1) == "56.0,212.0 340.0,124.0 624.0,36.0"
+    # Plot area: x from 56 to 624, y from 48 (top, 10) to 220 (bottom, 0).
+    assert points.group(1) == "56.0,220.0 340.0,134.0 624.0,48.0"
     assert "<title>clicks, b: 5</title>" in svg
 
 

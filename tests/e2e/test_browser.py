@@ -13,8 +13,10 @@ import os
 import re
 import secrets
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,6 +133,35 @@ def assert_everything_loaded_locally(browser: Browser, server: Server) -> None:
     assert not errors, f"errors in the page: {errors}"
 
 
+def fill_in_the_admin_login_form(browser: Browser) -> None:
+    """Sign in as the staff member on the login page shown, and wait for the next page."""
+    loads = browser.loaded
+    browser.evaluate(
+        f"""(() => {{
+            document.querySelector('input[name=email]').value = {json.dumps(STAFF_EMAIL)};
+            document.querySelector('input[name=password]').value = {json.dumps(STAFF_PASSWORD)};
+            document.querySelector('form[method=post] button[type=submit]').click();
+        }})()"""
+    )
+    browser.wait_for_load(loads)
+
+
+def call_api(server: Server, method: str, path: str, token: str = "", body: Any = None) -> Any:
+    """One JSON request to the server's API; the decoded answer."""
+    request = urllib.request.Request(
+        f"{server.base_url}/api/v1/{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **bearer(token)},
+    )
+    with LOCAL.open(request, timeout=30) as response:
+        return json.load(response)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def test_swagger_ui_renders_every_operation_from_local_assets(
     browser: Browser, server: Server
 ) -> None:
@@ -160,15 +191,7 @@ def test_staff_member_signs_in_to_the_admin_and_sees_the_movie_list(
     browser.open(f"{server.base_url}/admin/movies/")
     assert browser.evaluate("location.pathname") == "/admin/login/"
 
-    loads = browser.loaded
-    browser.evaluate(
-        f"""(() => {{
-            document.querySelector('input[name=email]').value = {json.dumps(STAFF_EMAIL)};
-            document.querySelector('input[name=password]').value = {json.dumps(STAFF_PASSWORD)};
-            document.querySelector('form[method=post] button[type=submit]').click();
-        }})()"""
-    )
-    browser.wait_for_load(loads)
+    fill_in_the_admin_login_form(browser)
     rows = browser.wait_for(
         "document.querySelectorAll('table.model-list tbody tr').length",
         timeout=30,
@@ -185,3 +208,39 @@ def test_staff_member_signs_in_to_the_admin_and_sees_the_movie_list(
     assert session_cookie["sameSite"] == "Lax"
     assert_everything_loaded_locally(browser, server)
     browser.screenshot(SCREENSHOTS / "admin-movies.png")
+
+
+def test_staff_member_sees_the_recommendation_metrics_as_charts(
+    browser: Browser, server: Server
+) -> None:
+    # Lists served to the staff member (a member like any other) and a click on one.
+    token = call_api(
+        server, "POST", "auth/login/", body={"email": STAFF_EMAIL, "password": STAFF_PASSWORD}
+    )["tokens"]["access"]
+    for _ in range(2):
+        served = call_api(server, "GET", "recommendations/?limit=10", token)["results"]
+    call_api(server, "POST", f"recommendations/{served[0]['id']}/click/", token)
+    figures = call_api(server, "GET", "recommendations/metrics/", token)["total"]
+    assert (figures["impressions"], figures["clicks"]) == (20, 1)
+
+    browser.open(f"{server.base_url}/admin/recommendation-metrics/")
+    if browser.evaluate("location.pathname") == "/admin/login/":
+        fill_in_the_admin_login_form(browser)
+    charts = browser.wait_for(
+        "document.querySelectorAll('#metrics-charts svg').length",
+        timeout=30,
+        what="the metrics charts",
+    )
+    browser.settle()
+
+    assert browser.evaluate("location.pathname") == "/admin/recommendation-metrics/"
+    assert charts == 5
+    # The charts are drawn: each line has points, each bar a height.
+    assert browser.evaluate("document.querySelectorAll('#metrics-charts polyline').length") == 4
+    assert browser.evaluate(
+        "[...document.querySelectorAll('#metrics-charts rect.bar')]"
+        ".some(bar => bar.getBBox().height > 0)"
+    )
+    assert "5.0%" in browser.evaluate("document.querySelector('#metrics-table').textContent")
+    assert_everything_loaded_locally(browser, server)
+    browser.screenshot(SCREENSHOTS / "admin-recommendation-metrics.png")
