@@ -37,6 +37,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python -m benchmarks.recommender
+	$(BIN)/python -m benchmarks.impressions
 
 $(VENV)/.installed-load: requirements-load.txt | $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-load.txt

@@ -9,13 +9,15 @@ viewing), in their transaction, so a click (which has no history table) is never
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, delete, insert, or_, select
+from sqlalchemy import ColumnElement, delete, insert, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
@@ -53,6 +55,9 @@ IMPRESSIONS_DROPPED_TOTAL = Counter(
 
 # Rows deleted per statement when pruning: short transactions on a big table.
 PRUNE_BATCH_SIZE = 10_000
+
+# False while the user's actions are not responses to what they were shown (an import).
+_attributing_outcomes: ContextVar[bool] = ContextVar("attributing_outcomes", default=True)
 
 
 def current_model_version() -> str:
@@ -120,6 +125,10 @@ def record_impressions(
     # read each one again (N+1). Nothing in this transaction changed them.
     session.expire_on_commit = False
     try:
+        if session.get_bind().dialect.name == "postgresql":
+            # Telemetry: a crash may lose the last moment's impressions, but the GET does
+            # not wait for the WAL to reach the disk (the commit's fsync was most of its cost).
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
         session.execute(
             insert(RecommendationImpression).values(cold_start=_is_cold_start(user_id)), rows
         )
@@ -138,6 +147,17 @@ def record_impressions(
 
 
 # --- outcomes ------------------------------------------------------------------------------
+
+
+@contextmanager
+def outcomes_not_attributed() -> Iterator[None]:
+    """Library changes made inside are not outcomes of any impression: an imported history
+    says what the user did elsewhere, not how they answered our recommendations."""
+    token = _attributing_outcomes.set(False)
+    try:
+        yield
+    finally:
+        _attributing_outcomes.reset(token)
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,8 @@ def record_outcome(
     id, or None when no impression qualifies. Part of the caller's transaction."""
     if kind not in OUTCOME_KINDS:
         raise ValueError(f"unknown outcome kind {kind!r}")
+    if not _attributing_outcomes.get():
+        return None
     when = at or utcnow()
     impression = latest_impression(user_id, movie_id, when)
     if impression is None:

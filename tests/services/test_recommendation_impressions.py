@@ -21,6 +21,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.services.imports.importer import import_file
 from app.services.recommendation.batches import save_batch
 from app.services.recommendation.ranking import RecommendedMovie
 from tests.factories import auth_headers, make_entry, make_movie, make_user
@@ -354,3 +355,14 @@ def test_impressions_and_outcomes_are_counted_for_prometheus(
         sample("recommendation_outcomes_total", **labels, outcome="rating_7_plus")
         == rated_before + 1
     )
+
+
+def test_an_imported_history_is_not_an_outcome(app: Flask) -> None:
+    user = make_user(app)
+    movie = make_movie(app, tmdb_id=910001, title="Imported One", release_date=date(2001, 1, 1))
+    shown(app, user, movie, days_ago=1)
+    export = "Title,Year,tmdbID,imdbID,Rating10,WatchedDate,Review\nImported One,2001,910001,,9,,\n"
+    with app.app_context():
+        finished = import_file(user.id, data=export.encode(), filename="export.csv")
+        assert finished.status == "completed" and finished.counts["created"] >= 1
+    assert outcomes(app) == []

@@ -36,6 +36,7 @@ from app.services.imports.formats import (
     read_history,
 )
 from app.services.imports.matching import MovieMatcher
+from app.services.recommendation_impressions import outcomes_not_attributed
 
 COUNT_NAMES = (
     "rows_read",
@@ -168,9 +169,10 @@ def run_import(import_id: int) -> Import:
     matcher = MovieMatcher()
     try:
         for index in range(entry.rows_done, len(history.rows)):
-            outcome, problem = apply_row(
-                entry.user_id, entry.on_conflict, history.rows[index], matcher
-            )
+            with outcomes_not_attributed():
+                outcome, problem = apply_row(
+                    entry.user_id, entry.on_conflict, history.rows[index], matcher
+                )
             record_outcome(entry, outcome, problem)
             entry.rows_done = index + 1
             db.session.commit()
