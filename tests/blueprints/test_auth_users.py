@@ -18,6 +18,7 @@ from app.models import (
     Movie,
     Rating,
     RecommendationFeedback,
+    RecommendationImpression,
     User,
     UserProfile,
     WatchHistory,
@@ -56,6 +57,16 @@ def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> No
         comment=f"comment by {tag}",
     )
     with app.app_context():
+        db.session.add(
+            RecommendationImpression(
+                user_id=user.id,
+                movie_id=second.id,
+                rank=1,
+                recommendation_type="hybrid",
+                model_version="test",
+                cold_start=False,
+            )
+        )
         db.session.add(
             Import(user_id=user.id, source="imdb", payload=b"Const\n", counts={}, problems=[])
         )
