@@ -171,6 +171,10 @@ def latest_impression(user_id: int, movie_id: int, at: datetime) -> AttributedIm
     """The latest impression of the movie shown to the user in the attribution window
     ending at `at` (RECOMMENDATION_OUTCOME_WINDOW_DAYS), or None."""
     window = timedelta(days=int(current_app.config["RECOMMENDATION_OUTCOME_WINDOW_DAYS"]))
+    try:
+        since = at - window
+    except OverflowError:  # a viewing dated in year 1: nothing was shown before it
+        return None
     row = db.session.execute(
         select(
             RecommendationImpression.id,
@@ -180,7 +184,7 @@ def latest_impression(user_id: int, movie_id: int, at: datetime) -> AttributedIm
         .where(
             RecommendationImpression.user_id == user_id,
             RecommendationImpression.movie_id == movie_id,
-            RecommendationImpression.shown_at >= at - window,
+            RecommendationImpression.shown_at >= since,
             RecommendationImpression.shown_at <= at,
         )
         .order_by(RecommendationImpression.shown_at.desc(), RecommendationImpression.id.desc())
