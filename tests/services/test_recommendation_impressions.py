@@ -24,6 +24,7 @@ from app.models import (
 from app.services.imports.importer import import_file
 from app.services.recommendation.batches import save_batch
 from app.services.recommendation.ranking import RecommendedMovie
+from app.services.recommendation_impressions import record_outcome
 from tests.factories import auth_headers, make_entry, make_movie, make_user
 from tests.query_count import recorded_statements
 
@@ -366,3 +367,16 @@ def test_an_imported_history_is_not_an_outcome(app: Flask) -> None:
         finished = import_file(user.id, data=export.encode(), filename="export.csv")
         assert finished.status == "completed" and finished.counts["created"] >= 1
     assert outcomes(app) == []
+
+
+def test_a_dismissal_is_attributed_like_any_other_outcome(app: Flask) -> None:
+    # DELETE recommendations/{id}/ records "dismiss" through record_outcome.
+    user = make_user(app)
+    recent, old = make_movie(app), make_movie(app)
+    impression = shown(app, user, recent, days_ago=3)
+    shown(app, user, old, days_ago=8)
+    with app.app_context():
+        assert record_outcome(user.id, recent.id, "dismiss") is not None
+        assert record_outcome(user.id, old.id, "dismiss") is None
+        db.session.commit()
+    assert outcomes(app) == [(impression, "dismiss", None)]
