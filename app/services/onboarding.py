@@ -29,6 +29,7 @@ from app.services.recommendation.onboarding import (
     select_onboarding,
 )
 
+
 @dataclass(frozen=True)
 class OnboardingMovie:
     """A film of the onboarding list and why it is there."""

@@ -24,6 +24,7 @@ from app.services.demo import seed_demo
 from app.services.recommender import rebuild_item_model
 from tests.factories import auth_headers, make_entry, make_genre, make_movie, make_user
 from tests.helpers import assert_problem
+from tests.query_count import recorded_statements
 
 URL = "/api/v1/recommendations/onboarding/"
 RECOMMENDATIONS = "/api/v1/recommendations/"
@@ -190,6 +191,23 @@ def test_with_nothing_learned_yet_it_spreads_popular_films_over_genres_and_decad
         "A well-known Western film of the 1960s",
     ]
     assert [item["decade"] for item in proposed] == [2010, 2010, 1960]
+
+
+def test_the_list_runs_the_same_queries_whatever_its_length(
+    app: Flask, client: FlaskClient, headers: dict[str, str]
+) -> None:
+    genres = [make_genre(app) for _ in range(4)]
+    for n in range(24):
+        make_movie(app, genres=[genres[n % 4]], popularity=100.0 - n)
+    with app.app_context():
+        rebuild_item_model()
+    onboarding(client, headers)  # the catalogue arrays are loaded once, then cached
+    counts = []
+    for limit in (4, 20):
+        with recorded_statements(app) as statements:
+            assert len(onboarding(client, headers, f"limit={limit}")) == limit
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
 
 
 def test_it_needs_a_token(client: FlaskClient) -> None:

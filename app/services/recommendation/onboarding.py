@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue
+from app.services.recommendation.ranking import rank_positions
 
 # How many films the list holds unless asked otherwise.
 DEFAULT_SIZE = 20
@@ -36,6 +37,7 @@ REDUNDANCY_WEIGHT = 0.75
 UNINFORMATIVE = 0.5
 
 UNKNOWN = -1
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,11 @@ def fame(catalogue: Catalogue) -> np.ndarray:
 
 def decades(release_day: np.ndarray) -> np.ndarray:
     """The first year of each film's decade (1994 -> 1990), UNKNOWN without a release date."""
-    years = np.full(release_day.shape, UNKNOWN, dtype=np.int64)
-    for index, day in enumerate(release_day):
-        if np.isfinite(day):
-            years[index] = date.fromordinal(int(day)).year // 10 * 10
-    return years
+    days = np.asarray(release_day, dtype=np.float64)
+    known = np.isfinite(days)
+    since_epoch = np.where(known, days, EPOCH_ORDINAL) - EPOCH_ORDINAL
+    years = since_epoch.astype("int64").astype("datetime64[D]").astype("datetime64[Y]")
+    return np.where(known, (years.astype(np.int64) + 1970) // 10 * 10, UNKNOWN)
 
 
 def informativeness(similarity: sp.csr_matrix | None, pool: np.ndarray) -> np.ndarray:
@@ -92,12 +94,12 @@ def pairwise_similarity(similarity: sp.csr_matrix | None, pool: np.ndarray) -> n
     return symmetric / strongest if strongest > 0 else symmetric
 
 
-def best_known(catalogue: Catalogue, candidates: np.ndarray, size: int) -> np.ndarray:
-    """The `size` best-known candidate positions, best first (ties by movie id)."""
-    positions = np.flatnonzero(candidates)
-    known = fame(catalogue)[positions]
-    order = np.lexsort((catalogue.movie_ids[positions], -known))
-    return positions[order[:size]]
+def best_known(
+    catalogue: Catalogue, candidates: np.ndarray, known: np.ndarray, size: int
+) -> np.ndarray:
+    """The `size` best-known candidate positions (by `known`), best first, ties by movie id."""
+    ranked = rank_positions(np.flatnonzero(candidates), known, catalogue.movie_ids, size)
+    return ranked[:size]
 
 
 def slot_genre(genres: np.ndarray, covered: np.ndarray, rarity: np.ndarray) -> int:
@@ -123,7 +125,8 @@ def select_onboarding(
     """
     if size <= 0 or catalogue.size == 0:
         return []
-    pool = best_known(catalogue, candidates, max(pool_size, size))
+    known = fame(catalogue)
+    pool = best_known(catalogue, candidates, known, max(pool_size, size))
     if pool.size == 0:
         return []
     genres = catalogue.genre_matrix[pool] > 0
@@ -131,7 +134,7 @@ def select_onboarding(
     decade_of = decades(catalogue.release_day[pool])
     decade_values, decade_index = np.unique(decade_of, return_inverse=True)
     dated = decade_of != UNKNOWN
-    base = fame(catalogue)[pool] * informativeness(similarity, pool)
+    base = known[pool] * informativeness(similarity, pool)
     pairs = pairwise_similarity(similarity, pool)
     rarity = genres.sum(axis=0)
 
