@@ -22,6 +22,7 @@ from app.models import (
     WatchlistEntry,
 )
 from app.services.recommendation import loading, state
+from app.services.recommendation.catalogue_arrays import Catalogue
 from app.services.recommendation.onboarding import (
     DEFAULT_SIZE,
     UNKNOWN,
@@ -68,30 +69,16 @@ def list_onboarding_movies(user_id: int, size: int = DEFAULT_SIZE) -> list[Onboa
     if profile is None:
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
     catalogue, watermark = state.current_catalogue()
-    owned = db.session.scalars(owned_movies_statement(), {"user_id": user_id}).all()
-    candidates = np.ones(catalogue.size, dtype=bool)
-    if not profile.mature_content:
-        candidates &= ~catalogue.adult
-    owned_positions = catalogue.positions(list(owned))
-    candidates[owned_positions[owned_positions >= 0]] = False
+    candidates = candidate_mask(catalogue, user_id, mature_content=bool(profile.mature_content))
     similarity = state.current_similarity(catalogue, watermark)
     picks = select_onboarding(catalogue, candidates, similarity, size)
-    if not picks:
-        return []
-    movies = {
-        movie.id: movie
-        for movie in db.session.scalars(
-            select(Movie)
-            .where(Movie.id.in_([pick.movie_id for pick in picks]), Movie.deleted_at.is_(None))
-            .options(selectinload(Movie.genres))
-        )
-    }
+    movies = load_movies([pick.movie_id for pick in picks])
     results: list[OnboardingMovie] = []
     for pick in picks:
         movie = movies.get(pick.movie_id)
         if movie is None:  # removed since the catalogue arrays were cached
             continue
-        genre_tmdb_id = int(catalogue.genre_tmdb_ids[pick.genre]) if pick.genre != UNKNOWN else 0
+        genre_tmdb_id = int(catalogue.genre_tmdb_ids[pick.genre]) if pick.genre != UNKNOWN else None
         results.append(
             OnboardingMovie(
                 rank=len(results) + 1,
@@ -102,3 +89,26 @@ def list_onboarding_movies(user_id: int, size: int = DEFAULT_SIZE) -> list[Onboa
             )
         )
     return results
+
+
+def candidate_mask(catalogue: Catalogue, user_id: int, *, mature_content: bool) -> np.ndarray:
+    """Catalogue positions the user may be shown: not already theirs, adult only if allowed."""
+    candidates = np.ones(catalogue.size, dtype=bool)
+    if not mature_content:
+        candidates &= ~catalogue.adult
+    owned = db.session.scalars(owned_movies_statement(), {"user_id": user_id}).all()
+    positions = catalogue.positions(list(owned))
+    candidates[positions[positions >= 0]] = False
+    return candidates
+
+
+def load_movies(movie_ids: list[int]) -> dict[int, Movie]:
+    """The live movies among `movie_ids`, with their genres, by id (two queries; none for [])."""
+    if not movie_ids:
+        return {}
+    statement = (
+        select(Movie)
+        .where(Movie.id.in_(movie_ids), Movie.deleted_at.is_(None))
+        .options(selectinload(Movie.genres))
+    )
+    return {movie.id: movie for movie in db.session.scalars(statement)}

@@ -180,7 +180,7 @@ def select_onboarding(
 
 
 def describe_pick(pick: OnboardingPick, genre_names: list[str]) -> str:
-    """Why the film is on the list, e.g. "A well-known Western of the 1960s"."""
+    """Why the film is on the list, e.g. "A well-known Western film of the 1960s"."""
     genre = genre_names[pick.genre] if pick.genre != UNKNOWN else ""
     subject = f"{genre} film" if genre else "film"
     era = f" of the {pick.decade}s" if pick.decade != UNKNOWN else ""
