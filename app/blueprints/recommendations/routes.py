@@ -92,7 +92,8 @@ class Onboarding(MethodView):
         same films and explained by them, instead of what is popular. The films are well
         known and spread over genres, decades and the audiences that like them; each says
         which genre and decade it stands for. Films you already have (favourites, ratings,
-        watchlist, history, feedback) are left out, so asking again proposes new ones.
+        watchlist, history, feedback) are left out: once you rate some, others take their
+        place.
         """
         results = onboarding.list_onboarding_movies(current_user_id(), args["limit"])
         return {"count": len(results), "results": results}
