@@ -91,8 +91,10 @@ def on_starting(server: Any) -> None:
 
 
 def _preloaded_app(server: Any) -> Any:
-    """The Flask app the master loaded (None when preload_app is off)."""
-    return getattr(server.app, "callable", None)
+    """The API's Flask app the master loaded (None when preload_app is off, or when this
+    config serves another app, like the load test's bare route)."""
+    app = getattr(server.app, "callable", None)
+    return app if "sqlalchemy" in getattr(app, "extensions", {}) else None
 
 
 def when_ready(server: Any) -> None:
