@@ -550,3 +550,14 @@ def test_list_filters_by_genre_and_refuses_unknown_orderings(
 )
 def test_every_ratings_operation_needs_a_token(client: FlaskClient, method: str, path: str) -> None:
     assert_problem(getattr(client, method)(path, json={"rating": 5}), 401, "not_authenticated")
+
+
+def test_the_openapi_document_gives_the_rating_as_a_number_in_half_steps(
+    client: FlaskClient,
+) -> None:
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+
+    for name in ("RatingCreate", "RatingReplace", "RatingPatch", "Rating", "ExportedRating"):
+        rating = schemas[name]["properties"]["rating"]
+        assert (rating["type"], rating["minimum"], rating["maximum"]) == ("number", 1, 10), name
+        assert rating["multipleOf"] == 0.5 and rating["example"] == 7.5, name
