@@ -190,11 +190,11 @@ def test_a_generated_client_runs_the_whole_journey(
     assert isinstance(favorite.parsed, m.Favorite)
     assert favorite.parsed.movie.id == first.id
     rating = operation(api, "favorites", "create_rating").sync_detailed(
-        client=client, body=m.RatingCreate(movie=catalogue[1].id, rating=9, review="Loved it.")
+        client=client, body=m.RatingCreate(movie=catalogue[1].id, rating=8.5, review="Loved it.")
     )
     assert rating.status_code == 201, rating.content
     assert isinstance(rating.parsed, m.Rating)
-    assert (rating.parsed.movie.id, rating.parsed.rating) == (catalogue[1].id, 9)
+    assert (rating.parsed.movie.id, rating.parsed.rating) == (catalogue[1].id, 8.5)
     duplicate = operation(api, "favorites", "create_favorite").sync_detailed(
         client=client, body=m.FavoriteCreate(movie=first.id)
     )

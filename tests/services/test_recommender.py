@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ def favorite(app: Flask, user: User, *movies: Movie) -> None:
     add(app, *(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies))
 
 
-def rate(app: Flask, user: User, movie: Movie, value: int) -> None:
+def rate(app: Flask, user: User, movie: Movie, value: int | Decimal) -> None:
     add(app, Rating(user_id=user.id, movie_id=movie.id, rating=value))
 
 
@@ -115,6 +116,26 @@ def test_liked_genres_rank_first_and_explanations_name_the_liked_movies(
         assert result.recommendation_type == "content_based"
         assert "Science Fiction" in result.explanation
         assert "Alien" in result.explanation and "Blade Runner" in result.explanation
+
+
+def test_a_half_step_of_7_or_more_is_liked_and_one_below_7_is_not(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    scifi, comedy = genres["Science Fiction"], genres["Comedy"]
+    arrival = make_movie(app, title="Arrival", genres=[scifi])
+    mamma_mia = make_movie(app, title="Mamma Mia", genres=[comedy])
+    liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
+    others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
+    user = make_user(app)
+    rate(app, user, arrival, Decimal("7.5"))
+    rate(app, user, mamma_mia, Decimal("6.5"))
+
+    results = recommend(app, user, limit=6)
+
+    assert set(ids(results[:3])) == {movie.id for movie in liked_genre}
+    assert set(ids(results[3:])) == {movie.id for movie in others}
+    assert all("Arrival" in result.explanation for result in results[:3])
+    assert not any("Mamma Mia" in result.explanation for result in results)
 
 
 def test_every_result_has_a_known_type_a_confidence_in_0_1_and_an_explanation(
