@@ -107,9 +107,7 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(
         metadata={
             "description": "Messages for each invalid field",
-            "example": {
-                "rating": ["Must be greater than or equal to 1 and less than or equal to 10."]
-            },
+            "example": {"rating": ["Rating must be between 1 and 10 in steps of 0.5."]},
         }
     )
 

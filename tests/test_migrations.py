@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from flask_migrate import upgrade
-from sqlalchemy import text
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy.exc import IntegrityError
 
 from app import create_app
 from app.extensions import db
-from app.models import Base, built_on
+from app.models import Base, Rating, built_on
 from tests.fake_tmdb import FakeTMDb
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -55,3 +59,107 @@ def test_skeleton_backfill_keeps_existing_look_alike_accounts(
             ).all()
         db.engine.dispose()
     assert rows == [(1, "alice", "alice"), (2, "\u0430lice", "alice#2"), (3, "bob", "bob")]
+
+
+# --- 0006: ratings in half steps -----------------------------------------------------------
+
+HALF_STEPS = "0006_ratings_in_half_steps"
+SCRATCH_POSTGRES_DATABASE = "test_ratings_migrations"
+
+
+@pytest.fixture
+def scratch_database_url(app: Flask, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the suite's kind: a SQLite file, or on PostgreSQL a database of
+    its own (the suite's schema stays untouched)."""
+    with app.app_context():
+        suite_url = db.engine.url
+    if suite_url.get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'half_steps.db'}"
+        return
+    admin = create_engine(suite_url, isolation_level="AUTOCOMMIT")
+    drop = text(f"DROP DATABASE IF EXISTS {SCRATCH_POSTGRES_DATABASE} WITH (FORCE)")
+    with admin.connect() as connection:
+        connection.execute(drop)
+        connection.execute(text(f"CREATE DATABASE {SCRATCH_POSTGRES_DATABASE}"))
+    try:
+        scratch = suite_url.set(database=SCRATCH_POSTGRES_DATABASE)
+        yield scratch.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(drop)
+        admin.dispose()
+
+
+def stored_ratings(connection: Connection) -> list[tuple[int, Decimal]]:
+    """Every rating read through the model's column type (NUMERIC as Decimal)."""
+    ratings = Rating.__table__.c
+    statement = select(ratings.id, ratings.rating).order_by(ratings.id)
+    return [(row.id, row.rating) for row in connection.execute(statement)]
+
+
+def insert_rating(connection: Connection, rating_id: int, movie_id: int, rating: object) -> None:
+    """Raw SQL: no schema or model between the value and the database's constraint."""
+    connection.execute(
+        text(
+            "INSERT INTO ratings (id, user_id, movie_id, rating) VALUES (:id, 1, :movie, :rating)"
+        ),
+        {"id": rating_id, "movie": movie_id, "rating": rating},
+    )
+
+
+def test_half_steps_migration_keeps_integer_ratings_and_refuses_quarter_steps(
+    scratch_database_url: str, fake_tmdb: FakeTMDb
+) -> None:
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=scratch_database_url, TMDB_BASE_URL=fake_tmdb.base_url
+    )
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0005")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, username, username_skeleton, date_joined) "
+                    "VALUES (1, 'u1@example.com', 'rater', 'rater', '2026-01-01 00:00:00')"
+                )
+            )
+            for movie_id in range(1, 6):
+                connection.execute(
+                    text("INSERT INTO movies (id, tmdb_id, title) VALUES (:id, :id, 'Film')"),
+                    {"id": movie_id},
+                )
+            for rating_id, rating in [(1, 1), (2, 7), (3, 10)]:
+                insert_rating(connection, rating_id, rating_id, rating)
+
+        upgrade(directory=str(MIGRATIONS_DIR), revision=HALF_STEPS)
+        with db.engine.begin() as connection:
+            insert_rating(connection, 4, 4, 7.5)
+        with db.engine.connect() as connection:
+            migrated = stored_ratings(connection)
+        refusals = []
+        for value in (7.25, 0.5, 10.5):  # raw SQL, as exact binary floats
+            with pytest.raises(IntegrityError) as refused, db.engine.begin() as connection:
+                insert_rating(connection, 5, 5, value)
+            refusals.append("ck_ratings_rating_scale" in str(refused.value))
+
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0005")
+        with db.engine.connect() as connection:
+            downgraded = connection.execute(
+                text("SELECT id, rating FROM ratings ORDER BY id")
+            ).all()
+        db.engine.dispose()
+
+    assert migrated == [
+        (1, Decimal("1.0")),
+        (2, Decimal("7.0")),
+        (3, Decimal("10.0")),
+        (4, Decimal("7.5")),
+    ]
+    assert all(isinstance(rating, Decimal) for _, rating in migrated)
+    assert refusals == [True, True, True]
+    # Down again, half steps round down: a liked 7.5 stays a liked 7.
+    assert [(rating_id, int(rating)) for rating_id, rating in downgraded] == [
+        (1, 1),
+        (2, 7),
+        (3, 10),
+        (4, 7),
+    ]

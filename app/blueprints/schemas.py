@@ -4,12 +4,19 @@ a recommendation...), and the input fields they share."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 
+from app.models.library import RATING_MAX, RATING_MIN, RATING_RULE, RATING_STEP, rating_on_scale
+
 # An instant as every timestamp field shows it in the OpenAPI document.
 TIMESTAMP_EXAMPLE = "2024-05-04T18:30:00+00:00"
+RATING_DESCRIPTION = (
+    f"From {RATING_MIN} to {RATING_MAX} in steps of {RATING_STEP} (TMDb's scale); a JSON "
+    "number, always answered with one decimal (7.5, 8.0). 7 or more counts as liked."
+)
 
 
 class UTCAwareDateTime(ma.fields.AwareDateTime):
@@ -30,6 +37,33 @@ class UTCAwareDateTime(ma.fields.AwareDateTime):
             return loaded.astimezone(UTC)
         except OverflowError:
             raise self.make_error("out_of_range") from None
+
+
+class HalfStepRating(ma.fields.Field[Decimal]):
+    """A rating: a JSON number in (7.5 or 8; not "8", not true), the exact Decimal to the
+    service, a JSON number out (7.5, 8.0: a Decimal would be sent as a string)."""
+
+    default_error_messages = {"invalid": RATING_RULE}
+
+    def __init__(self, **kwargs: Any) -> None:
+        documented = {
+            "type": "number",
+            "minimum": RATING_MIN,
+            "maximum": RATING_MAX,
+            "multipleOf": float(RATING_STEP),
+            "description": RATING_DESCRIPTION,
+            "example": 7.5,
+        }
+        super().__init__(metadata={**documented, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        exact = rating_on_scale(value)
+        if exact is None:
+            raise self.make_error("invalid")
+        return exact
+
+    def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else float(value)
 
 
 class GenreSchema(ma.Schema):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from numbers import Integral, Real
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
+    Numeric,
     Text,
     UniqueConstraint,
 )
@@ -21,9 +23,39 @@ if TYPE_CHECKING:
     from app.models.movies import Movie
     from app.models.users import User
 
+REVIEW_MAX_LENGTH = 5000
+
+# The specification's scale (TMDb's own): 1 to 10 in steps of 0.5, stored exactly.
 RATING_MIN = 1
 RATING_MAX = 10
-REVIEW_MAX_LENGTH = 5000
+RATING_STEP = Decimal("0.5")
+ONE_DECIMAL_PLACE = Decimal("0.1")  # NUMERIC(3, 1)
+RATING_RULE = f"Rating must be between {RATING_MIN} and {RATING_MAX} in steps of {RATING_STEP}."
+# Portable (SQLite and PostgreSQL): a half step doubled is a whole number.
+RATING_SCALE_CHECK = (
+    f"rating >= {RATING_MIN} AND rating <= {RATING_MAX} "
+    f"AND CAST(rating * 2 AS INTEGER) = rating * 2"
+)
+
+
+def rating_on_scale(value: object) -> Decimal | None:
+    """`value` as the exact Decimal stored (7.5 -> Decimal("7.5")) when it is a number on the
+    rating scale, else None: the rule of RATING_SCALE_CHECK, for schemas and imports."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, Real)):
+        return None
+    # Decimal(float) is exact: the float 7.1 is not 7.1 and is refused, 7.5 is exactly 7.5.
+    if isinstance(value, Decimal):
+        exact = value
+    elif isinstance(value, Integral):
+        exact = Decimal(int(value))
+    else:
+        exact = Decimal(float(value))
+    if not exact.is_finite() or not RATING_MIN <= exact <= RATING_MAX:
+        return None
+    doubled = exact * 2
+    if doubled != doubled.to_integral_value():
+        return None
+    return exact.quantize(ONE_DECIMAL_PLACE)
 
 
 class Favorite(TimestampMixin, Base):
@@ -42,19 +74,19 @@ class Favorite(TimestampMixin, Base):
 
 
 class Rating(TimestampMixin, Base):
-    """A rating on the 1-10 integer scale, with an optional review."""
+    """A rating from 1 to 10 in steps of 0.5 (an exact NUMERIC), with an optional review."""
 
     __tablename__ = "ratings"
     __table_args__ = (
         UniqueConstraint("user_id", "movie_id"),
-        CheckConstraint(f"rating >= {RATING_MIN} AND rating <= {RATING_MAX}", name="rating_range"),
+        CheckConstraint(RATING_SCALE_CHECK, name="rating_scale"),
         Index("ix_ratings_user_created", "user_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
-    rating: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[Decimal] = mapped_column(Numeric(3, 1))
     review: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="ratings")

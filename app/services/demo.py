@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import delete, select
 
@@ -30,13 +31,13 @@ COMMUNITY_SEED = 20240601
 COMMUNITY_EMAIL_DOMAIN = "example.invalid"
 COMMUNITY_USERNAME_PREFIX = "demo-community-"
 
-# The demo user likes science fiction: (TMDb id, rating 1-10, also a favourite).
-DEMO_USER_LIBRARY: list[tuple[int, int, bool]] = [
+# The demo user likes science fiction: (TMDb id, rating 1-10 in steps of 0.5, a favourite).
+DEMO_USER_LIBRARY: list[tuple[int, float, bool]] = [
     (603, 9, True),  # The Matrix
     (27205, 9, True),  # Inception
     (157336, 8, True),  # Interstellar
     (11, 9, False),  # Star Wars
-    (78, 8, False),  # Blade Runner
+    (78, 7.5, False),  # Blade Runner: a half step, still liked (7 or more)
 ]
 
 GenreTest = Callable[[set[str]], bool]
@@ -72,7 +73,7 @@ class SeedSummary:
 @dataclass(frozen=True)
 class Interaction:
     tmdb_id: int
-    rating: int | None  # None: a favourite without a rating
+    rating: float | None  # 1-10 in steps of 0.5 (exact as a float); None: a favourite only
     favorite: bool
 
 
@@ -177,7 +178,8 @@ def _add_missing(
             db.session.add(Favorite(user_id=user_id, movie_id=movie_id))
             added += 1
         if interaction.rating is not None and movie_id not in rated:
-            db.session.add(Rating(user_id=user_id, movie_id=movie_id, rating=interaction.rating))
+            rating = Decimal(interaction.rating)  # exact: half steps are binary fractions
+            db.session.add(Rating(user_id=user_id, movie_id=movie_id, rating=rating))
             added += 1
     db.session.flush()
     return added

@@ -8,6 +8,7 @@ transaction, and each public function that writes commits its own unit of work.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, select, update
@@ -17,7 +18,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Favorite, Genre, Movie, Rating, Recommendation, User, WatchlistEntry
-from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
+from app.models.library import RATING_RULE, REVIEW_MAX_LENGTH, rating_on_scale
 from app.services import catalogue
 from app.services.pagination import Page, paginate
 from app.services.recommendation.staleness import mark_recommendations_stale
@@ -197,17 +198,13 @@ def is_favorited(user_id: int, movie_id: int) -> bool:
 # --- ratings -------------------------------------------------------------------------------
 
 
-def check_rating(rating: int) -> None:
-    """ValidationFailed unless `rating` is an integer from 1 to 10."""
-    if (
-        isinstance(rating, bool)
-        or not isinstance(rating, int)
-        or not (RATING_MIN <= rating <= RATING_MAX)
-    ):
-        raise ValidationFailed(
-            f"A rating is an integer from {RATING_MIN} to {RATING_MAX}.",
-            errors={"rating": [f"Must be an integer from {RATING_MIN} to {RATING_MAX}."]},
-        )
+def check_rating(rating: Decimal | float) -> Decimal:
+    """`rating` as the exact Decimal stored; ValidationFailed unless it is from 1 to 10 in
+    steps of 0.5."""
+    exact = rating_on_scale(rating)
+    if exact is None:
+        raise ValidationFailed(RATING_RULE, errors={"rating": [RATING_RULE]})
+    return exact
 
 
 def check_review(review: str) -> None:
@@ -266,7 +263,7 @@ def _after_rating_change(user_id: int, movie_id: int, *, rated: bool, unwatch: b
 def rate_movie(
     user_id: int,
     *,
-    rating: int,
+    rating: Decimal | float,
     review: str = "",
     movie_id: int | None = None,
     tmdb_id: int | None = None,
@@ -276,15 +273,15 @@ def rate_movie(
 
     Marks the user's recommendation of the movie, if any, as rated. Commits.
     """
-    check_rating(rating)
+    exact = check_rating(rating)
     check_review(review)
     movie = resolve_movie(movie_id, tmdb_id)
     entry = _insert_entry(
-        Rating(user_id=user_id, movie_id=movie.id, rating=rating, review=review),
+        Rating(user_id=user_id, movie_id=movie.id, rating=exact, review=review),
         f"You have already rated movie {movie.id}: update that rating instead.",
         "already_rated",
     )
-    record_outcome(user_id, movie.id, "rating", rating=rating)
+    record_outcome(user_id, movie.id, "rating", rating=float(exact))
     _after_rating_change(user_id, movie.id, rated=True, unwatch=remove_from_watchlist)
     db.session.commit()
     return _load_movie(entry)
@@ -294,19 +291,18 @@ def update_rating(
     user_id: int,
     rating_id: int,
     *,
-    rating: int | None = None,
+    rating: Decimal | float | None = None,
     review: str | None = None,
     remove_from_watchlist: bool = False,
 ) -> Rating:
     """Change the score and/or review of one of the user's ratings (None: unchanged). Commits."""
-    if rating is not None:
-        check_rating(rating)
+    exact = None if rating is None else check_rating(rating)
     if review is not None:
         check_review(review)
     entry = get_rating(user_id, rating_id)
-    if rating is not None:
-        entry.rating = rating
-        record_outcome(user_id, entry.movie_id, "rating", rating=rating)
+    if exact is not None:
+        entry.rating = exact
+        record_outcome(user_id, entry.movie_id, "rating", rating=float(exact))
     if review is not None:
         entry.review = review
     _after_rating_change(user_id, entry.movie_id, rated=True, unwatch=remove_from_watchlist)

@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -638,3 +639,25 @@ def test_csrf_token_appears_in_every_form_of_a_list_page(staff_client: FlaskClie
     assert forms
     for form in forms:
         assert csrf_token_in(form)
+
+
+def test_ratings_show_half_steps_and_filter_on_them(app: Flask, staff_client: FlaskClient) -> None:
+    member = make_user(app)
+    titles = ["Half Step Film", "Whole Film", "Low Film"]
+    with app.app_context():
+        for title, value in zip(titles, ("7.5", "8", "6.5"), strict=True):
+            movie = make_movie(app, title=title)
+            db.session.add(Rating(user_id=member.id, movie_id=movie.id, rating=Decimal(value)))
+        db.session.commit()
+    html = staff_client.get("/admin/ratings/").text
+    equals = filter_argument(html, "Rating", "equals")
+    above = filter_argument(html, "Rating", "greater than")
+
+    assert "7.5" in html
+    assert listed_titles(staff_client.get(f"/admin/ratings/?{equals}=7.5").text, titles) == {
+        "Half Step Film"
+    }
+    assert listed_titles(staff_client.get(f"/admin/ratings/?{above}=7").text, titles) == {
+        "Half Step Film",
+        "Whole Film",
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from flask import Flask
@@ -22,8 +23,9 @@ IMPORTS = "/api/v1/favorites/imports/"
 
 @pytest.fixture
 def member_library(app: Flask) -> User:
-    """Ratings with reviews (quotes, commas, newlines), UTF-8 and comma titles, viewings with
-    a same-day rewatch, a movie rated but never logged and one without an IMDb id."""
+    """Ratings with reviews (quotes, commas, newlines) and a half step, UTF-8 and comma titles,
+    viewings with a same-day rewatch, a movie rated but never logged and one without an IMDb
+    id."""
     member = make_user(app)
     amelie = make_movie(app, title="Amélie", imdb_id="tt0211915", release_date=date(2001, 4, 25))
     tiger = make_movie(
@@ -34,7 +36,7 @@ def member_library(app: Flask) -> User:
     )
     no_imdb = make_movie(app, title="Obscure Short", release_date=date(1990, 1, 1))
     make_entry(app, Rating, member, amelie, rating=9, review='Charming, "whimsical".\nParis.')
-    make_entry(app, Rating, member, tiger, rating=6)
+    make_entry(app, Rating, member, tiger, rating=Decimal("6.5"))  # a half step
     make_entry(app, Rating, member, no_imdb, rating=4, review="Odd")
     for movie, day in ((amelie, 4), (amelie, 4), (amelie, 20), (tiger, 6)):
         make_entry(app, WatchHistory, member, movie, watched_at=datetime(2024, 1, day, tzinfo=UTC))
@@ -108,7 +110,8 @@ def test_the_letterboxd_export_has_letterboxds_columns(
 
     lines = text.splitlines()
     assert lines[0] == "Title,Year,tmdbID,imdbID,Rating10,WatchedDate,Review"
-    assert any(line.startswith('"Crouching Tiger, Hidden Dragon",2000,') for line in lines)
+    tiger = [line for line in lines if line.startswith('"Crouching Tiger, Hidden Dragon",2000,')]
+    assert tiger and all(",6.5," in line for line in tiger)  # the half step, exactly
 
 
 def test_json_stays_the_default_and_an_unknown_format_is_a_400(

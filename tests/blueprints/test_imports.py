@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -323,6 +324,59 @@ def trakt_movie(title: str, year: int, tmdb: int | None, imdb: str | None) -> di
         "title": title,
         "year": year,
         "ids": {"trakt": 1, "slug": "x", "imdb": imdb, "tmdb": tmdb},
+    }
+
+
+HALF_STEP_REFUSAL = "the rating {!r} is not from 1 to 10 in steps of 0.5"
+
+
+def test_letterboxd_rating10_keeps_half_steps_exactly_and_refuses_other_fractions(
+    app: Flask, client: FlaskClient, user: User, headers: dict[str, str]
+) -> None:
+    for tmdb_id, title in [(329865, "Arrival"), (1398, "Stalker"), (949, "Heat"), (78, "Ran")]:
+        make_movie(app, title=title, tmdb_id=tmdb_id, release_date=date(1990, 1, 1))
+    content = (
+        "Title,Year,tmdbID,imdbID,Rating10,WatchedDate,Review\n"
+        "Arrival,1990,329865,,7.5,,\n"
+        "Stalker,1990,1398,,10,,\n"
+        "Heat,1990,949,,7.25,,\n"
+        "Ran,1990,78,,0.5,,\n"
+    )
+
+    response = upload(client, headers, content, "letterboxd-import.csv")
+
+    assert response.status_code == 201, response.get_json()
+    ratings = library_of(app, user)["ratings"]
+    assert ratings == [("Arrival", Decimal("7.5"), ""), ("Stalker", Decimal("10"), "")]
+    assert [str(rating) for _, rating, _ in ratings] == ["7.5", "10.0"]
+    assert {p["title"]: p["reason"] for p in response.get_json()["problems"]} == {
+        "Heat": HALF_STEP_REFUSAL.format("7.25"),
+        "Ran": HALF_STEP_REFUSAL.format("0.5"),
+    }
+
+
+def test_imdb_ratings_are_whole_numbers_and_this_apis_own_half_steps_come_back(
+    app: Flask, client: FlaskClient, user: User, headers: dict[str, str]
+) -> None:
+    make_movie(app, title="Local Hero", imdb_id="tt0085859", release_date=date(1983, 2, 17))
+    make_movie(app, title="Arrival", imdb_id="tt2543164", release_date=date(2016, 11, 10))
+    make_movie(app, title="Heat", imdb_id="tt0113277", release_date=date(1995, 12, 15))
+    content = (
+        IMDB_HEADER
+        + imdb_row("tt0085859", "8", "Local Hero", 1983)
+        + imdb_row("tt2543164", "6.5", "Arrival", 2016)
+        + imdb_row("tt0113277", "8.4", "Heat", 1995)
+    )
+
+    response = upload(client, headers, content, "ratings.csv")
+
+    assert response.status_code == 201, response.get_json()
+    assert library_of(app, user)["ratings"] == [
+        ("Arrival", Decimal("6.5"), ""),
+        ("Local Hero", Decimal("8"), ""),
+    ]
+    assert {p["title"]: p["reason"] for p in response.get_json()["problems"]} == {
+        "Heat": HALF_STEP_REFUSAL.format("8.4")
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ def movie(app: Flask) -> Movie:
     return make_movie(app, title="Stalker")
 
 
-def stored_rating(app: Flask, rating_id: int) -> tuple[int, str] | None:
+def stored_rating(app: Flask, rating_id: int) -> tuple[Decimal, str] | None:
     with app.app_context():
         rating = db.session.get(Rating, rating_id)
         return None if rating is None else (rating.rating, rating.review)
@@ -84,8 +85,14 @@ def test_rate_by_tmdb_id_fetches_the_movie(
     assert fake_tmdb.count("/movie/11") == 1
 
 
-@pytest.mark.parametrize("value", [0, 11, -1, 7.5, 10.01, "abc", "7", True, None, [8], {}])
-def test_ratings_outside_the_integers_1_to_10_are_400_naming_the_field(
+RATING_RULE = "Rating must be between 1 and 10 in steps of 0.5."
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, 0.5, 11, 10.5, -1, 7.25, 7.1, 10.01, 0.99, 1e308, "abc", "7", "7.5", True, [8], {}],
+)
+def test_ratings_off_the_half_step_scale_are_400_stating_the_rule(
     app: Flask, client: FlaskClient, headers: dict[str, str], movie: Movie, value: Any
 ) -> None:
     body = assert_problem(
@@ -93,17 +100,48 @@ def test_ratings_outside_the_integers_1_to_10_are_400_naming_the_field(
         400,
         "validation_error",
     )
+    assert body["errors"] == {"rating": [RATING_RULE]}
+    assert count_rows(app, Rating) == 0
+
+
+def test_a_null_rating_is_400_naming_the_field(
+    app: Flask, client: FlaskClient, headers: dict[str, str], movie: Movie
+) -> None:
+    body = assert_problem(
+        client.post(RATINGS, json={"movie": movie.id, "rating": None}, headers=headers), 400
+    )
     assert list(body["errors"]) == ["rating"]
     assert count_rows(app, Rating) == 0
 
 
-@pytest.mark.parametrize("value", [1, 10])
-def test_both_ends_of_the_scale_are_accepted(
-    client: FlaskClient, headers: dict[str, str], movie: Movie, value: int
+@pytest.mark.parametrize(
+    ("value", "stored"), [(1, "1.0"), (1.5, "1.5"), (7.5, "7.5"), (9.5, "9.5"), (10, "10.0")]
+)
+def test_half_steps_from_1_to_10_are_accepted_and_stored_exactly(
+    app: Flask,
+    client: FlaskClient,
+    headers: dict[str, str],
+    movie: Movie,
+    value: float,
+    stored: str,
 ) -> None:
     response = client.post(RATINGS, json={"movie": movie.id, "rating": value}, headers=headers)
-    assert response.status_code == 201
+
+    assert response.status_code == 201, response.get_json()
     assert response.get_json()["rating"] == value
+    with app.app_context():
+        exact = db.session.get(Rating, response.get_json()["id"]).rating  # type: ignore[union-attr]
+    assert isinstance(exact, Decimal) and str(exact) == stored
+
+
+def test_a_rating_is_answered_as_a_json_number_with_one_decimal(
+    client: FlaskClient, headers: dict[str, str], movie: Movie
+) -> None:
+    response = client.post(RATINGS, json={"movie": movie.id, "rating": 8}, headers=headers)
+
+    assert '"rating":8.0' in response.get_data(as_text=True)
+    listed = client.get(RATINGS, headers=headers).get_data(as_text=True)
+    assert '"rating":8.0' in listed
 
 
 def test_a_missing_rating_is_400(
@@ -325,7 +363,7 @@ def test_put_without_a_review_empties_it(
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"review": "no score"}, {"rating": 0}, {"rating": 8.5}, {"rating": 8, "movie": 3}],
+    [{}, {"review": "no score"}, {"rating": 0}, {"rating": 8.25}, {"rating": 8, "movie": 3}],
 )
 def test_put_with_an_invalid_body_is_400_and_changes_nothing(
     app: Flask,
@@ -355,12 +393,17 @@ def test_patch_changes_only_the_fields_sent(
     assert (body["rating"], body["review"]) == (8, "Patient.")
     assert stored_rating(app, rating.id) == (8, "Patient.")
 
+    body = client.patch(path, json={"rating": 6.5}, headers=headers).get_json()
+    assert (body["rating"], body["review"]) == (6.5, "Patient.")
+    assert stored_rating(app, rating.id) == (Decimal("6.5"), "Patient.")
+
 
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
         ({}, "_schema"),
         ({"rating": 11}, "rating"),
+        ({"rating": 8.75}, "rating"),
         ({"rating": "9"}, "rating"),
         ({"user": 1}, "user"),
     ],
@@ -507,3 +550,14 @@ def test_list_filters_by_genre_and_refuses_unknown_orderings(
 )
 def test_every_ratings_operation_needs_a_token(client: FlaskClient, method: str, path: str) -> None:
     assert_problem(getattr(client, method)(path, json={"rating": 5}), 401, "not_authenticated")
+
+
+def test_the_openapi_document_gives_the_rating_as_a_number_in_half_steps(
+    client: FlaskClient,
+) -> None:
+    schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
+
+    for name in ("RatingCreate", "RatingReplace", "RatingPatch", "Rating", "ExportedRating"):
+        rating = schemas[name]["properties"]["rating"]
+        assert (rating["type"], rating["minimum"], rating["maximum"]) == ("number", 1, 10), name
+        assert rating["multipleOf"] == 0.5 and rating["example"] == 7.5, name

@@ -109,7 +109,11 @@ def test_seed_demo_builds_a_labelled_community_with_integer_ratings(
             .all()
         )
         assert len(per_member) == COMMUNITY_SIZE and min(per_member.values()) >= 11
-        values = set(db.session.scalars(select(Rating.rating).distinct()))
+        values = set(
+            db.session.scalars(
+                select(Rating.rating).where(Rating.user_id.in_([m.id for m in members])).distinct()
+            )
+        )
         assert values <= set(range(1, 11)) and all(v == int(v) for v in values)
 
 

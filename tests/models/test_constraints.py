@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -24,11 +27,26 @@ def test_duplicate_favorite_is_refused_by_the_database(app: Flask) -> None:
         insert_and_commit(app, Favorite(user_id=user.id, movie_id=movie.id))
 
 
-@pytest.mark.parametrize("value", [0, 11, -3])
-def test_rating_outside_1_to_10_is_refused_by_the_database(app: Flask, value: int) -> None:
+@pytest.mark.parametrize(
+    "value", [0, 11, -3, Decimal("7.25"), Decimal("0.5"), Decimal("10.5"), Decimal("9.9")]
+)
+def test_rating_off_the_half_step_scale_is_refused_by_the_database(
+    app: Flask, value: Decimal
+) -> None:
     user, movie = make_user(app), make_movie(app)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError) as refused:
         insert_and_commit(app, Rating(user_id=user.id, movie_id=movie.id, rating=value))
+    assert "ck_ratings_rating_scale" in str(refused.value)
+
+
+@pytest.mark.parametrize("value", ["1", "1.5", "7.5", "10"])
+def test_half_steps_from_1_to_10_are_stored_exactly(app: Flask, value: str) -> None:
+    user, movie = make_user(app), make_movie(app)
+    rating = Rating(user_id=user.id, movie_id=movie.id, rating=Decimal(value))
+    insert_and_commit(app, rating)
+    with app.app_context():
+        stored = db.session.scalar(select(Rating.rating).where(Rating.user_id == user.id))
+    assert isinstance(stored, Decimal) and stored == Decimal(value)
 
 
 def test_duplicate_rating_is_refused_by_the_database(app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -60,15 +61,33 @@ def test_entries_of_a_removed_movie_are_hidden_and_return_with_it(app: Flask) ->
         assert library.get_rating(user.id, rating.id).rating == 7
 
 
-@pytest.mark.parametrize("rating", [0, 11, 7.5, True, "8"])
-def test_rate_movie_refuses_anything_but_an_integer_from_1_to_10(app: Flask, rating: Any) -> None:
+@pytest.mark.parametrize(
+    "rating", [0, 0.5, 11, 10.5, 7.25, Decimal("7.25"), 7.1, float("nan"), True, "8"]
+)
+def test_rate_movie_refuses_anything_off_the_half_step_scale(app: Flask, rating: Any) -> None:
     user = make_user(app)
     movie = make_movie(app)
     with app.app_context():
         with pytest.raises(ValidationFailed) as raised:
             library.rate_movie(user.id, movie_id=movie.id, rating=rating)
-        assert list(raised.value.errors or {}) == ["rating"]
+        assert str(raised.value) == "Rating must be between 1 and 10 in steps of 0.5."
+        assert raised.value.errors == {"rating": [str(raised.value)]}
         assert db.session.scalar(select(func.count()).select_from(Rating)) == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"), [(7.5, "7.5"), (Decimal("9.50"), "9.5"), (8, "8.0"), (1, "1.0")]
+)
+def test_rate_movie_stores_half_steps_as_exact_decimals(
+    app: Flask, given: Any, stored: str
+) -> None:
+    user = make_user(app)
+    movie = make_movie(app)
+    with app.app_context():
+        rating = library.rate_movie(user.id, movie_id=movie.id, rating=given)
+        db.session.expire_all()
+        value = db.session.get(Rating, rating.id).rating  # type: ignore[union-attr]
+    assert isinstance(value, Decimal) and str(value) == stored
 
 
 def test_update_rating_refuses_a_review_longer_than_5000_characters(app: Flask) -> None:
@@ -81,7 +100,7 @@ def test_update_rating_refuses_a_review_longer_than_5000_characters(app: Flask) 
         assert library.get_rating(user.id, rating.id).review == "ok"
 
 
-@pytest.mark.parametrize("value", [0, 11])
+@pytest.mark.parametrize("value", [0, 11, Decimal("7.25")])
 def test_the_database_itself_refuses_out_of_range_ratings(app: Flask, value: int) -> None:
     user = make_user(app)
     movie = make_movie(app)

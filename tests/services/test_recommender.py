@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from app.services.recommender import (
     recommend_for_user,
     reset_caches,
     similar_movies,
+    warm_caches,
 )
 from tests.factories import make_genre, make_movie, make_user
 
@@ -69,7 +71,7 @@ def favorite(app: Flask, user: User, *movies: Movie) -> None:
     add(app, *(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies))
 
 
-def rate(app: Flask, user: User, movie: Movie, value: int) -> None:
+def rate(app: Flask, user: User, movie: Movie, value: int | Decimal) -> None:
     add(app, Rating(user_id=user.id, movie_id=movie.id, rating=value))
 
 
@@ -114,6 +116,26 @@ def test_liked_genres_rank_first_and_explanations_name_the_liked_movies(
         assert result.recommendation_type == "content_based"
         assert "Science Fiction" in result.explanation
         assert "Alien" in result.explanation and "Blade Runner" in result.explanation
+
+
+def test_a_half_step_of_7_or_more_is_liked_and_one_below_7_is_not(
+    app: Flask, genres: dict[str, Genre]
+) -> None:
+    scifi, comedy = genres["Science Fiction"], genres["Comedy"]
+    arrival = make_movie(app, title="Arrival", genres=[scifi])
+    mamma_mia = make_movie(app, title="Mamma Mia", genres=[comedy])
+    liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
+    others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
+    user = make_user(app)
+    rate(app, user, arrival, Decimal("7.5"))
+    rate(app, user, mamma_mia, Decimal("6.5"))
+
+    results = recommend(app, user, limit=6)
+
+    assert set(ids(results[:3])) == {movie.id for movie in liked_genre}
+    assert set(ids(results[3:])) == {movie.id for movie in others}
+    assert all("Arrival" in result.explanation for result in results[:3])
+    assert not any("Mamma Mia" in result.explanation for result in results)
 
 
 def test_every_result_has_a_known_type_a_confidence_in_0_1_and_an_explanation(
@@ -553,3 +575,27 @@ def test_similar_movies_of_a_film_newer_than_the_cached_catalogue_are_found(
     newer = make_movie(app, genres=[drama])
     with app.app_context():
         assert ids(similar_movies(newer.id)) == [older.id]
+
+
+def test_warmed_caches_leave_nothing_for_the_first_similar_movies_request_to_load(
+    app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
+    movies = [make_movie(app, title=f"Film {n}", genres=[genres["Drama"]]) for n in range(5)]
+    with app.app_context():
+        warm_caches()  # what the gunicorn master does before it forks the workers
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert similar_movies(movies[0].id, limit=3)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    # The movie's own lookup only: no catalogue fingerprint or arrays, overviews or model.
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "WHERE movies.id = " in selects[0], selects

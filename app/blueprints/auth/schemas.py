@@ -12,8 +12,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.blueprints.pagination import PageArgs
-from app.blueprints.schemas import TIMESTAMP_EXAMPLE
-from app.models.library import RATING_MAX, RATING_MIN
+from app.blueprints.schemas import TIMESTAMP_EXAMPLE, HalfStepRating
 from app.models.users import BIO_MAX_LENGTH
 from app.services.accounts import (
     EMAIL_MAX_LENGTH,
@@ -314,9 +313,7 @@ class ExportedItemSchema(ma.Schema):
 
 
 class ExportedRatingSchema(ExportedItemSchema):
-    rating = ma.fields.Integer(
-        dump_only=True, metadata={"description": f"{RATING_MIN} to {RATING_MAX}", "example": 8}
-    )
+    rating = HalfStepRating(dump_only=True)
     review = ma.fields.String(dump_only=True)
     updated_at = ma.fields.AwareDateTime(dump_only=True)
 

@@ -33,8 +33,8 @@ from app.services import library
 blp = Blueprint(
     "favorites",
     __name__,
-    description="The personal library: favourites, ratings with reviews (integers from 1 "
-    "to 10, reviews up to 5000 characters) and the watchlist. Every list is newest first, "
+    description="The personal library: favourites, ratings with reviews (from 1 to 10 in "
+    "steps of 0.5, reviews up to 5000 characters) and the watchlist. Every list is newest first, "
     "paginated, filterable by TMDb genre id and orderable by date added, title or rating.",
 )
 
@@ -116,8 +116,8 @@ class Ratings(MethodView):
     @blp.arguments(RatingWatchlistArgs, location="query")
     @blp.arguments(
         RatingCreateSchema,
-        example={"movie": 12, "rating": 8, "review": "Still holds up."},
-        description="`movie` or `tmdb_id`; `rating` an integer from 1 to 10",
+        example={"movie": 12, "rating": 7.5, "review": "Still holds up."},
+        description="`movie` or `tmdb_id`; `rating` from 1 to 10 in steps of 0.5",
     )
     @blp.response(201, RatingSchema)
     @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
@@ -174,7 +174,7 @@ class RatingById(MethodView):
     @blp.doc(operationId="updateRating")
     @login_required
     @blp.arguments(RatingWatchlistArgs, location="query")
-    @blp.arguments(RatingPatchSchema, example={"rating": 9})
+    @blp.arguments(RatingPatchSchema, example={"rating": 8.5})
     @blp.response(200, RatingSchema)
     @problem(404, "No such rating of yours")
     def patch(self, query: dict[str, Any], data: dict[str, Any], rating_id: int) -> Rating:

@@ -10,13 +10,12 @@ from marshmallow import validate
 
 from app.api import MAX_ID, ProblemSchema
 from app.blueprints.pagination import PageArgs
-from app.blueprints.schemas import TIMESTAMP_EXAMPLE, MovieSummarySchema
+from app.blueprints.schemas import TIMESTAMP_EXAMPLE, HalfStepRating, MovieSummarySchema
 from app.models.imports import CONFLICT_POLICIES, IMPORT_SOURCES
-from app.models.library import RATING_MAX, RATING_MIN, REVIEW_MAX_LENGTH
+from app.models.library import REVIEW_MAX_LENGTH
 from app.services.library import DEFAULT_ORDERING, ORDERINGS
 
 LIBRARY_ORDERINGS = tuple(ORDERINGS)
-RATING_DESCRIPTION = f"An integer from {RATING_MIN} to {RATING_MAX} (no half steps)."
 REVIEW_DESCRIPTION = f"Free text, at most {REVIEW_MAX_LENGTH} characters."
 
 
@@ -25,19 +24,6 @@ def movie_id_field(description: str) -> ma.fields.Integer:
         strict=True,
         validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": description, "example": 12},
-    )
-
-
-def rating_field(**kwargs: Any) -> ma.fields.Integer:
-    return ma.fields.Integer(
-        strict=True,
-        validate=validate.Range(
-            min=RATING_MIN,
-            max=RATING_MAX,
-            error=f"Must be an integer from {RATING_MIN} to {RATING_MAX}.",
-        ),
-        metadata={"description": RATING_DESCRIPTION, "example": 8},
-        **kwargs,
     )
 
 
@@ -129,21 +115,21 @@ class WatchlistEntryCreateSchema(MovieReferenceSchema):
 
 
 class RatingCreateSchema(MovieReferenceSchema):
-    rating = rating_field(required=True)
+    rating = HalfStepRating(required=True)
     review = review_field(load_default="")
 
 
 class RatingReplaceSchema(ma.Schema):
     """PUT: the whole rating; a missing review becomes empty."""
 
-    rating = rating_field(required=True)
+    rating = HalfStepRating(required=True)
     review = review_field(load_default="")
 
 
 class RatingPatchSchema(ma.Schema):
     """PATCH: the fields to change, at least one."""
 
-    rating = rating_field()
+    rating = HalfStepRating()
     review = review_field()
 
     @ma.validates_schema
@@ -174,9 +160,7 @@ class WatchlistEntrySchema(ma.Schema):
 class RatingSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True, metadata={"example": 17})
     movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
-    rating = ma.fields.Integer(
-        dump_only=True, metadata={"description": RATING_DESCRIPTION, "example": 8}
-    )
+    rating = HalfStepRating(dump_only=True)
     review = ma.fields.String(
         dump_only=True, metadata={"description": REVIEW_DESCRIPTION, "example": "Still holds up."}
     )

@@ -22,6 +22,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import PurePosixPath
 from typing import Any
 
+from app.models.library import rating_on_scale
+
 SOURCES = ("letterboxd", "imdb", "trakt")
 KINDS = ("rating", "viewing", "watchlist", "favorite")
 IMDB_ID = re.compile(r"tt\d{7,10}")
@@ -86,7 +88,7 @@ class HistoryRow:
     file: str
     line: int
     movie: MovieRef
-    rating: int | None = None
+    rating: Decimal | None = None  # 1 to 10 in steps of 0.5
     review: str | None = None
     watched_at: datetime | None = None
     occurrence: int = 0
@@ -354,27 +356,31 @@ def parse_timestamp(text: Any, column: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def stars_to_rating(text: str) -> int:
-    """Letterboxd's 0.5 to 5 stars in half steps, doubled to our 1-10 scale."""
+def stars_to_rating(text: str) -> Decimal:
+    """Letterboxd's 0.5 to 5 stars in half steps, doubled exactly to our 1-10 scale."""
     try:
         stars = Decimal(text)
     except InvalidOperation:
         raise InvalidRow(f"the rating {text!r} is not a number of stars") from None
     doubled = stars * 2
-    if doubled != doubled.to_integral_value() or not 1 <= doubled <= 10:
+    rating = rating_on_scale(doubled) if doubled == doubled.to_integral_value() else None
+    if rating is None:
         raise InvalidRow(f"the rating {text!r} is not 0.5 to 5 stars in half steps")
-    return int(doubled)
+    return rating
 
 
-def parse_rating10(value: Any) -> int:
+def parse_rating10(value: Any) -> Decimal:
+    """A rating out of 10, kept exactly: IMDb's and Trakt's whole numbers, or the half steps
+    of this API's own exports (Letterboxd's Rating10 column, the IMDb-style CSV)."""
     text = str(value).strip()
     try:
         number = Decimal(text)
     except InvalidOperation:
         raise InvalidRow(f"the rating {text!r} is not a number") from None
-    if number != number.to_integral_value() or not 1 <= number <= 10:
-        raise InvalidRow(f"the rating {text!r} is not a whole number from 1 to 10")
-    return int(number)
+    rating = rating_on_scale(number)
+    if rating is None:
+        raise InvalidRow(f"the rating {text!r} is not from 1 to 10 in steps of 0.5")
+    return rating
 
 
 def parse_imdb_id(text: str | None) -> str | None:

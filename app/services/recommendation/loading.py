@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Integer, bindparam, func, literal, select, true, union_all
+from sqlalchemy import Float, Integer, bindparam, cast, func, literal, select, true, union_all
 from sqlalchemy.orm import Session, scoped_session
 
 from app.errors import NotFound
@@ -107,7 +107,10 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
     dismissed_feedback = ("dislike", "not_interested")
     return union_all(
         select(literal(FAVORITE), Favorite.movie_id, literal(0)).where(Favorite.user_id == user_id),
-        select(literal(RATING), Rating.movie_id, Rating.rating).where(Rating.user_id == user_id),
+        # As a float (exact for half steps): the arithmetic needs no Decimal.
+        select(literal(RATING), Rating.movie_id, cast(Rating.rating, Float)).where(
+            Rating.user_id == user_id
+        ),
         select(literal(DISMISSED), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,
             RecommendationFeedback.feedback_type.in_(dismissed_feedback),

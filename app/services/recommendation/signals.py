@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue
 
-# A rating at or above this (1-10 scale) is a positive interaction: "liked".
+# A rating at or above this (1-10 scale, steps of 0.5) is a positive interaction: "liked".
 LIKED_RATING = 7
 # Recency decays linearly to 0 over this many days after release.
 RECENCY_DAYS = 730
@@ -140,13 +140,13 @@ def compute_signals(
 
 def user_signals_from_rows(
     catalogue: Catalogue,
-    rows: Sequence[tuple[int, int, int]],
+    rows: Sequence[tuple[int, int, float]],
     favorite_genre_tmdb_ids: Sequence[Any] = (),
     mature_content: bool = False,
 ) -> UserSignals:
     """Liked, excluded and profile genres in catalogue positions, from (kind, movie, rating)."""
     strength: dict[int, float] = {}  # movie id -> weight of its strongest positive signal
-    order_key: dict[int, int] = {}  # movie id -> how strongly liked (for naming in explanations)
+    order_key: dict[int, float] = {}  # movie id -> how strongly liked (naming in explanations)
     excluded: set[int] = set()
     for kind, movie_id, rating in rows:
         if kind == FAVORITE or (kind == RATING and rating >= LIKED_RATING):

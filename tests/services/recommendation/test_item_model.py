@@ -4,6 +4,7 @@ waits for a rebuild."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def favorite(app: Flask, user: User, *movies: Movie) -> None:
         db.session.commit()
 
 
-def rate(app: Flask, user: User, movie: Movie, value: int) -> None:
+def rate(app: Flask, user: User, movie: Movie, value: int | Decimal) -> None:
     with app.app_context():
         db.session.add(Rating(user_id=user.id, movie_id=movie.id, rating=value))
         db.session.commit()
@@ -86,6 +87,22 @@ def test_rebuild_learns_from_favorites_and_ratings_of_seven_or_more_only(
     assert (stats.users, stats.items, stats.interactions) == (2, 3, 4)
     assert model is not None
     assert set(model.keys.tolist()) == {movies[0].tmdb_id, movies[1].tmdb_id, movies[3].tmdb_id}
+
+
+def test_a_half_step_rating_of_7_5_is_a_positive_interaction_and_6_5_is_not(
+    app: Flask, drama: Genre
+) -> None:
+    movies = [make_movie(app, genres=[drama]) for _ in range(3)]
+    critic = make_user(app)
+    rate(app, critic, movies[0], Decimal("7.5"))
+    rate(app, critic, movies[1], Decimal("6.5"))  # not a positive interaction
+    rate(app, critic, movies[2], Decimal("9.5"))
+    with app.app_context():
+        stats = rebuild_item_model()
+        model = model_store().model
+    assert (stats.users, stats.items, stats.interactions) == (1, 2, 2)
+    assert model is not None
+    assert set(model.keys.tolist()) == {movies[0].tmdb_id, movies[2].tmdb_id}
 
 
 # ---- the rebuild policy ----------------------------------------------------------------------
