@@ -193,6 +193,8 @@ class Config:
     # empty: no broker, and the same jobs run in-process (from the CLI, or after the
     # response of the request that asked for them).
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+    # The queue jobs are sent to and workers read (deployments sharing a broker differ here).
+    CELERY_QUEUE = env_str("CELERY_QUEUE", "celery")
     # Run every job inline where it is enqueued (the tests; never in production).
     CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
     # A job that failed for a passing reason (TMDb or the database down) is tried again

@@ -16,6 +16,7 @@ from app.errors import DomainError, UpstreamUnavailable
 from app.services.jobs.runs import (
     record_attempt_started,
     record_failed,
+    record_nothing_to_do,
     record_progress,
     record_succeeded,
 )
@@ -53,6 +54,12 @@ def retry_countdown(retries: int) -> int:
 def describe(error: BaseException) -> str:
     detail = error.detail if isinstance(error, DomainError) else str(error)
     return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
+
+def nothing_to_do(task: Task, reason: str) -> None:
+    """The job had nothing to do: a queued one's row says why, a scheduled one leaves none."""
+    if task.request.id:
+        record_nothing_to_do(task.request.id, reason)
 
 
 @contextmanager

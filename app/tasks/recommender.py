@@ -8,7 +8,7 @@ from flask import current_app
 
 from app.services.jobs.precompute import chunks, regenerate_batches, stale_active_user_ids
 from app.services.jobs.training import interactions_since_training, retrain_due, train_model
-from app.tasks.job import job_run
+from app.tasks.job import job_run, nothing_to_do
 
 # Users regenerated between two progress reports of the precompute job.
 PROGRESS_EVERY = 20
@@ -26,6 +26,7 @@ def retrain_if_due(self: Task) -> None:
     """Retrain when JOBS_RETRAIN_AFTER_INTERACTIONS interactions arrived since the last
     training; a check that finds nothing to do leaves no job run behind."""
     if not retrain_due(current_app.config["JOBS_RETRAIN_AFTER_INTERACTIONS"]):
+        nothing_to_do(self, "Not due: too few new interactions.")
         return
     since = interactions_since_training()
     reason = "never trained" if since is None else f"{since} new interactions"
@@ -41,6 +42,7 @@ def precompute_stale(self: Task) -> None:
         config["JOBS_PRECOMPUTE_ACTIVE_DAYS"], config["JOBS_PRECOMPUTE_MAX_USERS"]
     )
     if not user_ids:
+        nothing_to_do(self, "No stale batch of a recently active user.")
         return
     with job_run(self, f"{len(user_ids)} stale user(s)") as job:
         stored = 0

@@ -50,7 +50,7 @@ def celery_settings(config: Any) -> dict[str, Any]:
     broker_url = config["CELERY_BROKER_URL"]
     return {
         # No broker: an in-memory one, which only the eager and in-process paths ever use.
-        "broker_url": broker_url or "memory://",
+        "broker_url": broker_url or "memory://localhost/",
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": BROKER_TIMEOUT_SECONDS,
         "broker_transport_options": {
@@ -64,6 +64,7 @@ def celery_settings(config: Any) -> dict[str, Any]:
             "interval_step": 0.2,
             "interval_max": 0.2,
         },
+        "task_default_queue": config["CELERY_QUEUE"],
         # Outcomes are recorded in job_runs, not in a result backend.
         "task_ignore_result": True,
         "task_always_eager": bool(config["CELERY_TASK_ALWAYS_EAGER"]),

@@ -37,6 +37,7 @@ def record_queued(task_id: str, name: str, args_summary: str) -> None:
 def record_attempt_started(task_id: str, name: str, args_summary: str, attempt: int) -> None:
     """Attempt `attempt` (1 first) of a job begins. Commits."""
     run = _run(task_id, name, args_summary)
+    run.args_summary = args_summary[:SUMMARY_MAX_LENGTH]
     run.state = "running"
     run.attempts = attempt
     run.started_at = run.started_at or utcnow()
@@ -56,6 +57,14 @@ def record_progress(task_id: str, done: int, total: int | None) -> None:
 def record_succeeded(task_id: str, result: str) -> None:
     """The job did its work. Commits."""
     _finish(task_id, "succeeded", result=result)
+
+
+def record_nothing_to_do(task_id: str, reason: str) -> None:
+    """A queued job found nothing to do: its row (if it was queued with one) says so. A
+    scheduled check that finds nothing leaves no row. Commits."""
+    run = db.session.scalar(select(JobRun).where(JobRun.task_id == task_id))
+    if run is not None:
+        _finish(task_id, "succeeded", result=reason)
 
 
 def record_failed(task_id: str, error: str, *, will_retry: bool) -> None:
