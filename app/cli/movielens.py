@@ -35,9 +35,8 @@ def import_movielens_command(directory: Path, queue: bool) -> None:
         if not broker_configured():
             raise click.UsageError("--queue needs CELERY_BROKER_URL (a broker and a worker).")
         folder = str(directory.resolve())
-        click.echo(
-            f"Queued the import of {folder}: job {enqueue(import_movielens_folder, folder, summary=folder)}."
-        )
+        job_id = enqueue(import_movielens_folder, folder, summary=folder)
+        click.echo(f"Queued the import of {folder}: job {job_id}.")
         return
     with ExitStack() as stack:
         bars: list[Any] = []
