@@ -3,6 +3,7 @@ outcome, duration) and retry passing failures with exponential back-off."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from app.services.jobs.runs import (
     record_progress,
     record_succeeded,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class RetryLater(Exception):
@@ -69,14 +72,17 @@ def job_run(task: Task, summary: str) -> Iterator[JobProgress]:
     request = task.request
     task_id = request.id or uuid()  # a task called directly has no id
     retries = int(request.retries or 0)
-    record_attempt_started(task_id, task.name, summary, retries + 1)
     progress = JobProgress(task_id)
     try:
+        record_attempt_started(task_id, task.name, summary, retries + 1)
         yield progress
     except PASSING_FAILURES as error:
         max_retries = int(current_app.config["JOBS_MAX_RETRIES"])
         will_retry = retries < max_retries and not request.called_directly
-        record_failed(task_id, describe(error), will_retry=will_retry)
+        try:
+            record_failed(task_id, describe(error), will_retry=will_retry)
+        except OperationalError:  # the database is what failed: retry all the same
+            logger.warning("job %s: could not record its failure", task_id)
         if will_retry:
             raise task.retry(
                 exc=error, countdown=retry_countdown(retries), max_retries=max_retries
