@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 TASK_MODULES = (catalogue, imports, recommender)
 # Seconds to reach the broker before a web request gives up on it (and runs the job itself).
 BROKER_TIMEOUT_SECONDS = 2.0
+VISIBILITY_TIMEOUT_SECONDS = 6 * 60 * 60
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -56,6 +57,9 @@ def celery_settings(config: Any) -> dict[str, Any]:
         "broker_transport_options": {
             "socket_timeout": BROKER_TIMEOUT_SECONDS,
             "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+            # Redis hands an unacknowledged job to another worker after this long: longer
+            # than the longest job (a large MovieLens import), or it would run twice at once.
+            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
         },
         # One quick retry when publishing: a request never hangs on a broker that is down.
         "task_publish_retry_policy": {
