@@ -61,33 +61,43 @@ def broker_app(app: Flask, queue: str, fake_tmdb: FakeTMDb) -> Flask:
 
 
 @pytest.fixture
-def worker(broker_app: Flask, queue: str, fake_tmdb: FakeTMDb) -> Iterator[subprocess.Popen[Any]]:
-    """`celery -A make_celery worker` in a subprocess, as the Procfile starts it."""
-    environment = {
-        **os.environ,
-        "APP_ENV": "development",
-        "DATABASE_URL": broker_app.config["SQLALCHEMY_DATABASE_URI"],
-        "REDIS_URL": "",
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_QUEUE": queue,
-        "TMDB_API_KEY": broker_app.config["TMDB_API_KEY"],
-        "TMDB_BASE_URL": fake_tmdb.base_url,
-        "JOBS_TMDB_SLEEP_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "celery", "-A", "make_celery", "worker", "--pool", "solo"]
-    command += ["--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"]
-    process = subprocess.Popen(
-        command,
-        cwd=REPOSITORY,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
+def start_worker(
+    broker_app: Flask, queue: str, fake_tmdb: FakeTMDb
+) -> Iterator[Callable[..., subprocess.Popen[Any]]]:
+    """Starts `celery -A make_celery worker ...` in a subprocess, as the Procfile does; every
+    worker started is stopped after the test."""
+    processes: list[subprocess.Popen[Any]] = []
+
+    def start(*options: str, **settings: str) -> subprocess.Popen[Any]:
+        environment = {
+            **os.environ,
+            "APP_ENV": "development",
+            "DATABASE_URL": broker_app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": "",
+            "CELERY_BROKER_URL": REDIS_URL,
+            "CELERY_QUEUE": queue,
+            "TMDB_API_KEY": broker_app.config["TMDB_API_KEY"],
+            "TMDB_BASE_URL": fake_tmdb.base_url,
+            "JOBS_TMDB_SLEEP_SECONDS": "0",
+            "LOG_LEVEL": "WARNING",
+            **settings,
+        }
+        command = [sys.executable, "-m", "celery", "-A", "make_celery", "worker"]
+        command += ["--pool", "solo", "--without-heartbeat", "--without-gossip"]
+        command += ["--without-mingle", "-l", "WARNING", *options]
+        process = subprocess.Popen(
+            command,
+            cwd=REPOSITORY,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
         process.send_signal(signal.SIGTERM)  # a warm shutdown: the job under way finishes
         try:
             process.wait(timeout=20)
@@ -114,8 +124,12 @@ def states(app: Flask) -> dict[str, tuple[str, int]]:
 
 
 def test_a_real_worker_runs_the_jobs_the_app_enqueues(
-    app: Flask, broker_app: Flask, worker: subprocess.Popen[Any], fake_tmdb: FakeTMDb
+    app: Flask,
+    broker_app: Flask,
+    start_worker: Callable[..., subprocess.Popen[Any]],
+    fake_tmdb: FakeTMDb,
 ) -> None:
+    worker = start_worker()
     users = [make_user(app) for _ in range(2)]
     movies = [make_movie(app, tmdb_id=tmdb_id, title="Old") for tmdb_id in (21, 22, 23)]
     for user in users:
@@ -142,3 +156,21 @@ def test_a_real_worker_runs_the_jobs_the_app_enqueues(
         stale = db.session.scalars(select(UserProfile.recommendations_stale)).all()
     assert titles == {21: tmdb_movie(21)["title"], 22: "Old", 23: "Old"}
     assert stale == [False, False]
+
+
+def test_the_scheduler_starts_the_retrain_check_on_its_own(
+    app: Flask, start_worker: Callable[..., subprocess.Popen[Any]], tmp_path: Path
+) -> None:
+    user = make_user(app)
+    movie = make_movie(app)
+    make_entry(app, Favorite, user, movie)
+
+    worker = start_worker(
+        "--beat", "--schedule", str(tmp_path / "beat-schedule"), JOBS_RETRAIN_CHECK_SECONDS="1"
+    )
+
+    # Never trained: the first check that beat sends retrains; later checks find nothing due.
+    wait_for(lambda: states(app) == {"recommender.retrain_if_due": ("succeeded", 1)}, worker)
+    with app.app_context():
+        [run] = db.session.scalars(select(JobRun)).all()
+    assert run.args_summary == "reason=never trained"
