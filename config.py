@@ -189,6 +189,40 @@ class Config:
     # often per process; 0 checks on every call.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = env_float("RECOMMENDER_CATALOGUE_CHECK_SECONDS", 10.0)
 
+    # Background jobs on Celery (docs/jobs.md). The broker, e.g. redis://127.0.0.1:6379/1;
+    # empty: no broker, and the same jobs run in-process (from the CLI, or after the
+    # response of the request that asked for them).
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+    # The queue jobs are sent to and workers read (deployments sharing a broker differ here).
+    CELERY_QUEUE = env_str("CELERY_QUEUE", "celery")
+    # Run every job inline where it is enqueued (the tests; never in production).
+    CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+    # A job that failed for a passing reason (TMDb or the database down) is tried again
+    # this many times, after 2, 4, 8... seconds (at most JOBS_RETRY_BACKOFF_MAX_SECONDS).
+    JOBS_MAX_RETRIES = env_int("JOBS_MAX_RETRIES", 5)
+    JOBS_RETRY_BACKOFF_MAX_SECONDS = env_int("JOBS_RETRY_BACKOFF_MAX_SECONDS", 600)
+    # Retraining: when this many interactions (favorites, ratings) were added since the last
+    # training (checked every JOBS_RETRAIN_CHECK_SECONDS), and every
+    # JOBS_RETRAIN_INTERVAL_SECONDS whatever happened.
+    JOBS_RETRAIN_AFTER_INTERACTIONS = env_int("JOBS_RETRAIN_AFTER_INTERACTIONS", 500)
+    JOBS_RETRAIN_CHECK_SECONDS = env_int("JOBS_RETRAIN_CHECK_SECONDS", 60)
+    JOBS_RETRAIN_INTERVAL_SECONDS = env_int("JOBS_RETRAIN_INTERVAL_SECONDS", 24 * 60 * 60)
+    # Precompute: every JOBS_PRECOMPUTE_INTERVAL_SECONDS, regenerate the stale batches of
+    # users who signed in within JOBS_PRECOMPUTE_ACTIVE_DAYS (at most
+    # JOBS_PRECOMPUTE_MAX_USERS a run, most recent first). `flask recommend --all` sends
+    # JOBS_RECOMMEND_CHUNK_SIZE users per task.
+    JOBS_PRECOMPUTE_INTERVAL_SECONDS = env_int("JOBS_PRECOMPUTE_INTERVAL_SECONDS", 300)
+    JOBS_PRECOMPUTE_ACTIVE_DAYS = env_int("JOBS_PRECOMPUTE_ACTIVE_DAYS", 14)
+    JOBS_PRECOMPUTE_MAX_USERS = env_int("JOBS_PRECOMPUTE_MAX_USERS", 2000)
+    JOBS_RECOMMEND_CHUNK_SIZE = env_int("JOBS_RECOMMEND_CHUNK_SIZE", 100)
+    # TMDb upkeep (scheduled only when TMDB_API_KEY is set): the changes sync, and the list
+    # sync of JOBS_TMDB_SYNC_PAGES pages per list with the missing details; seconds paused
+    # between TMDb calls.
+    JOBS_TMDB_CHANGES_INTERVAL_SECONDS = env_int("JOBS_TMDB_CHANGES_INTERVAL_SECONDS", 6 * 3600)
+    JOBS_TMDB_PAGES_INTERVAL_SECONDS = env_int("JOBS_TMDB_PAGES_INTERVAL_SECONDS", 24 * 3600)
+    JOBS_TMDB_SYNC_PAGES = env_int("JOBS_TMDB_SYNC_PAGES", 5)
+    JOBS_TMDB_SLEEP_SECONDS = env_float("JOBS_TMDB_SLEEP_SECONDS", 0.25)
+
     # Cache
     CACHE_DEFAULT_TIMEOUT = env_int("CACHE_DEFAULT_TIMEOUT", 300)
     # How long GET movies/genres/ reuses its movie counts (0: count on every request).
@@ -286,6 +320,10 @@ class TestingConfig(Config):
     TMDB_MAX_RETRY_AFTER = 2.0
     TMDB_TOTAL_DEADLINE = 4.0
     TMDB_MAX_CONCURRENT_CALLS = 8
+    # Jobs run inline, and TMDb syncs do not pause between calls.
+    CELERY_BROKER_URL = ""
+    CELERY_TASK_ALWAYS_EAGER = True
+    JOBS_TMDB_SLEEP_SECONDS = 0.0
     # Tests see every catalogue change at once.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = 0.0
 

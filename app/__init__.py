@@ -37,6 +37,7 @@ from app.ratelimit import RATE_LIMIT_HEADERS, register_rate_limit_headers
 from app.redis_connections import redis_client_options
 from app.security import TrustedProxyFix, register_json_depth_limit, register_security_headers
 from app.services.catalogue_cache import register_session_listeners
+from app.tasks.runner import celery_init_app
 from config import INSTANCE_DIR, get_config
 
 # Response headers a browser lets the front end's script read (CORS hides the others).
@@ -107,6 +108,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     register_rate_limit_headers(app, limiter)
     api.init_app(app)
+    celery_init_app(app)
 
 
 def cache_config(app: Flask) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from app.admin.views import (
     FeedbackView,
     GenreView,
     HistoryView,
+    JobRunView,
     MovieView,
     ProfileView,
     RatingView,
@@ -40,6 +41,7 @@ from app.extensions import limiter
 from app.models import (
     Favorite,
     Genre,
+    JobRun,
     Movie,
     Rating,
     Recommendation,
@@ -174,6 +176,7 @@ def add_views(admin: Admin, *, page_size: int) -> None:
         (HistoryView, WatchHistory, "History", "history", "Library"),
         (RecommendationView, Recommendation, "Recommendations", "recommendations", "Library"),
         (FeedbackView, RecommendationFeedback, "Feedback", "feedback", "Library"),
+        (JobRunView, JobRun, "Jobs", "jobs", None),
     ]
     for view_class, model, name, url, category in views:
         admin.add_view(

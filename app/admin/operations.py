@@ -25,6 +25,8 @@ from app.models import (
 )
 from app.services.catalogue import refresh_movie_from_tmdb, sync_genres
 from app.services.recommendation.batches import generate_recommendations
+from app.tasks.recommender import retrain
+from app.tasks.runner import enqueue
 
 
 @dataclass
@@ -140,3 +142,9 @@ def regenerate_recommendations(ids: Iterable[str | int]) -> ActionOutcome:
         else:
             outcome.done += 1
     return outcome
+
+
+def start_retraining() -> str:
+    """Retrain the recommender now: on a worker, or in this process after the response.
+    Returns the job's id."""
+    return enqueue(retrain, "admin", summary="reason=admin")

@@ -42,6 +42,7 @@ from app.admin.operations import (
     regenerate_recommendations,
     set_movies_hidden,
     set_users_active,
+    start_retraining,
     sync_genres_from_tmdb,
 )
 from app.errors import (
@@ -558,3 +559,51 @@ class TokenBlocklistView(StaffModelView):
     column_searchable_list = ["jti"]
     column_filters = ["token_type", "reason", "user_id"]
     column_default_sort = ("id", True)
+
+
+# --- background jobs -----------------------------------------------------------------------
+
+
+def format_duration(view: Any, context: Any, model: Any, name: str) -> str:
+    seconds = getattr(model, name)
+    return "" if seconds is None else f"{seconds:.1f} s"
+
+
+def format_progress(view: Any, context: Any, model: Any, name: str) -> str:
+    if model.progress_total is None:
+        return str(model.progress_done) if model.progress_done else ""
+    return f"{model.progress_done} / {model.progress_total}"
+
+
+class JobRunView(StaffModelView):
+    """Recent background jobs, newest first: outcome, attempts, duration, the last error;
+    and a button that retrains the recommender now."""
+
+    list_template = "staff_admin/job_list.html"
+    column_list = [
+        "created_at",
+        "name",
+        "args_summary",
+        "state",
+        "attempts",
+        "progress_done",
+        "duration_seconds",
+        "result",
+        "error",
+    ]
+    column_labels = {
+        "created_at": "Queued",
+        "args_summary": "Arguments",
+        "progress_done": "Progress",
+        "duration_seconds": "Duration",
+    }
+    column_formatters = {"duration_seconds": format_duration, "progress_done": format_progress}
+    column_filters = ["name", "state"]
+    column_searchable_list = ["name", "args_summary", "error"]
+    column_default_sort = [("created_at", True), ("id", True)]
+
+    @expose("/retrain/", methods=("POST",))
+    def retrain(self) -> ViewResponse:
+        job_id = start_retraining()
+        flash(f"Retraining started (job {job_id}); its run is listed here.", "success")
+        return redirect(self.get_url(".index_view"))

@@ -8,6 +8,7 @@ from app.cli.accounts import create_superuser_command, prune_tokens_command
 from app.cli.catalogue import sync_tmdb_command
 from app.cli.demo import seed_demo_command
 from app.cli.history_import import import_history_command
+from app.cli.jobs import jobs_group
 from app.cli.movielens import import_movielens_command
 from app.cli.recommendations import recommend_command
 from app.cli.recommender import recommender_group
@@ -22,3 +23,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sync_tmdb_command)
     app.cli.add_command(prune_tokens_command)
     app.cli.add_command(create_superuser_command)
+    app.cli.add_command(jobs_group)

@@ -16,6 +16,8 @@ from app.services.recommendation.batches import (
     batch_owners,
     generate_recommendations,
 )
+from app.tasks.fanout import fan_out_all_users
+from app.tasks.runner import broker_configured
 
 
 @click.command("recommend")
@@ -38,6 +40,11 @@ from app.services.recommendation.batches import (
 @click.option(
     "--rebuild", is_flag=True, help="Rebuild the learned item model first (alone: only that)."
 )
+@click.option(
+    "--here",
+    is_flag=True,
+    help="With --all and a broker: compute in this process instead of on the workers.",
+)
 @with_appcontext
 def recommend_command(
     user_id: int | None,
@@ -45,11 +52,14 @@ def recommend_command(
     limit: int | None,
     output_format: str,
     rebuild: bool,
+    here: bool,
 ) -> None:
     """Compute AND store recommendations for --user ID or --all users.
 
     The same code path as POST /api/v1/recommendations/refresh/: each user's previous
-    batch is replaced (one transaction per user), their feedback kept.
+    batch is replaced (one transaction per user), their feedback kept. With --all and
+    CELERY_BROKER_URL set (table format), the users are sent to the workers in chunks of
+    JOBS_RECOMMEND_CHUNK_SIZE (a Celery group) instead.
     """
     if user_id is not None and all_users:
         raise click.UsageError("Give either --user ID or --all, not both.")
@@ -63,6 +73,10 @@ def recommend_command(
             err=output_format == "jsonl" and (user_id is not None or all_users),
         )
     if user_id is None and not all_users:
+        return
+    if all_users and not here and output_format == "table" and broker_configured():
+        chunk_count, user_count = fan_out_all_users(limit)
+        click.echo(f"Queued {user_count} user(s) in {chunk_count} job(s) for the workers.")
         return
     try:
         owners = batch_owners(user_id)
