@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
+	$(BIN)/flask recommender train --if-due
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 test: install

@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import User
-from app.services import recommender
 from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
+from app.services.recommendation.state import served_model
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +35,14 @@ def ready_message(app: Flask | None, base_url: str) -> str:
 
 
 def prepare_for_workers(app: Flask) -> None:
-    """Learn the item model once, for every worker to inherit, then close every database
-    connection: a connection shared across a fork would mix two processes' traffic."""
+    """Load the current item-model version once, for every worker to inherit (never train:
+    that is a job's work), then close every database connection: a connection shared
+    across a fork would mix two processes' traffic."""
     with app.app_context():
         try:
-            recommender.rebuild_item_model()
+            served_model(check=True)
         except SQLAlchemyError as error:
-            logger.warning("item model not learned before the workers start: %s", error)
+            logger.warning("item model not loaded before the workers start: %s", error)
         finally:
             db.session.remove()
             for engine in db.engines.values():
