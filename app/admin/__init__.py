@@ -27,6 +27,8 @@ from app.admin.views import (
     FeedbackView,
     GenreView,
     HistoryView,
+    ModelActivationView,
+    ModelVersionView,
     MovieView,
     ProfileView,
     RatingView,
@@ -40,6 +42,8 @@ from app.extensions import limiter
 from app.models import (
     Favorite,
     Genre,
+    ItemModelActivation,
+    ItemModelVersion,
     Movie,
     Rating,
     Recommendation,
@@ -174,6 +178,14 @@ def add_views(admin: Admin, *, page_size: int) -> None:
         (HistoryView, WatchHistory, "History", "history", "Library"),
         (RecommendationView, Recommendation, "Recommendations", "recommendations", "Library"),
         (FeedbackView, RecommendationFeedback, "Feedback", "feedback", "Library"),
+        (ModelVersionView, ItemModelVersion, "Model versions", "model-versions", "Recommender"),
+        (
+            ModelActivationView,
+            ItemModelActivation,
+            "Model activations",
+            "model-activations",
+            "Recommender",
+        ),
     ]
     for view_class, model, name, url, category in views:
         admin.add_view(
