@@ -14,6 +14,7 @@ from typing import Any
 import scipy.sparse as sp
 from flask import current_app
 
+from app.errors import NotFound
 from app.extensions import db
 from app.services.recommendation.catalogue_arrays import Catalogue
 from app.services.recommendation.item_model import align_similarity
@@ -138,7 +139,11 @@ def served_model(*, check: bool = False) -> LoadedVersion | None:
         with holder.lock:  # one load per new version, whatever the number of threads
             served = holder.served
             if served is None or served.version_id != version_id:
-                served = load_version(version_id)
+                try:
+                    served = load_version(version_id)
+                except NotFound:  # deleted since the lookup: keep serving, look again later
+                    logger.warning("item model version %s vanished before loading", version_id)
+                    return holder.served
                 holder.served = served
                 logger.info("serving item model version %s", version_id)
     holder.checked_at = time.monotonic()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Favorite, Genre, ItemModelActivation, ItemModelVersion, Movie, User, utcnow
+from app.services.recommendation import state
 from app.services.recommendation.model_versions import (
     activate_version,
     current_version_id,
@@ -229,3 +230,23 @@ def test_with_too_few_interactions_the_validation_is_left_empty(app: Flask, dram
         None,
         None,
     )
+
+
+def test_a_version_gone_before_it_loads_leaves_the_loaded_one_serving(
+    app: Flask, drama: Genre, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heat, companion, _ = (make_movie(app, genres=[drama]) for _ in range(3))
+    for _ in range(3):
+        favorite(app, make_user(app), heat, companion)
+    first = train_model(app)
+    assert similar_ids(app, heat)[0] == companion.id
+    train_model(app)
+
+    def deleted_meanwhile(version_id: int) -> None:
+        raise NotFound(f"Model version {version_id} does not exist.", code="model_not_found")
+
+    monkeypatch.setattr(state, "load_version", deleted_meanwhile)
+    assert similar_ids(app, heat)[0] == companion.id  # no 404 for the request
+    with app.app_context():
+        served = served_model()
+    assert served is not None and served.version_id == first
