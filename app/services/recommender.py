@@ -42,6 +42,7 @@ __all__ = [
     "similar_movies_page",
     "today_utc",
     "train_model_version",
+    "warm_caches",
 ]
 
 
@@ -56,6 +57,16 @@ class SimilarMovie:
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
+
+
+def warm_caches() -> None:
+    """Load what the first recommendation or similar-movies request would otherwise build:
+    the catalogue arrays, the current model version and its alignment to them, and the
+    overview vectors. Never trains."""
+    catalogue, _ = state.current_catalogue(check=True)
+    state.served_model(check=True)
+    state.current_similarity(catalogue)
+    state.overview_vectors(catalogue)
 
 
 def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:

@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import User
+from app.services import recommender
 from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
-from app.services.recommendation.state import served_model
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +35,16 @@ def ready_message(app: Flask | None, base_url: str) -> str:
 
 
 def prepare_for_workers(app: Flask) -> None:
-    """Load the current item-model version once, for every worker to inherit (never train:
-    that is a job's work), then close every database connection: a connection shared
-    across a fork would mix two processes' traffic."""
+    """Load the current item-model version and the engine's catalogue arrays once, for every
+    worker (and every recycled one) to inherit, so none builds them on a request (the master
+    never trains: that is a job's work); then close every database connection: a connection
+    shared across a fork would mix two processes' traffic.
+
+    The arrays are as the catalogue was when the master started; a worker notices a change
+    at its first catalogue check (RECOMMENDER_CATALOGUE_CHECK_SECONDS) and reloads them."""
     with app.app_context():
         try:
-            served_model(check=True)
+            recommender.warm_caches()
         except SQLAlchemyError as error:
             logger.warning("item model not loaded before the workers start: %s", error)
         finally:

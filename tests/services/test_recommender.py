@@ -32,6 +32,7 @@ from app.services.recommender import (
     reset_caches,
     similar_movies,
     train_model_version,
+    warm_caches,
 )
 from tests.factories import make_genre, make_movie, make_user
 from tests.helpers import train_model
@@ -558,3 +559,31 @@ def test_similar_movies_of_a_film_newer_than_the_cached_catalogue_are_found(
     newer = make_movie(app, genres=[drama])
     with app.app_context():
         assert ids(similar_movies(newer.id)) == [older.id]
+
+
+def test_warmed_caches_leave_nothing_for_the_first_similar_movies_request_to_load(
+    app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
+    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
+    movies = [make_movie(app, title=f"Film {n}", genres=[genres["Drama"]]) for n in range(5)]
+    favorite(app, make_user(app), movies[0], movies[1])
+    train_model(app)
+    with app.app_context():
+        warm_caches()  # what the gunicorn master does before it forks the workers
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert similar_movies(movies[0].id, limit=3)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    # The movie's own lookup only: no catalogue fingerprint or arrays, overviews, model
+    # version lookup or weights.
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "WHERE movies.id = " in selects[0], selects

@@ -20,6 +20,7 @@ ARITHMETIC = [
     "item_model",
     "evaluation",
     "movielens",
+    "onboarding",
     "validation",
 ]
 BANNED = ("flask", "flask_", "sqlalchemy", "app.models", "app.extensions", "app.errors")
