@@ -7,7 +7,7 @@ peak memory (RSS) of a web worker serving with the model loaded.
 Same generated data as benchmarks.recommender (BENCH_MOVIES, BENCH_USERS, BENCH_RATINGS;
 defaults 10,000 movies, 500 users, 20,000 ratings). Each "worker" is a fresh Python process
 that builds the app (as a gunicorn worker does), then answers refreshes and similar-movie
-requests for BENCH_SAMPLE users; its peak RSS is the kernel's ru_maxrss. It runs once with
+requests for BENCH_SAMPLE users; its peak RSS is the kernel's VmHWM. It runs once with
 a current version (the model loaded) and once with none (the fallback), so the difference is
 what the model costs a worker; a third process trains a version, to show what a worker that
 trained (as before) paid on top.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -46,7 +45,13 @@ from benchmarks.recommender import (
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux keeps that across
+    exec, so a child would report the (larger) benchmark process's peak."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def worker(url: str, users: int, sample: int) -> dict[str, object]:
