@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run worker test lint typecheck format bench bench-requests load load-mix fuzz e2e install clean
+.PHONY: run worker test lint typecheck format bench bench-requests bench-models load load-mix fuzz e2e install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
+	$(BIN)/flask recommender train --if-due
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 # The background jobs (docs/jobs.md): a Celery worker with the beat scheduler inside it.
@@ -66,6 +67,10 @@ load-mix: $(VENV)/.installed-load
 # Statements and CPU per hot request, in-process (no server).
 bench-requests: install
 	$(BIN)/python -m benchmarks.requests
+
+# Model versions: training time, stored size, a web worker's peak RSS with the model loaded.
+bench-models: install
+	$(BIN)/python -m benchmarks.model_versions
 
 # Swagger UI and the admin in headless chromium (installed with apt-get when missing)
 # against gunicorn; screenshots go to docs/screenshots/.

@@ -183,8 +183,15 @@ class Config:
     RECOMMENDER_WEIGHT_RECENCY = env_float("RECOMMENDER_WEIGHT_RECENCY", 0.10)
     RECOMMENDER_WEIGHT_COLLABORATIVE = env_float("RECOMMENDER_WEIGHT_COLLABORATIVE", 0.45)
     RECOMMENDER_BATCH_SIZE = env_int("RECOMMENDER_BATCH_SIZE", 20)
-    # New positive interactions since the last build that trigger a rebuild of the item model.
+    # New positive interactions since the current model version was trained that make a new
+    # version due (`flask recommender train --if-due`, the retrain job).
     RECOMMENDER_REBUILD_AFTER = env_int("RECOMMENDER_REBUILD_AFTER", 500)
+    # Each web worker looks up which model version is current (one indexed query) at most
+    # this often, and loads a newer one; 0 looks on every call.
+    RECOMMENDER_MODEL_CHECK_SECONDS = env_float("RECOMMENDER_MODEL_CHECK_SECONDS", 5.0)
+    # Users held out in a model's offline validation at training time (the most recently
+    # active); bounds the validation's cost at any scale.
+    RECOMMENDER_VALIDATION_USERS = env_int("RECOMMENDER_VALIDATION_USERS", 500)
     # The recommender checks whether the catalogue changed (one aggregate query) at most this
     # often per process; 0 checks on every call.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = env_float("RECOMMENDER_CATALOGUE_CHECK_SECONDS", 10.0)
@@ -324,8 +331,9 @@ class TestingConfig(Config):
     CELERY_BROKER_URL = ""
     CELERY_TASK_ALWAYS_EAGER = True
     JOBS_TMDB_SLEEP_SECONDS = 0.0
-    # Tests see every catalogue change at once.
+    # Tests see every catalogue change and every new model version at once.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = 0.0
+    RECOMMENDER_MODEL_CHECK_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

@@ -28,6 +28,8 @@ from app.admin.views import (
     GenreView,
     HistoryView,
     JobRunView,
+    ModelActivationView,
+    ModelVersionView,
     MovieView,
     ProfileView,
     RatingView,
@@ -41,6 +43,8 @@ from app.extensions import limiter
 from app.models import (
     Favorite,
     Genre,
+    ItemModelActivation,
+    ItemModelVersion,
     JobRun,
     Movie,
     Rating,
@@ -177,6 +181,14 @@ def add_views(admin: Admin, *, page_size: int) -> None:
         (RecommendationView, Recommendation, "Recommendations", "recommendations", "Library"),
         (FeedbackView, RecommendationFeedback, "Feedback", "feedback", "Library"),
         (JobRunView, JobRun, "Jobs", "jobs", None),
+        (ModelVersionView, ItemModelVersion, "Model versions", "model-versions", "Recommender"),
+        (
+            ModelActivationView,
+            ItemModelActivation,
+            "Model activations",
+            "model-activations",
+            "Recommender",
+        ),
     ]
     for view_class, model, name, url, category in views:
         admin.add_view(

@@ -38,7 +38,9 @@ from app.tasks.runner import broker_configured
     help="A readable table, or one JSON object per user and line.",
 )
 @click.option(
-    "--rebuild", is_flag=True, help="Rebuild the learned item model first (alone: only that)."
+    "--rebuild",
+    is_flag=True,
+    help="Train a new item-model version first (alone: only that).",
 )
 @click.option(
     "--here",
@@ -66,10 +68,11 @@ def recommend_command(
     if user_id is None and not all_users and not rebuild:
         raise click.UsageError("Give --user ID, --all or --rebuild.")
     if rebuild:
-        stats = recommender.rebuild_item_model()
+        version = recommender.train_model_version()
         click.echo(
-            f"Item model rebuilt: {stats.items} items, {stats.users} users, "
-            f"{stats.interactions} interactions in {stats.seconds:.2f} s.",
+            f"Item model version {version.id} trained: {version.items} items, "
+            f"{version.users} users, {version.interactions} interactions in "
+            f"{version.training_seconds:.2f} s.",
             err=output_format == "jsonl" and (user_id is not None or all_users),
         )
     if user_id is None and not all_users:

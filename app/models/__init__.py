@@ -2,6 +2,7 @@
 
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, built_on, utcnow
 from app.models.imports import Import
+from app.models.item_models import ItemModelActivation, ItemModelVersion
 from app.models.jobs import JobCursor, JobRun
 from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
 from app.models.movies import Genre, Movie, movie_genres
@@ -13,6 +14,8 @@ __all__ = [
     "Favorite",
     "Genre",
     "Import",
+    "ItemModelActivation",
+    "ItemModelVersion",
     "JobCursor",
     "JobRun",
     "Movie",

@@ -164,3 +164,16 @@ def run_after_response(task: Task, args: tuple[Any, ...], task_id: str) -> None:
     def schedule(response: Response) -> Response:
         response.call_on_close(lambda: run_in_process(task, args, task_id))
         return response
+
+
+def request_retraining(reason: str) -> None:
+    """Where a web worker's training request goes (model_versions.request_training): to a
+    Celery worker. Without a broker, or when it cannot be reached, nothing trains in the web
+    process: the request stays in the log for `flask recommender train` (`make run` trains
+    before it starts the server)."""
+    if not broker_configured():
+        return
+    try:
+        app_task(recommender.retrain).apply_async(args=(reason,))
+    except BrokerUnavailable as error:
+        logger.warning("broker unavailable (%s): training request kept in the log", error)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_jobs"
-down_revision = "0006_ratings_in_half_steps"
+down_revision = "0009_model_versions"
 branch_labels = None
 depends_on = None
 

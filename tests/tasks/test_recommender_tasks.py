@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Favorite, Movie, User, UserProfile, utcnow
-from app.services.jobs.cursors import TRAINED_WATERMARK, read_cursor
+from app.services.recommendation.model_versions import current_version_id, list_versions
 from app.tasks.recommender import precompute_stale, retrain, retrain_if_due
 from app.tasks.runner import app_task, enqueue
 from tests.factories import make_entry, make_movie, make_user
@@ -45,7 +45,7 @@ def run_scheduled(app: Flask, task: Any) -> None:
         app_task(task).apply()
 
 
-def test_retrain_records_a_succeeded_run_and_the_watermark_it_trained_at(
+def test_retrain_records_a_succeeded_run_and_stores_the_current_model_version(
     app: Flask, community: tuple[list[User], list[Movie]], job_runs: JobRuns
 ) -> None:
     run(app, retrain, "test")
@@ -57,7 +57,10 @@ def test_retrain_records_a_succeeded_run_and_the_watermark_it_trained_at(
     assert recorded["result"].startswith("Trained: ")
     assert "3 users, 9 interactions" in recorded["result"]
     with app.app_context():
-        assert read_cursor(TRAINED_WATERMARK) is not None
+        [version] = list_versions()
+        assert current_version_id() == version.id
+        assert (version.users, version.interactions) == (3, 9)
+    assert recorded["result"].startswith(f"Trained: version {version.id}: ")
 
 
 def test_retrain_if_due_trains_only_after_enough_new_interactions(

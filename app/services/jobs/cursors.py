@@ -6,7 +6,6 @@ from app.extensions import db
 from app.models import JobCursor
 
 TMDB_CHANGES = "tmdb.changes.end_date"
-TRAINED_WATERMARK = "recommender.trained_watermark"
 
 
 def read_cursor(name: str) -> str | None:

@@ -1,8 +1,8 @@
 """Retraining the recommender's item model, and when it is due.
 
-`train_model` is the one seam between the jobs and the training itself: today it rebuilds
-the item model of the process it runs in (the engine's existing builder); the versioned
-training stored in the database takes its place without the jobs changing.
+`train_model` is the one seam between the jobs and the training itself: it stores a new
+model version (`model_versions.train_model_version`), which every web worker picks up
+within RECOMMENDER_MODEL_CHECK_SECONDS.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.extensions import db
-from app.services import recommender
-from app.services.jobs.cursors import TRAINED_WATERMARK, move_cursor, read_cursor
+from app.models import ItemModelVersion
 from app.services.recommendation.loading import interaction_watermark
+from app.services.recommendation.model_versions import current_version_id, train_model_version
 
 
 @dataclass(frozen=True)
 class TrainingSummary:
+    version_id: int
     items: int
     users: int
     interactions: int
@@ -28,8 +29,8 @@ class TrainingSummary:
 
     def describe(self) -> str:
         return (
-            f"{self.items} items, {self.users} users, {self.interactions} interactions "
-            f"in {self.seconds:.2f} s"
+            f"version {self.version_id}: {self.items} items, {self.users} users, "
+            f"{self.interactions} interactions in {self.seconds:.2f} s"
         )
 
 
@@ -39,29 +40,32 @@ def current_watermark() -> int:
 
 
 def train_model() -> TrainingSummary:
-    """Learn the item model from every interaction now, and remember when. Commits."""
-    watermark = current_watermark()
-    stats = recommender.rebuild_item_model()
-    move_cursor(TRAINED_WATERMARK, str(watermark))
-    db.session.commit()
+    """Learn the item model from every interaction now and store it as the current version.
+    Commits."""
+    version = train_model_version()
     return TrainingSummary(
-        items=stats.items,
-        users=stats.users,
-        interactions=stats.interactions,
-        seconds=stats.seconds,
-        watermark=watermark,
+        version_id=version.id,
+        items=version.items,
+        users=version.users,
+        interactions=version.interactions,
+        seconds=version.training_seconds,
+        watermark=version.interaction_watermark,
     )
 
 
 def interactions_since_training() -> int | None:
-    """Interactions added (or removed) since the last training; None: never trained."""
-    trained = read_cursor(TRAINED_WATERMARK)
-    if trained is None:
+    """Interactions added (or removed) since the current version was trained; None: no
+    version yet."""
+    version_id = current_version_id()
+    if version_id is None:
         return None
-    return abs(current_watermark() - int(trained))
+    trained = db.session.scalar(
+        select(ItemModelVersion.interaction_watermark).where(ItemModelVersion.id == version_id)
+    )
+    return abs(current_watermark() - int(trained or 0))
 
 
 def retrain_due(after_interactions: int) -> bool:
-    """Never trained, or at least `after_interactions` interactions since the last training."""
+    """No version yet, or at least `after_interactions` interactions since the current one."""
     since = interactions_since_training()
     return since is None or since >= max(1, after_interactions)

@@ -1,13 +1,15 @@
 """The learned item-to-item model behind the collaborative signal (EASE), and its alignment
 to the catalogue's positions.
 
-Items are keyed by TMDb id (stable across catalogue reloads and databases). The model is
-derived data: it is rebuilt from the positive interactions (favourites and ratings of 7 or
-more) whenever enough new ones arrive, never persisted, never rebuilt on a request's path.
+Items are keyed by TMDb id (stable across catalogue reloads and databases). A model is
+learned from the positive interactions (favourites and ratings of 7 or more) by a training
+run (never on a request's path) and stored as an immutable version (`to_bytes`/`from_bytes`
+are its binary form); web workers load it.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ NEIGHBOURS = 100
 L2_REGULARISATION = 200.0
 # Items taking part in the model, the most-liked first: the dense inverse grows as its square.
 MAX_ITEMS = 2500
+ALGORITHM = "ease"
 
 
 # Model versions, so caches derived from a model know when it was replaced.
@@ -144,3 +147,35 @@ def align_similarity(model: ItemModel, catalogue: Catalogue) -> sp.csr_matrix:
     return sp.csr_matrix(
         (coo.data[known], (rows[known], cols[known])), shape=(size, size), dtype=np.float32
     )
+
+
+def model_parameters() -> dict[str, float | int]:
+    """The parameters `learn_item_model` learns with, as stored beside each version."""
+    return {"l2": L2_REGULARISATION, "neighbours": NEIGHBOURS, "max_items": MAX_ITEMS}
+
+
+def to_bytes(model: ItemModel) -> bytes:
+    """The model's item keys and sparse weights as a compressed numpy .npz (CSR arrays)."""
+    similarity = model.similarity.tocsr()
+    similarity.sort_indices()
+    buffer = io.BytesIO()
+    np.savez_compressed(
+        buffer,
+        keys=model.keys.astype(np.int64),
+        indptr=similarity.indptr.astype(np.int32),
+        indices=similarity.indices.astype(np.int32),
+        data=similarity.data.astype(np.float32),
+    )
+    return buffer.getvalue()
+
+
+def from_bytes(blob: bytes, stats: ItemModelStats, *, watermark: int = 0) -> ItemModel:
+    """The model stored by `to_bytes` (stats and watermark come from its version's row)."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+        keys = arrays["keys"]
+        similarity = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]),
+            shape=(keys.size, keys.size),
+            dtype=np.float32,
+        )
+    return ItemModel(keys=keys, similarity=similarity, stats=stats, watermark=watermark)

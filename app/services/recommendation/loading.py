@@ -5,6 +5,7 @@ queries whatever the catalogue size."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -26,7 +27,6 @@ from app.models import (
     movie_genres,
 )
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
-from app.services.recommendation.item_model import ItemModel, learn_item_model
 from app.services.recommendation.signals import (
     DISMISSED,
     FAVORITE,
@@ -160,14 +160,17 @@ def load_overviews(catalogue: Catalogue) -> list[str]:
 
 
 def positive_interactions_statement():  # type: ignore[no-untyped-def]
-    """(user_id, tmdb_id) of every favourite and every rating of LIKED_RATING or more."""
-    favorites = select(Favorite.user_id, Movie.tmdb_id).join(Movie, Movie.id == Favorite.movie_id)
+    """(user_id, movie_id, tmdb_id, created_at) of every favourite and every rating of
+    LIKED_RATING or more."""
+    favourites = select(Favorite.user_id, Movie.id, Movie.tmdb_id, Favorite.created_at).join(
+        Movie, Movie.id == Favorite.movie_id
+    )
     liked = (
-        select(Rating.user_id, Movie.tmdb_id)
+        select(Rating.user_id, Movie.id, Movie.tmdb_id, Rating.created_at)
         .join(Movie, Movie.id == Rating.movie_id)
         .where(Rating.rating >= LIKED_RATING)
     )
-    return union_all(favorites, liked)
+    return union_all(favourites, liked)
 
 
 def interaction_watermark():  # type: ignore[no-untyped-def]
@@ -182,10 +185,26 @@ def interaction_watermark():  # type: ignore[no-untyped-def]
     return favorites + ratings
 
 
-def load_and_learn(session: Session | scoped_session[Any]) -> ItemModel:
-    """Read every positive interaction through `session` and learn the model from them."""
+@dataclass(frozen=True, eq=False)
+class PositiveInteractions:
+    """Parallel arrays, one entry per positive interaction, and the watermark they were read at."""
+
+    user_ids: np.ndarray  # int64
+    movie_ids: np.ndarray  # int64
+    tmdb_ids: np.ndarray  # int64, the item model's keys
+    times: np.ndarray  # float64 POSIX seconds
+    watermark: int
+
+
+def load_positive_interactions(session: Session | scoped_session[Any]) -> PositiveInteractions:
+    """Every positive interaction, read through `session` (two queries)."""
     watermark = int(session.scalar(select(interaction_watermark())) or 0)
-    pairs = np.array(session.execute(positive_interactions_statement()).all(), dtype=np.int64)
-    if pairs.size == 0:
-        return learn_item_model(np.empty(0), np.empty(0), watermark=watermark)
-    return learn_item_model(pairs[:, 0], pairs[:, 1], watermark=watermark)
+    rows = session.execute(positive_interactions_statement()).all()
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    return PositiveInteractions(
+        user_ids=np.asarray(columns[0], dtype=np.int64),
+        movie_ids=np.asarray(columns[1], dtype=np.int64),
+        tmdb_ids=np.asarray(columns[2], dtype=np.int64),
+        times=np.asarray([moment.timestamp() for moment in columns[3]], dtype=np.float64),
+        watermark=watermark,
+    )
