@@ -5,6 +5,7 @@ from app.models.imports import Import
 from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
 from app.models.movies import Genre, Movie, movie_genres
 from app.models.recommendations import Recommendation, RecommendationFeedback
+from app.models.tuning import TunedConfiguration
 from app.models.users import TokenBlocklist, User, UserProfile
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SoftDeleteMixin",
     "TimestampMixin",
     "TokenBlocklist",
+    "TunedConfiguration",
     "User",
     "UserProfile",
     "WatchHistory",

@@ -20,9 +20,11 @@ from app.models import (
     Movie,
     Rating,
     RecommendationFeedback,
+    TunedConfiguration,
     User,
     UserProfile,
     WatchHistory,
+    WatchlistEntry,
     movie_genres,
 )
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
@@ -36,6 +38,12 @@ from app.services.recommendation.signals import (
     WATCHED,
     UserSignals,
     user_signals_from_rows,
+)
+from app.services.recommendation.tuning import (
+    WATCHLIST,
+    EngineConfiguration,
+    Interactions,
+    interaction_values,
 )
 
 
@@ -179,9 +187,66 @@ def interaction_watermark():  # type: ignore[no-untyped-def]
     return favorites + ratings
 
 
+def latest_configuration(session: Session | scoped_session[Any]) -> EngineConfiguration | None:
+    """The configuration of the latest `flask recommender tune` run (None: the defaults)."""
+    stored = session.scalar(
+        select(TunedConfiguration.configuration).order_by(TunedConfiguration.id.desc()).limit(1)
+    )
+    return None if stored is None else EngineConfiguration.from_dict(stored)
+
+
+def weighted_interactions_statement():  # type: ignore[no-untyped-def]
+    """(user_id, tmdb_id, kind, rating) of every favourite, rating, viewing and watchlist entry."""
+
+    def rows(model: Any, kind: int, rating: Any = None):  # type: ignore[no-untyped-def]
+        return select(
+            model.user_id,
+            Movie.tmdb_id,
+            literal(kind),
+            rating if rating is not None else literal(0),
+        ).join(Movie, Movie.id == model.movie_id)
+
+    return union_all(
+        rows(Favorite, FAVORITE),
+        rows(Rating, RATING, Rating.rating),
+        rows(WatchHistory, WATCHED),
+        rows(WatchlistEntry, WATCHLIST),
+    )
+
+
+def learn_configured(
+    session: Session | scoped_session[Any], configuration: EngineConfiguration, watermark: int
+) -> ItemModel:
+    """Learn the model a tuned configuration chose, from the input it chose."""
+    rows = np.array(session.execute(weighted_interactions_statement()).all(), dtype=np.int64)
+    rows = rows.reshape(-1, 4)
+    interactions = Interactions(
+        user_ids=rows[:, 0],
+        positions=rows[:, 1],
+        kinds=rows[:, 2],
+        ratings=rows[:, 3],
+        timestamps=np.zeros(rows.shape[0], dtype=np.int64),
+    )
+    values = interaction_values(interactions, configuration.inputs)
+    used = values > 0
+    return learn_item_model(
+        rows[used, 0],
+        rows[used, 1],
+        watermark=watermark,
+        settings=configuration.model,
+        values=values[used],
+        weights=configuration.weights,
+        max_same_genre_run=configuration.max_same_genre_run,
+    )
+
+
 def load_and_learn(session: Session | scoped_session[Any]) -> ItemModel:
-    """Read every positive interaction through `session` and learn the model from them."""
+    """Read the interactions through `session` and learn the model from them: as the latest
+    tuned configuration says, else from every positive interaction with the defaults."""
     watermark = int(session.scalar(select(interaction_watermark())) or 0)
+    configuration = latest_configuration(session)
+    if configuration is not None:
+        return learn_configured(session, configuration, watermark)
     pairs = np.array(session.execute(positive_interactions_statement()).all(), dtype=np.int64)
     if pairs.size == 0:
         return learn_item_model(np.empty(0), np.empty(0), watermark=watermark)

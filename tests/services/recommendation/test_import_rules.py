@@ -20,6 +20,9 @@ ARITHMETIC = [
     "item_model",
     "evaluation",
     "movielens",
+    "rp3beta",
+    "als",
+    "tuning",
 ]
 BANNED = ("flask", "flask_", "sqlalchemy", "app.models", "app.extensions", "app.errors")
 
