@@ -173,9 +173,11 @@ def temporal_split(
     """Mask of the held-out rows: each user's latest `fraction` (at least one) of their
     interactions, by time then position; users under `min_interactions` hold none out."""
     held_out = np.zeros(len(interactions), dtype=bool)
+    if held_out.size == 0:
+        return held_out
     order = np.lexsort((interactions.positions, interactions.timestamps, interactions.user_ids))
     users = interactions.user_ids[order]
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if users.size else users
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
     ends = np.r_[starts[1:], users.size]
     for start, end in zip(starts, ends, strict=True):
         count = int(end - start)
@@ -274,6 +276,8 @@ class Figures:
     ndcg: float
     coverage: float
     users: int
+    # Each validation user's NDCG@k, in the validation set's order (paired comparisons).
+    per_user: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
 
 def measure(
@@ -308,7 +312,22 @@ def measure(
         ndcg=float(np.mean(scores)) if count else 0.0,
         coverage=len(shown) / catalogue.size if catalogue.size else 0.0,
         users=count,
+        per_user=tuple(scores),
     )
+
+
+def clearly_better(candidate: Figures, incumbent: Figures, margin: float) -> bool:
+    """Whether the candidate's NDCG beats the incumbent's by more than `margin` standard
+    errors of the paired per-user difference: a gain the validation users' noise cannot
+    explain, so one more likely to hold on data the tuner never saw."""
+    if candidate.ndcg <= incumbent.ndcg:
+        return False
+    pairs = len(candidate.per_user)
+    if margin <= 0 or pairs != len(incumbent.per_user) or pairs < 2:
+        return True
+    difference = np.asarray(candidate.per_user) - np.asarray(incumbent.per_user)
+    error = float(difference.std(ddof=1) / np.sqrt(difference.size))
+    return float(difference.mean()) > margin * error
 
 
 # The search space, walked in this order; each stage varies one part of the configuration.
@@ -353,7 +372,10 @@ def search_space(best: EngineConfiguration, stage: str) -> Iterator[EngineConfig
         yield from (replace(best, max_same_genre_run=run) for run in SAME_GENRE_RUNS)
 
 
-STAGES = ("weights", "model", "popularity", "inputs", "weights", "diversity")
+# A change is kept when it beats the best so far by this many standard errors of the paired
+# per-user NDCG difference (about a one-sided 84% confidence at 1).
+SIGNIFICANCE_MARGIN = 1.0
+STAGES = ("weights", "popularity", "model", "popularity", "inputs", "diversity")
 
 
 @dataclass(frozen=True)
@@ -398,6 +420,7 @@ def tune(
     *,
     default: EngineConfiguration | None = None,
     min_coverage: float = 0.0,
+    margin: float = SIGNIFICANCE_MARGIN,
     stages: tuple[str, ...] = STAGES,
     clock: Callable[[], float] = time.monotonic,
 ) -> TuningResult:
@@ -405,8 +428,10 @@ def tune(
 
     The coverage floor is the larger of `min_coverage` and the defaults' own coverage, so the
     choice never covers less of the catalogue than the defaults; it must also score at least
-    the defaults' NDCG@10. No candidate starts once `budget_seconds` have passed, nor when the
-    slowest candidate so far would not finish within the budget.
+    the defaults' NDCG@10, and each change must beat the best so far by `margin` standard
+    errors (`clearly_better`): noise is not taken for a gain. No candidate starts once
+    `budget_seconds` have passed, nor when the slowest candidate so far would not finish
+    within the budget.
     """
     started = clock()
     default = default or default_configuration()
@@ -451,7 +476,7 @@ def tune(
             if (
                 figures.coverage >= floor
                 and figures.ndcg >= result.default_figures.ndcg
-                and figures.ndcg > result.figures.ndcg
+                and clearly_better(figures, result.figures, margin)
             ):
                 result.chosen, result.figures = candidate, figures
         if result.out_of_time:

@@ -17,10 +17,12 @@ from app.services.recommendation.signals import FAVORITE, RATING, WATCHED
 from app.services.recommendation.tuning import (
     WATCHLIST,
     EngineConfiguration,
+    Figures,
     InputSettings,
     Interactions,
     ValidationSet,
     build_validation_set,
+    clearly_better,
     interaction_values,
     temporal_split,
     tune,
@@ -190,6 +192,16 @@ def test_the_tuner_never_returns_something_worse_than_the_defaults(tmp_path: Pat
     unreachable = tune(validation, 120, min_coverage=1.01, stages=("weights",))
     assert unreachable.chosen == unreachable.default
     assert len(unreachable.trials) > 1
+
+
+def test_a_gain_within_the_validation_noise_is_not_taken_for_an_improvement() -> None:
+    incumbent = Figures(0.5, 0.1, 4, per_user=(0.0, 1.0, 0.0, 1.0))
+    noisy = Figures(0.55, 0.1, 4, per_user=(0.2, 0.6, 0.4, 1.0))  # +0.05 +- 0.19
+    steady = Figures(0.6, 0.1, 4, per_user=(0.1, 1.0, 0.1, 1.2))  # +0.1 every time but one
+    assert not clearly_better(noisy, incumbent, 1.0)
+    assert clearly_better(noisy, incumbent, 0.0)
+    assert clearly_better(steady, incumbent, 1.0)
+    assert not clearly_better(incumbent, steady, 0.0)
 
 
 def test_no_candidate_starts_once_the_budget_is_spent(tmp_path: Path) -> None:
