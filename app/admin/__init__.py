@@ -33,6 +33,7 @@ from app.admin.views import (
     RecommendationView,
     StaffIndexView,
     TokenBlocklistView,
+    TunedConfigurationView,
     UserView,
     WatchlistView,
 )
@@ -45,6 +46,7 @@ from app.models import (
     Recommendation,
     RecommendationFeedback,
     TokenBlocklist,
+    TunedConfiguration,
     User,
     UserProfile,
     WatchHistory,
@@ -174,6 +176,7 @@ def add_views(admin: Admin, *, page_size: int) -> None:
         (HistoryView, WatchHistory, "History", "history", "Library"),
         (RecommendationView, Recommendation, "Recommendations", "recommendations", "Library"),
         (FeedbackView, RecommendationFeedback, "Feedback", "feedback", "Library"),
+        (TunedConfigurationView, TunedConfiguration, "Tuned engine", "tuned-engine", None),
     ]
     for view_class, model, name, url, category in views:
         admin.add_view(

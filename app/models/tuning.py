@@ -34,5 +34,5 @@ class TunedConfiguration(Base):
     candidates: Mapped[int] = mapped_column(Integer)
     budget_seconds: Mapped[float] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float)
-    # Each model family's best trial: {family: {ndcg, coverage, description}}
+    # Each model family's best trial: {family: {ndcg, coverage, description, configuration}}
     families: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -118,6 +118,7 @@ def record_result(result: TuningResult, source: str, budget_seconds: float) -> T
             "ndcg": round(trial.figures.ndcg, 4),
             "coverage": round(trial.figures.coverage, 4),
             "description": trial.configuration.describe(),
+            "configuration": trial.configuration.to_dict(),
         }
         for family, trial in result.best_by_family().items()
     }
