@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, delete, func, insert, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from app.errors import NotFound
 from app.extensions import db
@@ -31,7 +31,7 @@ from app.models import (
 )
 from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
-from app.services.pagination import Page, paginate
+from app.services.pagination import Page, paginate_items
 from app.services.recommendation.ranking import RecommendedMovie
 
 # Most recommendations (or similar movies) generated and returned for one request.
@@ -277,6 +277,15 @@ def list_batch(user_id: int) -> list[StoredRecommendation]:
     return [StoredRecommendation(recommendation, feedback) for recommendation, feedback in rows]
 
 
+@dataclass(frozen=True)
+class ShownBatch:
+    """What one read of the user's batch found: whether it must be regenerated first, and
+    the recommendations to show (by rank), with the user's feedback on their movies."""
+
+    needs_regeneration: bool
+    shown: list[StoredRecommendation]
+
+
 def list_recommendations(
     user_id: int,
     *,
@@ -286,9 +295,22 @@ def list_recommendations(
     page_size: int = 20,
 ) -> Page[StoredRecommendation]:
     """The user's recommendations by rank (regenerated first when stale): the best `limit`
-    of them (only those of genre `genre_tmdb_id` when given), one page at a time."""
+    of them (only those of genre `genre_tmdb_id` when given), one page at a time.
+
+    A fresh batch costs two statements (`read_shown_batch`): the batch is at most
+    MAX_LIMIT rows, so it is read whole and counted in Python, never counted by a query.
+    """
     limit = limit or default_batch_size()
-    ensure_fresh_recommendations(user_id, limit)
+    batch = read_shown_batch(user_id, limit, genre_tmdb_id)
+    if batch.needs_regeneration:
+        ensure_fresh_recommendations(user_id, limit)
+        batch = read_shown_batch(user_id, limit, genre_tmdb_id)
+    return paginate_items(batch.shown, page, page_size)
+
+
+def shown_recommendations(user_id: int, limit: int, genre_tmdb_id: int | None) -> Any:
+    """The condition on a recommendation row to be shown: the user's, among the best
+    `limit` of the batch whose movie is still in the catalogue, of the genre when given."""
     best = (
         select(Recommendation.id)
         .join(Movie, Movie.id == Recommendation.movie_id)
@@ -297,27 +319,58 @@ def list_recommendations(
         .order_by(Recommendation.rank, Recommendation.id)
         .limit(limit)
     )
-    statement = select(Recommendation).where(Recommendation.id.in_(best))
+    condition = and_(Recommendation.user_id == user_id, Recommendation.id.in_(best))
     if genre_tmdb_id is not None:
         # EXISTS looks up each row's (movie, genre) link; IN (the genre's movies) would
         # read every link of the genre, a cost that grows with the catalogue.
         genre_id = select(Genre.id).where(Genre.tmdb_id == genre_tmdb_id).scalar_subquery()
-        statement = statement.where(
+        condition = and_(
+            condition,
             select(movie_genres.c.movie_id)
             .where(
                 movie_genres.c.movie_id == Recommendation.movie_id,
                 movie_genres.c.genre_id == genre_id,
             )
-            .exists()
+            .exists(),
         )
-    statement = with_movie(statement.order_by(Recommendation.rank, Recommendation.id))
-    result = paginate(statement, page, page_size)
-    return Page(
-        items=attach_feedback(user_id, result.items),
-        count=result.count,
-        page=result.page,
-        page_size=result.page_size,
+    return condition
+
+
+def read_shown_batch(user_id: int, limit: int, genre_tmdb_id: int | None) -> ShownBatch:
+    """The freshness of the user's batch and the recommendations to show, in one query
+    from the user's profile (no profile: nothing was ever generated), plus one for the
+    shown movies' genres."""
+    stored = (
+        select(func.count(Recommendation.id))
+        .where(Recommendation.user_id == user_id)
+        .scalar_subquery()
     )
+    rows = db.session.execute(
+        select(UserProfile.recommendations_stale, stored, Recommendation, RecommendationFeedback)
+        .select_from(UserProfile)
+        .outerjoin(Recommendation, shown_recommendations(user_id, limit, genre_tmdb_id))
+        .outerjoin(Movie, Movie.id == Recommendation.movie_id)
+        .outerjoin(
+            RecommendationFeedback,
+            and_(
+                RecommendationFeedback.user_id == Recommendation.user_id,
+                RecommendationFeedback.movie_id == Recommendation.movie_id,
+            ),
+        )
+        .where(UserProfile.user_id == user_id)
+        .order_by(Recommendation.rank, Recommendation.id)
+        # Genres in a second query: joined here, SQLite would scan every genre link.
+        .options(contains_eager(Recommendation.movie).selectinload(Movie.genres))
+    ).all()
+    if not rows:
+        return ShownBatch(needs_regeneration=True, shown=[])
+    stale, stored_count = rows[0][0], rows[0][1]
+    shown = [
+        StoredRecommendation(recommendation, feedback)
+        for _stale, _stored, recommendation, feedback in rows
+        if recommendation is not None
+    ]
+    return ShownBatch(needs_regeneration=bool(stale) or stored_count < limit, shown=shown)
 
 
 def get_user_recommendation(user_id: int, recommendation_id: int) -> Recommendation:

@@ -23,6 +23,7 @@ ARITHMETIC = [
     "rp3beta",
     "als",
     "tuning",
+    "onboarding",
 ]
 BANNED = ("flask", "flask_", "sqlalchemy", "app.models", "app.extensions", "app.errors")
 
