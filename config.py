@@ -195,6 +195,10 @@ class Config:
     # The recommender checks whether the catalogue changed (one aggregate query) at most this
     # often per process; 0 checks on every call.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = env_float("RECOMMENDER_CATALOGUE_CHECK_SECONDS", 10.0)
+    # `flask recommender tune`: default time budget of the search, in seconds, and the least
+    # catalogue coverage@10 its choice must reach on validation (never below the defaults').
+    RECOMMENDER_TUNE_BUDGET_SECONDS = env_float("RECOMMENDER_TUNE_BUDGET_SECONDS", 300.0)
+    RECOMMENDER_TUNE_MIN_COVERAGE = env_float("RECOMMENDER_TUNE_MIN_COVERAGE", 0.0)
 
     # Background jobs on Celery (docs/jobs.md). The broker, e.g. redis://127.0.0.1:6379/1;
     # empty: no broker, and the same jobs run in-process (from the CLI, or after the

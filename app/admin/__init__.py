@@ -36,6 +36,7 @@ from app.admin.views import (
     RecommendationView,
     StaffIndexView,
     TokenBlocklistView,
+    TunedConfigurationView,
     UserView,
     WatchlistView,
 )
@@ -51,6 +52,7 @@ from app.models import (
     Recommendation,
     RecommendationFeedback,
     TokenBlocklist,
+    TunedConfiguration,
     User,
     UserProfile,
     WatchHistory,
@@ -189,6 +191,7 @@ def add_views(admin: Admin, *, page_size: int) -> None:
             "model-activations",
             "Recommender",
         ),
+        (TunedConfigurationView, TunedConfiguration, "Tuned engine", "tuned-engine", None),
     ]
     for view_class, model, name, url, category in views:
         admin.add_view(

@@ -556,6 +556,32 @@ class RecommendationView(StaffModelView):
     column_default_sort = ("id", True)
 
 
+class TunedConfigurationView(StaffModelView):
+    """What `flask recommender tune` chose, run by run (read-only: the CLI writes it)."""
+
+    column_list = [
+        "id",
+        "created_at",
+        "source",
+        "description",
+        "validation_ndcg",
+        "validation_coverage",
+        "default_ndcg",
+        "default_coverage",
+        "validation_users",
+        "candidates",
+        "seconds",
+    ]
+    column_labels = {
+        "validation_ndcg": "NDCG@10 (tuned)",
+        "validation_coverage": "Coverage@10 (tuned)",
+        "default_ndcg": "NDCG@10 (defaults)",
+        "default_coverage": "Coverage@10 (defaults)",
+        "description": "Chosen configuration",
+    }
+    column_default_sort = ("id", True)
+
+
 class TokenBlocklistView(StaffModelView):
     column_list = ["id", "jti", "token_type", "user_id", "reason", "created_at", "expires_at"]
     column_searchable_list = ["jti"]

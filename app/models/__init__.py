@@ -7,6 +7,7 @@ from app.models.jobs import JobCursor, JobRun
 from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
 from app.models.movies import Genre, Movie, movie_genres
 from app.models.recommendations import Recommendation, RecommendationFeedback
+from app.models.tuning import TunedConfiguration
 from app.models.users import TokenBlocklist, User, UserProfile
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "SoftDeleteMixin",
     "TimestampMixin",
     "TokenBlocklist",
+    "TunedConfiguration",
     "User",
     "UserProfile",
     "WatchHistory",

@@ -28,7 +28,11 @@ from app.models import ItemModelVersion, Movie
 from app.services.catalogue import get_movie
 from app.services.pagination import Page
 from app.services.recommendation import loading, model_versions, state
-from app.services.recommendation.ranking import RecommendedMovie, rank_for_user
+from app.services.recommendation.ranking import (
+    MAX_SAME_GENRE_RUN,
+    RecommendedMovie,
+    rank_for_user,
+)
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.similar import rank_similar
 from app.services.recommendation.state import reset_caches
@@ -78,8 +82,15 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     catalogue, _ = state.current_catalogue()
     similarity = state.current_similarity(catalogue)
     user = loading.load_user_signals(user_id, catalogue)
+    # A model trained with a tuned configuration brings its blend and diversity.
+    model = state.served_item_model()
     weights = Weights.from_config(current_app.config)
-    return rank_for_user(catalogue, user, weights, today_utc(), limit, similarity)
+    if model is not None and model.weights is not None:
+        weights = model.weights
+    max_run = model.max_same_genre_run if model is not None else MAX_SAME_GENRE_RUN
+    return rank_for_user(
+        catalogue, user, weights, today_utc(), limit, similarity, max_same_genre_run=max_run
+    )
 
 
 def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:

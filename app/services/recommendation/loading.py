@@ -21,12 +21,15 @@ from app.models import (
     Movie,
     Rating,
     RecommendationFeedback,
+    TunedConfiguration,
     User,
     UserProfile,
     WatchHistory,
+    WatchlistEntry,
     movie_genres,
 )
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
+from app.services.recommendation.item_model import ItemModel, learn_item_model
 from app.services.recommendation.signals import (
     DISMISSED,
     FAVORITE,
@@ -36,6 +39,12 @@ from app.services.recommendation.signals import (
     WATCHED,
     UserSignals,
     user_signals_from_rows,
+)
+from app.services.recommendation.tuning import (
+    WATCHLIST,
+    EngineConfiguration,
+    Interactions,
+    interaction_values,
 )
 
 
@@ -207,4 +216,59 @@ def load_positive_interactions(session: Session | scoped_session[Any]) -> Positi
         tmdb_ids=np.asarray(columns[2], dtype=np.int64),
         times=np.asarray([moment.timestamp() for moment in columns[3]], dtype=np.float64),
         watermark=watermark,
+    )
+
+
+def latest_configuration(session: Session | scoped_session[Any]) -> EngineConfiguration | None:
+    """The configuration of the latest `flask recommender tune` run (None: the defaults)."""
+    stored = session.scalar(
+        select(TunedConfiguration.configuration).order_by(TunedConfiguration.id.desc()).limit(1)
+    )
+    return None if stored is None else EngineConfiguration.from_dict(stored)
+
+
+def weighted_interactions_statement():  # type: ignore[no-untyped-def]
+    """(user_id, tmdb_id, kind, rating) of every favourite, rating, viewing and watchlist entry."""
+
+    def rows(model: Any, kind: int, rating: Any = None):  # type: ignore[no-untyped-def]
+        return select(
+            model.user_id,
+            Movie.tmdb_id,
+            literal(kind),
+            rating if rating is not None else literal(0),
+        ).join(Movie, Movie.id == model.movie_id)
+
+    return union_all(
+        rows(Favorite, FAVORITE),
+        rows(Rating, RATING, Rating.rating),
+        rows(WatchHistory, WATCHED),
+        rows(WatchlistEntry, WATCHLIST),
+    )
+
+
+def learn_configured(
+    session: Session | scoped_session[Any], configuration: EngineConfiguration, watermark: int
+) -> ItemModel:
+    """Learn the model a tuned configuration chose, from the input it chose."""
+    # Floats: ratings come in half steps (Decimal); the ids fit a float64 exactly.
+    rows = np.array(session.execute(weighted_interactions_statement()).all(), dtype=np.float64)
+    rows = rows.reshape(-1, 4)
+    user_ids, tmdb_ids = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
+    interactions = Interactions(
+        user_ids=user_ids,
+        positions=tmdb_ids,
+        kinds=rows[:, 2].astype(np.int64),
+        ratings=rows[:, 3],
+        timestamps=np.zeros(rows.shape[0], dtype=np.int64),
+    )
+    values = interaction_values(interactions, configuration.inputs)
+    used = values > 0
+    return learn_item_model(
+        user_ids[used],
+        tmdb_ids[used],
+        watermark=watermark,
+        settings=configuration.model,
+        values=values[used],
+        weights=configuration.weights,
+        max_same_genre_run=configuration.max_same_genre_run,
     )

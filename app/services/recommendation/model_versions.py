@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -30,14 +31,20 @@ from app.services.recommendation.item_model import (
 from app.services.recommendation.loading import (
     PositiveInteractions,
     interaction_watermark,
+    latest_configuration,
+    learn_configured,
     load_catalogue,
     load_positive_interactions,
 )
 from app.services.recommendation.scoring import Weights
+from app.services.recommendation.tuning import EngineConfiguration
 from app.services.recommendation.validation import ValidationResult, validate_on_interactions
 from app.services.unit_of_work import unit_of_work
 
 logger = logging.getLogger(__name__)
+
+# The key of a tuned version's configuration in its stored parameters.
+TUNED = "tuned_configuration"
 
 # Where a job runner registers how a training request reaches it (app.extensions key).
 TRAINING_REQUEST_HOOK = "recommender_training_request_hook"
@@ -59,14 +66,21 @@ def train_model_version(*, activated_by_id: int | None = None) -> ItemModelVersi
     """
     started = time.perf_counter()
     interactions = load_positive_interactions(db.session)
-    model = learn_item_model(
-        interactions.user_ids, interactions.tmdb_ids, watermark=interactions.watermark
-    )
+    configuration = latest_configuration(db.session)
+    if configuration is None:
+        model = learn_item_model(
+            interactions.user_ids, interactions.tmdb_ids, watermark=interactions.watermark
+        )
+        algorithm, parameters = ALGORITHM, dict[str, Any](model_parameters())
+    else:
+        # The latest `flask recommender tune` run chose the model, its input and its blend.
+        model = learn_configured(db.session, configuration, interactions.watermark)
+        algorithm, parameters = configuration.model.family, {TUNED: configuration.to_dict()}
     validation = validate_interactions(interactions)
     blob = to_bytes(model)
     version = ItemModelVersion(
-        algorithm=ALGORITHM,
-        parameters=model_parameters(),
+        algorithm=algorithm,
+        parameters=parameters,
         items=model.stats.items,
         users=model.stats.users,
         interactions=model.stats.interactions,
@@ -130,6 +144,7 @@ def load_version(version_id: int) -> LoadedVersion:
             ItemModelVersion.interactions,
             ItemModelVersion.training_seconds,
             ItemModelVersion.interaction_watermark,
+            ItemModelVersion.parameters,
         ).where(ItemModelVersion.id == version_id)
     ).one_or_none()
     if row is None:
@@ -141,6 +156,16 @@ def load_version(version_id: int) -> LoadedVersion:
         seconds=row.training_seconds,
     )
     model = from_bytes(row.weights, stats, watermark=row.interaction_watermark)
+    tuned = (row.parameters or {}).get(TUNED)
+    if tuned is not None:
+        # Served as trained: the tuned configuration's blend and diversity come with it.
+        configuration = EngineConfiguration.from_dict(tuned)
+        model = replace(
+            model,
+            settings=configuration.model,
+            weights=configuration.weights,
+            max_same_genre_run=configuration.max_same_genre_run,
+        )
     return LoadedVersion(version_id=version_id, model=model)
 
 

@@ -110,6 +110,7 @@ def rank_and_diversify(
     scores: np.ndarray,
     padding_score: np.ndarray,
     limit: int,
+    max_run: int = MAX_SAME_GENRE_RUN,
 ) -> list[int]:
     """The `personal` movies by score, then the `padding` ones by `padding_score`, walked by
     `diversify` down to `limit` positions."""
@@ -121,7 +122,7 @@ def rank_and_diversify(
     personal_ranked = rank_positions(personal_positions, scores, catalogue.movie_ids, window)
     padding_ranked = rank_positions(padding_positions, padding_score, catalogue.movie_ids, window)
     chosen = diversify(
-        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit
+        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit, max_run
     )
     cut_personal = personal_ranked.size < personal_positions.size
     cut_padding = padding_ranked.size < padding_positions.size
@@ -134,7 +135,7 @@ def rank_and_diversify(
                 rank_positions(padding_positions, padding_score, catalogue.movie_ids),
             ]
         )
-        chosen = diversify(ranked, catalogue.top_genre, limit)
+        chosen = diversify(ranked, catalogue.top_genre, limit, max_run)
     return chosen
 
 
@@ -145,6 +146,8 @@ def rank_for_user(
     today: date,
     limit: int,
     similarity: sp.csr_matrix | None = None,
+    *,
+    max_same_genre_run: int = MAX_SAME_GENRE_RUN,
 ) -> list[RecommendedMovie]:
     """The engine end to end on arrays: score, rank, pad, diversify and explain.
 
@@ -165,7 +168,9 @@ def rank_for_user(
     )
     padding = padding_scores(signals, weights)
     # Rank (personal first, then padding) and diversify.
-    chosen = rank_and_diversify(catalogue, personal, candidates & ~personal, scores, padding, limit)
+    chosen = rank_and_diversify(
+        catalogue, personal, candidates & ~personal, scores, padding, limit, max_same_genre_run
+    )
     # Explain each result.
     context = explanation_context(catalogue, user, signals, weights, chosen, similarity)
     results = []

@@ -17,7 +17,7 @@ from flask import current_app
 from app.errors import NotFound
 from app.extensions import db
 from app.services.recommendation.catalogue_arrays import Catalogue
-from app.services.recommendation.item_model import align_similarity
+from app.services.recommendation.item_model import ItemModel, align_similarity
 from app.services.recommendation.loading import (
     fingerprint_statement,
     load_catalogue,
@@ -158,6 +158,13 @@ class ModelHolder:
         self.checked_at = -math.inf  # time.monotonic() of the last look at the current id
         self.training_requested = False
         self.lock = threading.Lock()
+
+
+def served_item_model() -> ItemModel | None:
+    """The model the latest `served_model` call chose (no lookup): a request reads it after
+    `current_similarity` to apply a tuned model's blend and diversity."""
+    served = model_holder().served
+    return None if served is None else served.model
 
 
 def model_holder() -> ModelHolder:

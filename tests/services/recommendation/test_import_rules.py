@@ -20,6 +20,9 @@ ARITHMETIC = [
     "item_model",
     "evaluation",
     "movielens",
+    "rp3beta",
+    "als",
+    "tuning",
     "onboarding",
     "validation",
 ]
