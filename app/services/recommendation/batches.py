@@ -1,20 +1,22 @@
 """Stored recommendation batches: generation through the engine, staleness, reading them back.
 
 The engine (app.services.recommender) only reads and scores; this module owns the writes.
-A batch replaces the previous one in one transaction, serialised per user by a row lock
-on the user's profile, so two concurrent refreshes never interleave. Feedback is keyed by
-(user, movie) and outlives the batch it was given on: replacing a batch only clears its
-link to the deleted row (ON DELETE SET NULL), and the engine excludes disliked movies.
+A new batch is merged into the user's recommendations in one transaction, serialised per
+user by a row lock on the user's profile, so two concurrent refreshes never interleave. A
+recommendation is the pair (user, movie): it keeps its id while its movie stays, and is
+soft-removed (never deleted) when the movie leaves, so ids are never reused and clicks,
+ratings and feedback stay attached. The engine excludes disliked and dismissed movies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, func, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
@@ -102,7 +104,7 @@ def _needs_regeneration(user_id: int, limit: int) -> bool:
     """Whether the user's batch is stale, missing or smaller than `limit`."""
     stored = (
         select(func.count(Recommendation.id))
-        .where(Recommendation.user_id == user_id)
+        .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
         .scalar_subquery()
     )
     row = db.session.execute(
@@ -142,57 +144,56 @@ def _store_new_batch(user_id: int, size: int) -> list[RecommendedMovie]:
 
 
 def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[RecommendedMovie]:
-    """Replace the user's recommendations with `results` (ranked in order) and mark them
-    fresh; returns the results stored (a repeated movie is kept once). Feedback rows lose
-    their link to deleted rows but stay; feedback on a movie of the new batch is linked to
-    its new row. Does not commit."""
-    db.session.execute(
-        delete(Recommendation)
-        .where(Recommendation.user_id == user_id)
-        .execution_options(synchronize_session=False)
-    )
+    """Make `results` (ranked in order) the user's current recommendations and mark them
+    fresh; returns the results stored (a repeated movie is kept once). Does not commit.
+
+    A recommendation is the pair (user, movie): a movie already recommended keeps its row
+    and id, updated in place (and brought back if it had left); a new movie gets a new row;
+    a movie that leaves is soft-removed (`removed_at`), so its id is never reused and its
+    clicks, ratings and feedback stay attached to it.
+    """
     now = utcnow()
+    existing = dict(
+        db.session.execute(
+            select(Recommendation.movie_id, Recommendation.id).where(
+                Recommendation.user_id == user_id
+            )
+        )
+        .tuples()
+        .all()
+    )
     seen: set[int] = set()
     stored: list[RecommendedMovie] = []
-    rows: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
     for result in results:
         if result.movie_id in seen:  # the unique (user, movie) row must not be repeated
             continue
         seen.add(result.movie_id)
         stored.append(result)
-        rows.append(
-            {
-                "user_id": user_id,
-                "movie_id": result.movie_id,
-                "recommendation_type": result.recommendation_type,
-                # The column is checked to 0..1; float noise must not become a 500.
-                "confidence_score": min(1.0, max(0.0, float(result.confidence))),
-                "rank": len(rows) + 1,
-                "explanation": result.explanation,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    if rows:
+        values = {
+            "recommendation_type": result.recommendation_type,
+            # The column is checked to 0..1; float noise must not become a 500.
+            "confidence_score": min(1.0, max(0.0, float(result.confidence))),
+            "rank": len(stored),
+            "explanation": result.explanation,
+            "reasons": list(result.reasons),
+            "removed_at": None,
+            "updated_at": now,
+        }
+        row_id = existing.get(result.movie_id)
+        if row_id is None:
+            inserts.append({**values, "user_id": user_id, "movie_id": result.movie_id})
+        else:
+            updates.append({**values, "id": row_id})
+    _remove_departed(user_id, seen, now)
+    if updates:
+        # ORM bulk UPDATE by primary key: one executemany for the whole batch.
+        db.session.execute(update(Recommendation), updates)
+    if inserts:
         # executemany: compiled once and cached (a multi-VALUES INSERT is rebuilt each time).
-        db.session.execute(insert(Recommendation), rows)
-        new_row_id = (
-            select(Recommendation.id)
-            .where(
-                Recommendation.user_id == user_id,
-                Recommendation.movie_id == RecommendationFeedback.movie_id,
-            )
-            .scalar_subquery()
-        )
-        db.session.execute(
-            update(RecommendationFeedback)
-            .where(
-                RecommendationFeedback.user_id == user_id,
-                RecommendationFeedback.movie_id.in_(seen),
-            )
-            .values(recommendation_id=new_row_id)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(insert(Recommendation), [{**row, "created_at": now} for row in inserts])
+        _link_feedback(user_id, [row["movie_id"] for row in inserts])
     db.session.execute(
         update(UserProfile)
         .where(UserProfile.user_id == user_id)
@@ -202,6 +203,43 @@ def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[Recomm
     # Rows loaded before the bulk statements (a profile, feedback) must be read again.
     db.session.expire_all()
     return stored
+
+
+def _remove_departed(user_id: int, kept: set[int], now: datetime) -> None:
+    """Soft-remove the user's current recommendations whose movie is not in `kept`."""
+    statement = update(Recommendation).where(
+        Recommendation.user_id == user_id, Recommendation.removed_at.is_(None)
+    )
+    if kept:
+        statement = statement.where(Recommendation.movie_id.not_in(kept))
+    db.session.execute(
+        statement.values(removed_at=now, updated_at=now).execution_options(
+            synchronize_session=False
+        )
+    )
+
+
+def _link_feedback(user_id: int, movie_ids: list[int]) -> None:
+    """Attach feedback without a recommendation (given before rows were kept) to the new rows
+    of its movie."""
+    new_row_id = (
+        select(Recommendation.id)
+        .where(
+            Recommendation.user_id == user_id,
+            Recommendation.movie_id == RecommendationFeedback.movie_id,
+        )
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(RecommendationFeedback)
+        .where(
+            RecommendationFeedback.user_id == user_id,
+            RecommendationFeedback.movie_id.in_(movie_ids),
+            RecommendationFeedback.recommendation_id.is_(None),
+        )
+        .values(recommendation_id=new_row_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -268,7 +306,7 @@ def list_batch(user_id: int) -> list[StoredRecommendation]:
                 RecommendationFeedback.movie_id == Recommendation.movie_id,
             ),
         )
-        .where(Recommendation.user_id == user_id)
+        .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
         .order_by(Recommendation.rank, Recommendation.id)
         # Genres in a second query: joined here, SQLite would scan every genre link.
         .options(joinedload(Recommendation.movie, innerjoin=True).selectinload(Movie.genres))
@@ -293,7 +331,11 @@ def list_recommendations(
         select(Recommendation.id)
         .join(Movie, Movie.id == Recommendation.movie_id)
         # A movie removed from the catalogue since the batch was made is not shown.
-        .where(Recommendation.user_id == user_id, Movie.deleted_at.is_(None))
+        .where(
+            Recommendation.user_id == user_id,
+            Recommendation.removed_at.is_(None),
+            Movie.deleted_at.is_(None),
+        )
         .order_by(Recommendation.rank, Recommendation.id)
         .limit(limit)
     )
@@ -321,7 +363,8 @@ def list_recommendations(
 
 
 def get_user_recommendation(user_id: int, recommendation_id: int) -> Recommendation:
-    """One of the user's recommendations; NotFound for anyone else's (or none)."""
+    """One of the user's recommendations, current or since removed (its id still names the
+    same movie); NotFound for anyone else's (or none)."""
     recommendation = db.session.scalar(
         with_movie(
             select(Recommendation).where(

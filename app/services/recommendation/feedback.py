@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Movie, RecommendationFeedback
+from app.models import Movie, RecommendationFeedback, utcnow
 from app.services.pagination import Page, paginate
 from app.services.recommendation.batches import (
     StoredRecommendation,
@@ -87,8 +87,8 @@ def list_feedback(user_id: int, *, page: int = 1, page_size: int = 20) -> Page[A
 def record_click(user_id: int, recommendation_id: int) -> StoredRecommendation:
     """Mark one of the user's recommendations clicked. Commits. NotFound for anyone else's."""
     recommendation = get_user_recommendation(user_id, recommendation_id)
-    if not recommendation.is_clicked:
-        recommendation.is_clicked = True
+    if recommendation.clicked_at is None:  # the first click is the one that counts
+        recommendation.clicked_at = utcnow()
         db.session.commit()
         recommendation = get_user_recommendation(user_id, recommendation_id)
     return attach_feedback(user_id, [recommendation])[0]

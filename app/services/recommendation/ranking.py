@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,6 +35,8 @@ class RecommendedMovie:
     confidence: float
     recommendation_type: str
     explanation: str
+    # The explanation's structured form, by contribution (see recommendation.explanations).
+    reasons: tuple[dict[str, Any], ...] = ()
 
 
 def rank_positions(
