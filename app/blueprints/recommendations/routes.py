@@ -30,6 +30,7 @@ blp = Blueprint(
 
 PAGE_NOT_FOUND = "The page is past the last one (code: page_not_found)"
 NOT_YOURS = "No recommendation with this id belongs to you (code: recommendation_not_found)"
+NOT_YOUR_FEEDBACK = "No feedback with this id belongs to you (code: feedback_not_found)"
 
 
 @blp.route("/")
@@ -135,6 +136,36 @@ class FeedbackList(MethodView):
                 current_user_id(), page=args["page"], page_size=args["page_size"]
             )
         )
+
+
+@blp.route("/feedback/<id:feedback_id>/")
+class FeedbackById(MethodView):
+    @blp.doc(operationId="deleteFeedback")
+    @login_required
+    @blp.response(204)
+    @problem(404, NOT_YOUR_FEEDBACK)
+    def delete(self, feedback_id: int) -> None:
+        """Withdraw one of your feedback (this undoes a dismissal).
+
+        A movie you had disliked, marked not interested or dismissed may be recommended
+        to you again from the next regeneration.
+        """
+        feedback_service.delete_feedback(current_user_id(), feedback_id)
+
+
+@blp.route("/<id:recommendation_id>/")
+class RecommendationById(MethodView):
+    @blp.doc(operationId="dismissRecommendation")
+    @login_required
+    @blp.response(204)
+    @problem(404, NOT_YOURS)
+    def delete(self, recommendation_id: int) -> None:
+        """Dismiss a recommendation: its movie is never recommended to you again.
+
+        Recorded as feedback of type `dismissed` (replacing any other feedback on the
+        movie); delete that feedback to undo it.
+        """
+        feedback_service.dismiss(current_user_id(), recommendation_id)
 
 
 @blp.route("/<id:recommendation_id>/click/")

@@ -68,7 +68,8 @@ class FeedbackCreateSchema(ma.Schema):
     )
     feedback_type = ma.fields.String(
         required=True,
-        validate=validate.OneOf(FEEDBACK_TYPES),
+        # "dismissed" is given by DELETE /recommendations/{id}/.
+        validate=validate.OneOf([kind for kind in FEEDBACK_TYPES if kind != "dismissed"]),
         metadata={
             "description": "like, dislike or not_interested. A disliked or not-interested "
             "movie is never recommended again.",
@@ -176,7 +177,10 @@ class FeedbackSchema(ma.Schema):
         },
     )
     movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
-    feedback_type = ma.fields.String(dump_only=True, metadata={"example": "not_interested"})
+    feedback_type = ma.fields.String(
+        dump_only=True,
+        metadata={"description": " / ".join(FEEDBACK_TYPES), "example": "not_interested"},
+    )
     comment = ma.fields.String(dump_only=True, metadata={"example": "Seen it already."})
     created_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
     updated_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})

@@ -25,6 +25,7 @@ from app.models import (
     WatchHistory,
     movie_genres,
 )
+from app.models.recommendations import EXCLUDING_FEEDBACK
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.item_model import ItemModel, learn_item_model
 from app.services.recommendation.signals import (
@@ -104,13 +105,12 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
     Built once (bound by the `user_id` parameter): building it costs more than running it.
     """
     user_id = bindparam("user_id", type_=Integer)
-    dismissed_feedback = ("dislike", "not_interested")
     return union_all(
         select(literal(FAVORITE), Favorite.movie_id, literal(0)).where(Favorite.user_id == user_id),
         select(literal(RATING), Rating.movie_id, Rating.rating).where(Rating.user_id == user_id),
         select(literal(DISMISSED), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,
-            RecommendationFeedback.feedback_type.in_(dismissed_feedback),
+            RecommendationFeedback.feedback_type.in_(EXCLUDING_FEEDBACK),
         ),
         select(literal(LIKED_FEEDBACK), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,

@@ -1,0 +1,193 @@
+"""What users steer and keep through the recommendations API: ids that name the same movie
+across regenerations, clicks and ratings that stay true, dismiss and undo, filters applied
+before the list is cut, and structured reasons that match the sentence."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Genre, Movie, Recommendation, RecommendationFeedback, User
+from tests.factories import auth_headers, make_movie, make_user
+from tests.helpers import assert_problem, recommendations_stale
+
+URL = "/api/v1/recommendations/"
+
+
+def make_catalogue(
+    app: Flask, count: int, genres: list[Genre] | None = None, **fields: Any
+) -> list[Movie]:
+    """`count` well-rated movies, the first the most popular."""
+    fields.setdefault("release_date", date(2012, 1, 1))
+    return [
+        make_movie(
+            app,
+            genres=genres,
+            title=f"Film {n}",
+            popularity=500.0 - n,
+            vote_average=8.0,
+            vote_count=2000,
+            **fields,
+        )
+        for n in range(count)
+    ]
+
+
+def listed(client: Any, headers: dict[str, str], **query: Any) -> dict[str, Any]:
+    response = client.get(URL, query_string=query, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def by_movie(items: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {item["movie"]["id"]: item for item in items}
+
+
+# --- identity ----------------------------------------------------------------------------
+
+
+def test_a_recommendation_keeps_its_id_across_regenerations_and_clicks_stay(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    movies = make_catalogue(app, 30)
+    first = by_movie(listed(client, headers)["results"])
+    clicked = next(iter(first.values()))
+    assert client.post(f"{URL}{clicked['id']}/click/", headers=headers).status_code == 200
+    rated = list(first.values())[1]
+    rating = client.post(
+        "/api/v1/favorites/ratings/",
+        json={"movie": rated["movie"]["id"], "rating": 9},
+        headers=headers,
+    )
+    assert rating.status_code == 201
+
+    refreshed = by_movie(
+        client.post(URL + "refresh/", headers=headers).get_json()["recommendations"]
+    )
+
+    stayed = set(first) & set(refreshed)
+    assert stayed, "some movies stay across the regeneration"
+    assert all(refreshed[movie]["id"] == first[movie]["id"] for movie in stayed)
+    assert refreshed[clicked["movie"]["id"]]["is_clicked"] is True
+    assert rated["movie"]["id"] not in refreshed  # rated: no longer recommended
+    new_ids = {refreshed[movie]["id"] for movie in set(refreshed) - set(first)}
+    assert new_ids.isdisjoint(item["id"] for item in first.values())
+    with app.app_context():
+        row = db.session.get(Recommendation, rated["id"])
+        assert row is not None and row.is_rated and row.removed_at is not None
+    assert len(movies) == 30
+
+
+def test_a_click_on_a_since_removed_recommendation_still_names_its_movie(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    make_catalogue(app, 25)
+    first = listed(client, headers)["results"][0]
+    favorite = client.post(
+        "/api/v1/favorites/favorites/", json={"movie": first["movie"]["id"]}, headers=headers
+    )
+    assert favorite.status_code == 201
+    listed(client, headers)  # regenerated: the favourite is no longer recommended
+
+    clicked = client.post(f"{URL}{first['id']}/click/", headers=headers)
+
+    assert clicked.status_code == 200
+    body = clicked.get_json()
+    assert body["movie"]["id"] == first["movie"]["id"] and body["is_clicked"] is True
+    with app.app_context():
+        row = db.session.get(Recommendation, first["id"])
+        assert row is not None and row.favorited_at is not None
+
+
+# --- dismiss and undo --------------------------------------------------------------------
+
+
+def test_dismiss_is_204_and_the_movie_never_comes_back(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    make_catalogue(app, 30)
+    before = listed(client, headers)["results"]
+    dismissed = before[0]
+
+    response = client.delete(f"{URL}{dismissed['id']}/", headers=headers)
+
+    assert response.status_code == 204 and response.data == b""
+    assert recommendations_stale(app, user)
+    after = listed(client, headers)["results"]
+    refreshed = client.post(URL + "refresh/", headers=headers).get_json()["recommendations"]
+    for batch in (after, refreshed):
+        assert dismissed["movie"]["id"] not in by_movie(batch)
+        assert len(batch) == 20
+    feedback = client.get(URL + "feedback/list/", headers=headers).get_json()["results"]
+    assert [(item["feedback_type"], item["recommendation"]) for item in feedback] == [
+        ("dismissed", dismissed["id"])
+    ]
+    # Dismissing again is harmless.
+    assert client.delete(f"{URL}{dismissed['id']}/", headers=headers).status_code == 204
+
+
+def test_deleting_the_feedback_undoes_a_dismissal_and_the_movie_keeps_its_id(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    make_catalogue(app, 30)
+    dismissed = listed(client, headers)["results"][0]
+    client.delete(f"{URL}{dismissed['id']}/", headers=headers)
+    feedback_id = client.get(URL + "feedback/list/", headers=headers).get_json()["results"][0]["id"]
+
+    response = client.delete(f"{URL}feedback/{feedback_id}/", headers=headers)
+
+    assert response.status_code == 204
+    assert recommendations_stale(app, user)
+    back = by_movie(listed(client, headers)["results"])
+    assert back[dismissed["movie"]["id"]]["id"] == dismissed["id"]
+    assert back[dismissed["movie"]["id"]]["feedback"] is None
+    with app.app_context():
+        assert db.session.scalars(select(RecommendationFeedback)).all() == []
+    assert_problem(
+        client.delete(f"{URL}feedback/{feedback_id}/", headers=headers), 404, "feedback_not_found"
+    )
+
+
+def test_another_users_recommendation_or_feedback_is_404_and_left_alone(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    make_catalogue(app, 25)
+    theirs = listed(client, headers)["results"][0]
+    client.post(
+        URL + "feedback/",
+        json={"recommendation": theirs["id"], "feedback_type": "like"},
+        headers=headers,
+    )
+    their_feedback = client.get(URL + "feedback/list/", headers=headers).get_json()["results"][0]
+    intruder = auth_headers(app, make_user(app))
+
+    for response in (
+        client.delete(f"{URL}{theirs['id']}/", headers=intruder),
+        client.post(f"{URL}{theirs['id']}/click/", headers=intruder),
+        client.post(
+            URL + "feedback/",
+            json={"recommendation": theirs["id"], "feedback_type": "dislike"},
+            headers=intruder,
+        ),
+    ):
+        assert_problem(response, 404, "recommendation_not_found")
+    assert_problem(
+        client.delete(f"{URL}feedback/{their_feedback['id']}/", headers=intruder),
+        404,
+        "feedback_not_found",
+    )
+
+    with app.app_context():
+        row = db.session.get(Recommendation, theirs["id"])
+        assert row is not None and row.removed_at is None and row.clicked_at is None
+        feedback = db.session.get(RecommendationFeedback, their_feedback["id"])
+        assert feedback is not None and feedback.feedback_type == "like"
+
+
+def test_dismissing_requires_a_token(client: Any) -> None:
+    assert_problem(client.delete(f"{URL}1/"), 401)
+    assert_problem(client.delete(f"{URL}feedback/1/"), 401)
