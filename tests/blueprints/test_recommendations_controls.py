@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Genre, Movie, Recommendation, RecommendationFeedback, User
-from tests.factories import auth_headers, make_movie, make_user
+from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.helpers import assert_problem, recommendations_stale
 
 URL = "/api/v1/recommendations/"
@@ -191,3 +191,36 @@ def test_another_users_recommendation_or_feedback_is_404_and_left_alone(
 def test_dismissing_requires_a_token(client: Any) -> None:
     assert_problem(client.delete(f"{URL}1/"), 401)
     assert_problem(client.delete(f"{URL}feedback/1/"), 401)
+
+
+# --- reasons -----------------------------------------------------------------------------
+
+
+def test_every_recommendation_carries_reasons_that_name_what_the_sentence_names(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    action, drama = make_genre(app, name="Action"), make_genre(app, name="Drama")
+    liked = make_catalogue(app, 3, [action])
+    make_catalogue(app, 20, [action])
+    make_catalogue(app, 20, [drama])
+    for movie in liked:
+        response = client.post(
+            "/api/v1/favorites/favorites/", json={"movie": movie.id}, headers=headers
+        )
+        assert response.status_code == 201
+
+    results = listed(client, headers)["results"]
+
+    assert len(results) == 20
+    for item in results:
+        assert item["reasons"], item
+        for reason in item["reasons"]:
+            if reason["kind"] == "liked_movie":
+                assert reason["movie"]["title"] in item["explanation"]
+                assert reason["movie"]["id"] in {movie.id for movie in liked}
+            elif reason["kind"] == "genre":
+                assert reason["genre"] == {"id": action.tmdb_id, "name": "Action"}
+                assert "Action" in item["explanation"]
+            else:
+                assert reason["kind"] in {"popular", "highly_rated", "new"}
+                assert item["recommendation_type"] == "trending"

@@ -99,6 +99,46 @@ class FeedbackSummarySchema(ma.Schema):
     updated_at = ma.fields.DateTime(dump_only=True, metadata={"example": TIMESTAMP_EXAMPLE})
 
 
+class ReasonMovieSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True, metadata={"example": 348})
+    title = ma.fields.String(dump_only=True, metadata={"example": "Alien"})
+
+
+class ReasonGenreSchema(ma.Schema):
+    id = ma.fields.Integer(
+        dump_only=True, metadata={"description": "TMDb genre id", "example": 878}
+    )
+    name = ma.fields.String(dump_only=True, metadata={"example": "Science Fiction"})
+
+
+class ReasonSchema(ma.Schema):
+    """One reason behind a recommendation; which other fields are present depends on kind."""
+
+    kind = ma.fields.String(
+        dump_only=True,
+        metadata={
+            "description": "liked_movie (with movie and weight), genre (with genre), "
+            "popular, highly_rated, new or similar_users",
+            "example": "liked_movie",
+        },
+    )
+    movie = ma.fields.Nested(
+        ReasonMovieSchema,
+        dump_only=True,
+        metadata={"description": "The liked film this one resembles (liked_movie only)."},
+    )
+    weight = ma.fields.Float(
+        dump_only=True,
+        metadata={
+            "description": "How much the liked film contributes (liked_movie only).",
+            "example": 0.42,
+        },
+    )
+    genre = ma.fields.Nested(
+        ReasonGenreSchema, dump_only=True, metadata={"description": "genre only."}
+    )
+
+
 class RecommendationSchema(ma.Schema):
     """A stored recommendation, with its movie and the caller's feedback on that movie."""
 
@@ -124,11 +164,27 @@ class RecommendationSchema(ma.Schema):
         attribute="recommendation.explanation",
         metadata={"example": "Because you liked Alien and Blade Runner"},
     )
+    reasons = ma.fields.List(
+        ma.fields.Nested(ReasonSchema),
+        dump_only=True,
+        attribute="recommendation.reasons",
+        metadata={
+            "description": "The explanation's reasons, structured, most important first.",
+            "example": [
+                {"kind": "liked_movie", "movie": {"id": 348, "title": "Alien"}, "weight": 0.42},
+                {"kind": "genre", "genre": {"id": 878, "name": "Science Fiction"}},
+            ],
+        },
+    )
     is_clicked = ma.fields.Boolean(
-        dump_only=True, attribute="recommendation.is_clicked", metadata={"example": False}
+        dump_only=True,
+        attribute="recommendation.is_clicked",
+        metadata={"description": "You opened it (ever, even if it left since).", "example": False},
     )
     is_rated = ma.fields.Boolean(
-        dump_only=True, attribute="recommendation.is_rated", metadata={"example": False}
+        dump_only=True,
+        attribute="recommendation.is_rated",
+        metadata={"description": "You rated its movie after it was recommended.", "example": False},
     )
     created_at = ma.fields.DateTime(
         dump_only=True,

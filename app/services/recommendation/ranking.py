@@ -174,11 +174,11 @@ def rank_for_user(
     results = []
     for position in chosen:
         if personal[position]:
-            kind, explanation = explain_personal(context, position)
+            explanation = explain_personal(context, position)
             score = float(scores[position])
             confidence = score / weights.total
         else:
-            kind, explanation = "trending", explain_padding(context, position)
+            explanation = explain_padding(context, position)
             score = float(padding[position])
             confidence = score / 2
         results.append(
@@ -186,8 +186,9 @@ def rank_for_user(
                 movie_id=int(catalogue.movie_ids[position]),
                 score=round(score, 4),
                 confidence=round(min(max(confidence, 0.0), 1.0), 4),
-                recommendation_type=kind,
-                explanation=explanation,
+                recommendation_type=explanation.recommendation_type,
+                explanation=explanation.sentence,
+                reasons=explanation.reasons,
             )
         )
     return results
