@@ -27,8 +27,9 @@ from app.models import Movie
 from app.services.catalogue import get_movie
 from app.services.pagination import Page
 from app.services.recommendation import loading, state
+from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.item_model import ItemModelStats
-from app.services.recommendation.ranking import RecommendedMovie, rank_for_user
+from app.services.recommendation.ranking import FilteredRanking, RecommendedMovie, rank_filtered
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.similar import rank_similar
 from app.services.recommendation.state import reset_caches
@@ -37,6 +38,7 @@ __all__ = [
     "RecommendedMovie",
     "SimilarMovie",
     "rebuild_item_model",
+    "recommend_filtered",
     "recommend_for_user",
     "reset_caches",
     "similar_movies",
@@ -64,11 +66,17 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     Reads the database (a fixed handful of queries whatever the catalogue size), writes
     nothing. Raises NotFound for an unknown user.
     """
+    return recommend_filtered(user_id, limit, RecommendationFilters()).results
+
+
+def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters) -> FilteredRanking:
+    """`recommend_for_user` among the movies that pass `filters` (applied before ranking and
+    truncation), and how many passed."""
     catalogue, watermark = state.current_catalogue()
     similarity = state.current_similarity(catalogue, watermark)
     user = loading.load_user_signals(user_id, catalogue)
     weights = Weights.from_config(current_app.config)
-    return rank_for_user(catalogue, user, weights, today_utc(), limit, similarity)
+    return rank_filtered(catalogue, user, weights, today_utc(), limit, similarity, filters)
 
 
 def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:

@@ -7,12 +7,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Genre, Movie, Recommendation, RecommendationFeedback, User
-from tests.factories import auth_headers, make_genre, make_movie, make_user
+from app.models import (
+    Favorite,
+    Genre,
+    Movie,
+    Recommendation,
+    RecommendationFeedback,
+    User,
+    WatchHistory,
+    WatchlistEntry,
+)
+from app.models.recommendations import RECOMMENDATION_TYPES
+from tests.factories import auth_headers, make_entry, make_genre, make_movie, make_user
 from tests.helpers import assert_problem, recommendations_stale
 
 URL = "/api/v1/recommendations/"
@@ -224,3 +235,161 @@ def test_every_recommendation_carries_reasons_that_name_what_the_sentence_names(
             else:
                 assert reason["kind"] in {"popular", "highly_rated", "new"}
                 assert item["recommendation_type"] == "trending"
+
+
+# --- filters -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def varied(app: Flask) -> dict[str, list[Movie]]:
+    """40 popular English dramas of 2012, 150 minutes, then 25 films of each other kind
+    further down in popularity (beyond the first 20, so only a filter reaches them)."""
+    drama, comedy, western = (make_genre(app, name=n) for n in ("Drama", "Comedy", "Western"))
+    kinds: dict[str, list[Movie]] = {"common": [], "comedy": [], "western": []}
+    kinds |= {"nineties": [], "short": [], "korean": [], "unknown_runtime": []}
+    specs = [
+        ("common", 40, [drama], {}),
+        ("comedy", 25, [comedy], {}),
+        ("western", 5, [western], {}),
+        ("nineties", 25, [drama], {"release_date": date(1995, 6, 1)}),
+        ("short", 25, [drama], {"runtime": 85}),
+        ("korean", 25, [drama], {"original_language": "ko"}),
+        ("unknown_runtime", 5, [drama], {"runtime": None}),
+    ]
+    popularity = 1000.0
+    for kind, count, genres, fields in specs:
+        for n in range(count):
+            popularity -= 1
+            values = {
+                "release_date": date(2012, 1, 1),
+                "runtime": 150,
+                "original_language": "en",
+                **fields,
+            }
+            kinds[kind].append(
+                make_movie(
+                    app,
+                    genres=genres,
+                    title=f"{kind} {n}",
+                    popularity=popularity,
+                    vote_average=7.5,
+                    vote_count=1000,
+                    **values,
+                )
+            )
+    return kinds
+
+
+def ids_of(movies: list[Movie]) -> set[int]:
+    return {movie.id for movie in movies}
+
+
+@pytest.mark.parametrize(
+    ("query", "wanted", "matched"),
+    [
+        ({"genre": [], "year_max": 2000}, ["nineties"], 25),
+        ({"year_min": 1990, "year_max": 1999}, ["nineties"], 25),
+        ({"runtime_max": 100}, ["short"], 25),
+        ({"language": "KO"}, ["korean"], 25),
+        ({"genre": "COMEDY+WESTERN"}, ["comedy", "western"], 30),
+        ({"genre": "WESTERN"}, ["western"], 5),
+    ],
+)
+def test_each_filter_gives_a_full_page_of_what_passes_it(
+    app: Flask,
+    client: Any,
+    user: User,
+    headers: dict[str, str],
+    varied: dict[str, list[Movie]],
+    query: dict[str, Any],
+    wanted: list[str],
+    matched: int,
+) -> None:
+    with app.app_context():
+        genre_ids = {g.name.upper(): g.tmdb_id for g in db.session.scalars(select(Genre))}
+    if isinstance(query.get("genre"), str):
+        query = {**query, "genre": [genre_ids[name] for name in query["genre"].split("+")]}
+    allowed = set().union(*(ids_of(varied[kind]) for kind in wanted))
+
+    body = listed(client, headers, **query)
+
+    assert body["matched"] == matched
+    assert len(body["results"]) == min(20, matched) == body["count"]
+    assert {item["movie"]["id"] for item in body["results"]} <= allowed
+    assert [item["rank"] for item in body["results"]] == list(range(1, body["count"] + 1))
+    # The unfiltered list holds fewer of them: the filter reached past its cut.
+    unfiltered = {item["movie"]["id"] for item in listed(client, headers)["results"]}
+    assert len(unfiltered & allowed) < len(body["results"])
+
+
+def test_the_limit_and_pages_apply_to_the_filtered_list(
+    app: Flask, client: Any, user: User, headers: dict[str, str], varied: dict[str, list[Movie]]
+) -> None:
+    first = listed(client, headers, runtime_max=100, limit=12, page_size=5)
+    third = listed(client, headers, runtime_max=100, limit=12, page_size=5, page=3)
+
+    assert first["count"] == 12 and first["matched"] == 25
+    assert [item["rank"] for item in third["results"]] == [11, 12]
+    assert_problem(
+        client.get(URL, query_string={"runtime_max": 100, "limit": 12, "page": 4}, headers=headers),
+        404,
+        "page_not_found",
+    )
+
+
+def test_watchlisted_and_watched_films_are_left_out_unless_asked_for(
+    app: Flask, client: Any, user: User, headers: dict[str, str], varied: dict[str, list[Movie]]
+) -> None:
+    planned, seen = varied["common"][0], varied["common"][1]
+    make_entry(app, WatchlistEntry, user, planned)
+    make_entry(app, WatchHistory, user, seen)
+
+    default = {item["movie"]["id"] for item in listed(client, headers)["results"]}
+    with_planned = listed(client, headers, exclude_watchlisted="false")
+    with_seen = listed(client, headers, exclude_watched="false")
+
+    assert planned.id not in default and seen.id not in default and len(default) == 20
+    assert planned.id in by_movie(with_planned["results"])
+    assert seen.id not in by_movie(with_planned["results"])
+    assert seen.id in by_movie(with_seen["results"])
+    assert planned.id not in by_movie(with_seen["results"])
+    total = len(varied["common"]) + sum(len(v) for k, v in varied.items() if k != "common")
+    assert with_planned["matched"] == with_seen["matched"] == total - 1
+
+
+def test_the_type_filter_chooses_among_the_candidates_before_ranking(
+    app: Flask, client: Any, user: User, headers: dict[str, str], varied: dict[str, list[Movie]]
+) -> None:
+    for movie in varied["western"][:2]:  # liking westerns makes westerns content based
+        make_entry(app, Favorite, user, movie)
+
+    by_type = {kind: listed(client, headers, type=kind) for kind in RECOMMENDATION_TYPES}
+    everything = listed(client, headers, exclude_watched="false")  # a filter, nothing less
+
+    assert sum(body["matched"] for body in by_type.values()) == everything["matched"]
+    for kind, body in by_type.items():
+        assert all(item["recommendation_type"] == kind for item in body["results"]), kind
+        assert len(body["results"]) == min(20, body["matched"])
+    assert by_type["content_based"]["matched"] == 3  # the other westerns
+    assert by_type["trending"]["matched"] > 20
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"year_min": 2010, "year_max": 2000}, "year_min"),
+        ({"year_min": 1200}, "year_min"),
+        ({"runtime_max": 0}, "runtime_max"),
+        ({"language": "english!"}, "language"),
+        ({"type": "random"}, "type"),
+        ({"exclude_watched": "maybe"}, "exclude_watched"),
+        ({"genre": [878, "x"]}, "genre"),
+    ],
+)
+def test_invalid_filters_are_400_naming_the_field(
+    client: Any, headers: dict[str, str], query: dict[str, Any], field: str
+) -> None:
+    body = assert_problem(
+        client.get(URL, query_string=query, headers=headers), 400, "validation_error"
+    )
+    assert field in body["errors"]

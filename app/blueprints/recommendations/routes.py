@@ -12,6 +12,7 @@ from app.blueprints.recommendations.schemas import (
     FeedbackCreateSchema,
     FeedbackSchema,
     RecommendationListArgs,
+    RecommendationPageSchema,
     RecommendationSchema,
     RefreshArgs,
     RefreshResultSchema,
@@ -38,23 +39,21 @@ class Recommendations(MethodView):
     @blp.doc(operationId="listRecommendations")
     @login_required
     @blp.arguments(RecommendationListArgs, location="query")
-    @blp.response(200, page_schema(RecommendationSchema))
+    @blp.response(200, RecommendationPageSchema)
     @problem(404, PAGE_NOT_FOUND)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your recommendations, best first.
 
         Generated on first use and regenerated whenever your tastes changed since (a
-        favourite, a rating, the watchlist, watch history or feedback). `limit` caps how
-        many are generated and returned; `genre` keeps those of one TMDb genre.
+        favourite, a rating, the watchlist, watch history or feedback); what you watched or
+        put on your watchlist is left out unless you ask for it. `limit` caps how many are
+        returned. Filters (genres, years, runtime, language, type) choose among the
+        candidates before ranking, so a filtered list is still `limit` long when enough
+        movies pass; `matched` says how many did. A recommendation keeps its id in every
+        list.
         """
-        page = batches.list_recommendations(
-            current_user_id(),
-            limit=args["limit"],
-            genre_tmdb_id=args.get("genre"),
-            page=args["page"],
-            page_size=args["page_size"],
-        )
-        return page_body(page)
+        listed = batches.list_recommendations(current_user_id(), **args)
+        return {**page_body(listed.page), "matched": listed.matched}
 
 
 @blp.route("/refresh/")

@@ -22,18 +22,17 @@ from sqlalchemy.orm import joinedload
 from app.errors import NotFound
 from app.extensions import db
 from app.models import (
-    Genre,
     Movie,
     Recommendation,
     RecommendationFeedback,
     User,
     UserProfile,
-    movie_genres,
     utcnow,
 )
 from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
 from app.services.pagination import Page, paginate
+from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import RecommendedMovie
 
 # Most recommendations (or similar movies) generated and returned for one request.
@@ -46,6 +45,21 @@ class StoredRecommendation:
 
     recommendation: Recommendation
     feedback: RecommendationFeedback | None
+    # Its position in a filtered list; None: the stored rank in the user's batch.
+    listed_rank: int | None = None
+
+    @property
+    def rank(self) -> int:
+        return self.recommendation.rank if self.listed_rank is None else self.listed_rank
+
+
+@dataclass(frozen=True)
+class RecommendationPage:
+    """A page of recommendations; `matched` counts the candidates that passed the filters
+    (None for the unfiltered list)."""
+
+    page: Page[StoredRecommendation]
+    matched: int | None
 
 
 @dataclass(frozen=True)
@@ -319,13 +333,17 @@ def list_recommendations(
     user_id: int,
     *,
     limit: int | None = None,
-    genre_tmdb_id: int | None = None,
+    filters: RecommendationFilters | None = None,
     page: int = 1,
     page_size: int = 20,
-) -> Page[StoredRecommendation]:
-    """The user's recommendations by rank (regenerated first when stale): the best `limit`
-    of them (only those of genre `genre_tmdb_id` when given), one page at a time."""
+) -> RecommendationPage:
+    """The user's best `limit` recommendations by rank, one page at a time: the stored batch
+    (regenerated first when stale), or with `filters` the best `limit` of the candidates
+    that pass them, ranked now."""
     limit = limit or default_batch_size()
+    filters = filters or RecommendationFilters()
+    if filters.narrows:
+        return _list_filtered(user_id, limit, filters, page, page_size)
     ensure_fresh_recommendations(user_id, limit)
     best = (
         select(Recommendation.id)
@@ -339,27 +357,111 @@ def list_recommendations(
         .order_by(Recommendation.rank, Recommendation.id)
         .limit(limit)
     )
-    statement = select(Recommendation).where(Recommendation.id.in_(best))
-    if genre_tmdb_id is not None:
-        # EXISTS looks up each row's (movie, genre) link; IN (the genre's movies) would
-        # read every link of the genre, a cost that grows with the catalogue.
-        genre_id = select(Genre.id).where(Genre.tmdb_id == genre_tmdb_id).scalar_subquery()
-        statement = statement.where(
-            select(movie_genres.c.movie_id)
-            .where(
-                movie_genres.c.movie_id == Recommendation.movie_id,
-                movie_genres.c.genre_id == genre_id,
-            )
-            .exists()
-        )
-    statement = with_movie(statement.order_by(Recommendation.rank, Recommendation.id))
-    result = paginate(statement, page, page_size)
-    return Page(
-        items=attach_feedback(user_id, result.items),
-        count=result.count,
-        page=result.page,
-        page_size=result.page_size,
+    statement = with_movie(
+        select(Recommendation)
+        .where(Recommendation.id.in_(best))
+        .order_by(Recommendation.rank, Recommendation.id)
     )
+    result = paginate(statement, page, page_size)
+    return RecommendationPage(
+        Page(
+            items=attach_feedback(user_id, result.items),
+            count=result.count,
+            page=result.page,
+            page_size=result.page_size,
+        ),
+        matched=None,
+    )
+
+
+def _list_filtered(
+    user_id: int, limit: int, filters: RecommendationFilters, page: int, page_size: int
+) -> RecommendationPage:
+    """Rank the candidates that pass `filters` now; each result is the user's
+    recommendation of that movie (the same id as in any other list), created if new. A
+    movie outside the stored batch is kept as a removed row: it is not in the batch."""
+    _lock_profile(user_id)  # the rows written here must not race a regeneration
+    ranking = recommender.recommend_filtered(user_id, limit, filters)
+    results = ranking.results[:limit]
+    _record_filtered(user_id, results)
+    db.session.commit()
+    count = len(results)
+    last_page = max(1, -(-count // page_size))
+    if page > last_page:
+        raise NotFound(
+            f"Page {page} does not exist: there are {last_page} page(s) of {page_size}.",
+            code="page_not_found",
+        )
+    first = (page - 1) * page_size
+    chunk = results[first : first + page_size]
+    rows = {
+        row.movie_id: row
+        for row in db.session.scalars(
+            with_movie(
+                select(Recommendation).where(
+                    Recommendation.user_id == user_id,
+                    Recommendation.movie_id.in_([result.movie_id for result in chunk]),
+                )
+            )
+        ).unique()
+    }
+    stored = attach_feedback(user_id, [rows[result.movie_id] for result in chunk])
+    items = [
+        StoredRecommendation(view.recommendation, view.feedback, listed_rank=first + index + 1)
+        for index, view in enumerate(stored)
+    ]
+    return RecommendationPage(
+        Page(items=items, count=count, page=page, page_size=page_size), ranking.matched
+    )
+
+
+def _record_filtered(user_id: int, results: Sequence[RecommendedMovie]) -> None:
+    """Give every result of a filtered list its (user, movie) row: an existing row gets the
+    fresh type, score, sentence and reasons (its rank and batch membership stay); a new one
+    is created outside the batch (rank 0, removed_at set). Does not commit."""
+    if not results:
+        return
+    now = utcnow()
+    existing = dict(
+        db.session.execute(
+            select(Recommendation.movie_id, Recommendation.id).where(
+                Recommendation.user_id == user_id,
+                Recommendation.movie_id.in_([result.movie_id for result in results]),
+            )
+        )
+        .tuples()
+        .all()
+    )
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for result in results:
+        values = {
+            "recommendation_type": result.recommendation_type,
+            "confidence_score": min(1.0, max(0.0, float(result.confidence))),
+            "explanation": result.explanation,
+            "reasons": list(result.reasons),
+            "updated_at": now,
+        }
+        row_id = existing.get(result.movie_id)
+        if row_id is None:
+            inserts.append(
+                {
+                    **values,
+                    "user_id": user_id,
+                    "movie_id": result.movie_id,
+                    "rank": 0,
+                    "removed_at": now,
+                    "created_at": now,
+                }
+            )
+        else:
+            updates.append({**values, "id": row_id})
+    if updates:
+        db.session.execute(update(Recommendation), updates)
+    if inserts:
+        db.session.execute(insert(Recommendation), inserts)
+        _link_feedback(user_id, [row["movie_id"] for row in inserts])
+    db.session.expire_all()
 
 
 def get_user_recommendation(user_id: int, recommendation_id: int) -> Recommendation:

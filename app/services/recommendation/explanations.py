@@ -179,6 +179,30 @@ def explain_personal(context: ExplanationContext, position: int) -> Explanation:
     return Explanation("content_based", "Matches your favourite genres", tuple(genres))
 
 
+def personal_types(
+    catalogue: Catalogue, user: UserSignals, signals: Signals, weights: Weights
+) -> np.ndarray:
+    """The type `explain_personal` gives each movie, for the whole catalogue at once (so a
+    type filter applies before ranking). It depends only on the collaborative share of the
+    personal score and on whether the movie has a genre: with non-negative similarities a
+    share above CONTENT_SHARE means some liked film contributes (`similar` is not empty),
+    and a share at most CONTENT_SHARE leaves a content-based sentence either way.
+    """
+    if user.is_cold:
+        return np.full(catalogue.size, "content_based", dtype=object)
+    genre_part = weights.genre * signals.genre
+    collaborative_part = weights.collaborative * signals.collaborative
+    total = genre_part + collaborative_part
+    share = np.divide(collaborative_part, total, out=np.zeros(total.shape), where=total > 0)
+    has_genre = np.asarray(catalogue.genre_matrix.any(axis=1), dtype=bool)
+    kinds = np.full(catalogue.size, "content_based", dtype=object)
+    kinds[share > CONTENT_SHARE] = np.where(
+        has_genre[share > CONTENT_SHARE], "hybrid", "collaborative"
+    )
+    kinds[share >= COLLABORATIVE_SHARE] = "collaborative"
+    return kinds
+
+
 def explain_padding(context: ExplanationContext, position: int) -> Explanation:
     """Sentence and reasons of a film that pads the list (type "trending")."""
     quality = context.signals.quality[position]

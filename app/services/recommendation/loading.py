@@ -23,6 +23,7 @@ from app.models import (
     User,
     UserProfile,
     WatchHistory,
+    WatchlistEntry,
     movie_genres,
 )
 from app.models.recommendations import EXCLUDING_FEEDBACK
@@ -35,6 +36,7 @@ from app.services.recommendation.signals import (
     LIKED_RATING,
     RATING,
     WATCHED,
+    WATCHLISTED,
     UserSignals,
     user_signals_from_rows,
 )
@@ -74,6 +76,8 @@ def load_catalogue() -> Catalogue:
             Movie.popularity,
             Movie.release_date,
             Movie.adult,
+            Movie.runtime,
+            Movie.original_language,
         ).where(Movie.deleted_at.is_(None))
     ).all()
     links = db.session.execute(
@@ -82,7 +86,8 @@ def load_catalogue() -> Catalogue:
         )
     ).all()
     genres = db.session.execute(select(Genre.tmdb_id, Genre.name).order_by(Genre.tmdb_id)).all()
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
+    empty: list[Sequence[Any]] = [() for _ in range(10)]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else empty
     return build_catalogue(
         movie_ids=columns[0],
         tmdb_ids=columns[1],
@@ -92,6 +97,8 @@ def load_catalogue() -> Catalogue:
         popularity=[value or 0.0 for value in columns[5]],
         release_dates=columns[6],
         adult=[bool(value) for value in columns[7]],
+        runtimes=columns[8],
+        languages=columns[9],
         genre_links=[(movie_id, genre) for movie_id, genre in links],
         genre_tmdb_ids=[tmdb_id for tmdb_id, _ in genres],
         genre_names=[name for _, name in genres],
@@ -100,7 +107,8 @@ def load_catalogue() -> Catalogue:
 
 @cache
 def user_signals_statement():  # type: ignore[no-untyped-def]
-    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us.
+    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us
+    (and what is on their watchlist).
 
     Built once (bound by the `user_id` parameter): building it costs more than running it.
     """
@@ -119,6 +127,9 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
         select(literal(WATCHED), WatchHistory.movie_id, literal(0))
         .where(WatchHistory.user_id == user_id)
         .distinct(),
+        select(literal(WATCHLISTED), WatchlistEntry.movie_id, literal(0)).where(
+            WatchlistEntry.user_id == user_id
+        ),
     )
 
 

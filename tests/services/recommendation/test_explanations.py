@@ -11,7 +11,8 @@ import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.explanations import join_names
-from app.services.recommendation.ranking import RecommendedMovie, rank_for_user
+from app.services.recommendation.filters import RecommendationFilters
+from app.services.recommendation.ranking import RecommendedMovie, rank_filtered, rank_for_user
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.signals import UserSignals
 
@@ -150,3 +151,25 @@ def test_a_cold_user_is_told_the_genre_and_that_it_is_popular() -> None:
     assert cold and all(
         reason == {"kind": "genre", "genre": {"id": 4, "name": "Western"}} for reason in cold
     )
+
+
+def test_the_type_filter_agrees_with_the_type_each_result_is_explained_with() -> None:
+    catalogue = small_catalogue()
+    similarity = similarity_from(
+        catalogue,
+        {(5, 11): 0.9, (8, 11): 0.3, (5, 20): 0.8, (8, 21): 0.7, (8, 30): 0.2, (5, 42): 0.1},
+    )
+    user = user_liking(catalogue, [5, 8])
+    weights = Weights(genre=1.0, quality=0.2, popularity=0.2, recency=0.1, collaborative=1.0)
+    everything = rank_filtered(catalogue, user, weights, TODAY, 60, similarity)
+    explained = {r.movie_id: r.recommendation_type for r in everything.results}
+    matched = 0
+    for kind in ("collaborative", "hybrid", "content_based", "trending"):
+        only = RecommendationFilters(recommendation_type=kind)
+        ranking = rank_filtered(catalogue, user, weights, TODAY, 60, similarity, only)
+        assert ranking.matched == sum(1 for value in explained.values() if value == kind)
+        assert {r.movie_id for r in ranking.results} == {
+            movie for movie, value in explained.items() if value == kind
+        }
+        matched += ranking.matched
+    assert matched == everything.matched == len(everything.results)

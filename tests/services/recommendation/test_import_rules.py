@@ -16,6 +16,7 @@ ARITHMETIC = [
     "scoring",
     "ranking",
     "explanations",
+    "filters",
     "similar",
     "item_model",
     "evaluation",
