@@ -65,8 +65,8 @@ class Refresh(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Regenerate your recommendations now.
 
-        Replaces your previous batch; your feedback is kept, and disliked or
-        not-interested movies stay out.
+        A movie that stays keeps its id; your feedback, clicks and ratings are kept, and
+        disliked, not-interested or dismissed movies stay out.
         """
         batch = batches.generate_recommendations(current_user_id(), args["limit"])
         return {

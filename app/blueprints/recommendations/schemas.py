@@ -311,8 +311,8 @@ class FeedbackSchema(ma.Schema):
         allow_none=True,
         attribute="recommendation_id",
         metadata={
-            "description": "The recommendation it is attached to; null once that batch was "
-            "replaced and the movie is not in the new one (the feedback itself is kept).",
+            "description": "The recommendation it was given on (recommendations keep their "
+            "id; null only for feedback older than that rule).",
             "example": 41,
         },
     )
