@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint typecheck format bench load fuzz e2e install clean
+.PHONY: run test lint typecheck format bench bench-requests load load-mix fuzz e2e install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -46,9 +46,18 @@ $(VENV)/.installed-load: requirements-load.txt | $(VENV)/.installed
 fuzz: install
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-200} $(BIN)/python -m pytest -q -m fuzz tests/fuzz
 
-# Needs PostgreSQL and Redis on 127.0.0.1 (see docs/performance.md); stops by itself.
+# Needs PostgreSQL, Redis and wrk on 127.0.0.1 (see docs/performance.md); stops by itself.
 load: $(VENV)/.installed-load
+	@command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python loadtest/run.py
+
+# The locust traffic mix (logins, writes, browsing) instead of one endpoint at a time.
+load-mix: $(VENV)/.installed-load
+	$(BIN)/python loadtest/run.py --mix
+
+# Statements and CPU per hot request, in-process (no server).
+bench-requests: install
+	$(BIN)/python -m benchmarks.requests
 
 # Swagger UI and the admin in headless chromium (installed with apt-get when missing)
 # against gunicorn; screenshots go to docs/screenshots/.

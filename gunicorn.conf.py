@@ -41,9 +41,11 @@ threads = env_int("GUNICORN_THREADS", 4)
 timeout = env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = 20
 keepalive = 5
-# Recycle workers now and then so a slow leak can never grow without bound.
+# Recycle workers now and then so a slow leak can never grow without bound, one at a time:
+# `post_fork` staggers each worker's limit (`staggered_max_requests`) in place of gunicorn's
+# random jitter, which lets two workers serving the same load restart together.
 max_requests = 2000
-max_requests_jitter = 200
+max_requests_jitter = 0
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or "-"
 errorlog = "-"
 loglevel = (os.environ.get("LOG_LEVEL") or "info").lower()
@@ -89,8 +91,10 @@ def on_starting(server: Any) -> None:
 
 
 def _preloaded_app(server: Any) -> Any:
-    """The Flask app the master loaded (None when preload_app is off)."""
-    return getattr(server.app, "callable", None)
+    """The API's Flask app the master loaded (None when preload_app is off, or when this
+    config serves another app, like the load test's bare route)."""
+    app = getattr(server.app, "callable", None)
+    return app if "sqlalchemy" in getattr(app, "extensions", {}) else None
 
 
 def when_ready(server: Any) -> None:
@@ -108,7 +112,25 @@ def when_ready(server: Any) -> None:
     server.log.info(message)
 
 
+def staggered_max_requests(limit: int, workers: int, age: int) -> int:
+    """How many requests the worker spawned `age`-th (1 first) serves before it is recycled.
+
+    The workers started together get limit, limit + limit/N, limit + 2*limit/N...: sharing
+    the load, they reach their limits limit/N requests apart, and each replacement serves
+    `limit` again, so they stay that far apart and never restart together (a worker
+    replaced early, by a crash or a timeout, starts a phase of its own)."""
+    if limit <= 0:
+        return 0  # recycling off
+    if age > workers:
+        return limit
+    return limit + (age - 1) * limit // workers
+
+
 def post_fork(server: Any, worker: Any) -> None:
+    if server.cfg.max_requests > 0:
+        worker.max_requests = staggered_max_requests(
+            server.cfg.max_requests, server.cfg.workers, worker.age
+        )
     app = _preloaded_app(server)
     if app is not None:
         from app.services.startup import forget_inherited_connections

@@ -13,7 +13,7 @@ from flask_jwt_extended import JWTManager
 
 from app.errors import problem_response
 from app.models import User
-from app.services.tokens import CHALLENGE, is_revoked_for, load_active_user
+from app.services.tokens import CHALLENGE, TokenHolder, load_token_holder
 
 
 def _unauthorised(detail: str, code: str) -> Response:
@@ -23,23 +23,23 @@ def _unauthorised(detail: str, code: str) -> Response:
 def register_jwt_callbacks(manager: JWTManager) -> None:
     """User lookup, blocklist check and problem+json bodies for every token failure."""
 
-    def token_user(jwt_data: dict[str, Any]) -> User | None:
-        # The revocation check and the user lookup both need the token's user: load it
-        # once per request and keep it referenced (the session's identity map is weak,
-        # so a user nobody holds would be selected a second time).
-        users: dict[str, User | None] = g.setdefault("token_users", {})
-        subject = str(jwt_data.get("sub", ""))
-        if subject not in users:
-            users[subject] = load_active_user(subject)
-        return users[subject]
+    def token_holder(jwt_data: dict[str, Any]) -> TokenHolder:
+        # The revocation check and the user lookup both need the token's user: one query
+        # per request answers both (and keeps the user referenced: the session's identity
+        # map is weak, so a user nobody holds would be selected a second time).
+        holders: dict[str, TokenHolder] = g.setdefault("token_holders", {})
+        token_id = str(jwt_data.get("jti", ""))
+        if token_id not in holders:
+            holders[token_id] = load_token_holder(jwt_data)
+        return holders[token_id]
 
     @manager.user_lookup_loader
     def user_lookup_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> User | None:
-        return token_user(jwt_data)
+        return token_holder(jwt_data).user
 
     @manager.token_in_blocklist_loader
     def token_revoked_callback(_jwt_header: dict[str, Any], jwt_data: dict[str, Any]) -> bool:
-        return is_revoked_for(jwt_data, token_user(jwt_data))
+        return token_holder(jwt_data).revokes(jwt_data)
 
     @manager.unauthorized_loader
     def missing_token_callback(reason: str) -> Response:

@@ -68,6 +68,8 @@ OPERATIONS: list[tuple[str, str, str]] = [
     # recommendations
     ("GET", f"{V1}/recommendations/", "listRecommendations"),
     ("POST", f"{V1}/recommendations/refresh/", "refreshRecommendations"),
+    # beyond the specification: the onboarding list
+    ("GET", f"{V1}/recommendations/onboarding/", "listOnboardingMovies"),
     ("GET", f"{V1}/recommendations/similar/{{movie_id}}/", "listSimilarMovies"),
     ("POST", f"{V1}/recommendations/feedback/", "createFeedback"),
     ("GET", f"{V1}/recommendations/feedback/list/", "listFeedback"),
@@ -187,7 +189,8 @@ MAIN_SCHEMAS = [
     "Me",
     "Movie",
     "MovieSummary",
-    "MoviePage",
+    "MovieListItem",
+    "MovieListItemPage",
     "Genre",
     "GenreWithCount",
     "FavoriteCreate",
@@ -200,6 +203,8 @@ MAIN_SCHEMAS = [
     "RecommendationPage",
     "RefreshResult",
     "SimilarMovie",
+    "OnboardingMovie",
+    "OnboardingList",
     "FeedbackCreate",
     "Feedback",
     "Problem",

@@ -83,7 +83,7 @@ def test_the_catalogue_list_documents_the_page_it_returns(client: Any) -> None:
     spec = client.get("/api/openapi.json").get_json()
     operation = spec["paths"]["/api/v1/movies/movies/"]["get"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    assert schema["$ref"] == "#/components/schemas/MoviePage"
+    assert schema["$ref"] == "#/components/schemas/MovieListItemPage"
     assert operation["security"] == [{}, {"bearerAuth": []}]
 
 

@@ -3,9 +3,11 @@ the settings every reader of .env.example and the README is told about."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +77,26 @@ def test_gunicorn_bind_overrides_port(tmp_path: Path) -> None:
 
 def test_gunicorn_loads_the_app_once_before_forking(tmp_path: Path) -> None:
     assert gunicorn_settings(tmp_path)["preload_app"] is True
+
+
+@pytest.mark.parametrize("workers", [2, 5])
+def test_gunicorn_workers_sharing_the_load_are_never_recycled_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # as gunicorn_settings does
+    settings = runpy.run_path(str(GUNICORN_CONF))
+    limit, staggered = settings["max_requests"], settings["staggered_max_requests"]
+    assert limit > 0 and settings["max_requests_jitter"] == 0
+    # Each worker slot's restarts, counted in requests served per worker (an even share of
+    # the load): its first worker's limit, then a replacement's limit after each restart.
+    restarts: list[int] = []
+    for age in range(1, workers + 1):
+        first = staggered(limit, workers, age)
+        replacement = staggered(limit, workers, age + workers)
+        restarts += [first + cycle * replacement for cycle in range(10)]
+    restarts.sort()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(restarts)]
+    assert min(gaps) >= limit // workers
 
 
 def test_gunicorn_reads_dot_env_and_the_environment_wins(tmp_path: Path) -> None:

@@ -163,9 +163,12 @@ def test_a_generated_client_runs_the_whole_journey(
         client=client, page_size=4, ordering=m.ListMoviesOrdering.TITLE, genre="878"
     )
     assert page.status_code == 200, page.content
-    assert isinstance(page.parsed, m.MoviePage)
+    assert isinstance(page.parsed, m.MovieListItemPage)
     assert page.parsed.count == 6
     assert [movie.title for movie in page.parsed.results] == [f"Star voyage {n}" for n in range(4)]
+    # A list item is a summary: the overview (and the other long fields) is in the detail.
+    assert isinstance(page.parsed.results[0], m.MovieListItem)
+    assert not hasattr(page.parsed.results[0], "overview")
     # The generator calls `next` `next_` (it would shadow a builtin).
     assert "page=2" in page.parsed.next_ and page.parsed.previous is None
     first = catalogue[0]
@@ -173,6 +176,7 @@ def test_a_generated_client_runs_the_whole_journey(
     assert detail.status_code == 200
     assert isinstance(detail.parsed, m.Movie)
     assert (detail.parsed.id, detail.parsed.title) == (first.id, "Star voyage 0")
+    assert isinstance(detail.parsed.overview, str)
     assert [genre.name for genre in detail.parsed.genres] == ["Science Fiction"]
     popular = operation(api, "movies", "list_popular_movies").sync_detailed(client=anonymous)
     assert popular.status_code == 200, popular.content

@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Insert, Select, delete, func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from app.errors import (
     DomainError,
@@ -380,11 +380,21 @@ def list_movies(
 
 
 def get_visible_movie(movie_id: int, viewer_id: int | None = None) -> Movie:
-    """A local movie with its genres; adult titles only for viewers who allow them."""
-    movie = db.session.scalar(
-        select(Movie)
-        .where(Movie.id == movie_id, Movie.deleted_at.is_(None))
-        .options(selectinload(Movie.genres))
+    """A local movie with its genres, in one query; adult titles only for viewers who
+    allow them."""
+    movie = (
+        db.session.scalars(
+            select(Movie)
+            # Flat outer joins, not joinedload's nested `LEFT JOIN (movie_genres JOIN
+            # genres)`, which SQLite answers by materialising every genre link.
+            .outerjoin(movie_genres, movie_genres.c.movie_id == Movie.id)
+            .outerjoin(Genre, Genre.id == movie_genres.c.genre_id)
+            .where(Movie.id == movie_id, Movie.deleted_at.is_(None))
+            .order_by(Genre.name)
+            .options(contains_eager(Movie.genres))
+        )
+        .unique()
+        .one_or_none()
     )
     if movie is None or (movie.adult and not may_see_adult_titles(viewer_id)):
         raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")

@@ -44,6 +44,7 @@ __all__ = [
     "similar_movies",
     "similar_movies_page",
     "today_utc",
+    "warm_caches",
 ]
 
 
@@ -58,6 +59,14 @@ class SimilarMovie:
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
+
+
+def warm_caches() -> None:
+    """Load what the first recommendation or similar-movies request would otherwise build:
+    the catalogue arrays, the model's alignment to them and the overview vectors."""
+    catalogue, watermark = state.current_catalogue(check=True)
+    state.current_similarity(catalogue, watermark)
+    state.overview_vectors(catalogue)
 
 
 def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:

@@ -126,24 +126,43 @@ def decode_any_token(encoded: str) -> dict[str, Any]:
 def is_token_revoked(payload: dict[str, Any]) -> bool:
     """Revoked when blocklisted, issued before the user's last password change, or
     issued to an account that no longer exists (or is inactive)."""
-    return is_revoked_for(payload, load_active_user(payload.get("sub", "")))
+    return load_token_holder(payload).revokes(payload)
 
 
-def is_revoked_for(payload: dict[str, Any], user: User | None) -> bool:
-    """`is_token_revoked`, with the token's user already loaded (None: gone or inactive)."""
-    if (
-        user is None
-        or payload.get(VERSION_CLAIM) != user.token_version
-        or payload.get(ACCOUNT_CLAIM) != account_fingerprint(user)
-    ):
-        return True
+@dataclass(frozen=True)
+class TokenHolder:
+    """A token's user (None: gone or inactive) and whether the token or its family is on
+    the blocklist, as read in one query."""
+
+    user: User | None
+    blocklisted: bool
+
+    def revokes(self, payload: dict[str, Any]) -> bool:
+        """Whether `payload` is revoked: blocklisted, or not matching its user any more."""
+        user = self.user
+        return (
+            self.blocklisted
+            or user is None
+            or payload.get(VERSION_CLAIM) != user.token_version
+            or payload.get(ACCOUNT_CLAIM) != account_fingerprint(user)
+        )
+
+
+def load_token_holder(payload: dict[str, Any]) -> TokenHolder:
+    """The token's active user and its blocklist check in one statement: every
+    authenticated request needs both, and this is their only query."""
+    user_id = _user_id(payload.get("sub", ""))
+    if user_id is None:
+        return TokenHolder(user=None, blocklisted=False)
     revoked_ids = [str(payload.get("jti"))]
     if payload.get(FAMILY_CLAIM):
         revoked_ids.append(str(payload[FAMILY_CLAIM]))
-    blocklisted = db.session.scalar(
-        select(TokenBlocklist.id).where(TokenBlocklist.jti.in_(revoked_ids)).limit(1)
-    )
-    return blocklisted is not None
+    blocklisted = select(TokenBlocklist.id).where(TokenBlocklist.jti.in_(revoked_ids)).exists()
+    row = db.session.execute(select(User, blocklisted).where(User.id == user_id)).first()
+    if row is None:
+        return TokenHolder(user=None, blocklisted=False)
+    user, is_blocklisted = row
+    return TokenHolder(user=user if _is_active(user) else None, blocklisted=bool(is_blocklisted))
 
 
 def check_token(encoded: str, *, token_type: str | None = None) -> dict[str, Any]:
@@ -270,14 +289,24 @@ def prune_expired_tokens() -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def load_active_user(identity: str) -> User | None:
+def _user_id(identity: str) -> int | None:
+    """A token's subject as a user id; None when it cannot name one."""
     try:
         user_id = int(identity)
     except (TypeError, ValueError):
         return None
-    if not 0 < user_id < 2**31:
+    return user_id if 0 < user_id < 2**31 else None
+
+
+def _is_active(user: User) -> bool:
+    return user.is_active and user.deleted_at is None
+
+
+def load_active_user(identity: str) -> User | None:
+    user_id = _user_id(identity)
+    if user_id is None:
         return None
     user = db.session.get(User, user_id)
-    if user is None or not user.is_active or user.deleted_at is not None:
+    if user is None or not _is_active(user):
         return None
     return user

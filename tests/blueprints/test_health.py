@@ -9,6 +9,7 @@ from flask import Flask
 
 from app import create_app
 from tests.fake_tmdb import FakeTMDb
+from tests.query_count import recorded_statements
 
 
 def test_health_reports_each_check(client: Any) -> None:
@@ -22,6 +23,12 @@ def test_health_reports_each_check(client: Any) -> None:
 
 def test_liveness_answers_while_the_process_runs(client: Any) -> None:
     assert client.get("/health/live/").get_json()["status"] == "ok"
+
+
+def test_liveness_sends_no_query(app: Flask, client: Any) -> None:
+    with recorded_statements(app) as statements:
+        assert client.get("/health/live/").status_code == 200
+    assert statements == []  # a probe every few seconds must not cost the database
 
 
 def test_readiness_reports_each_dependency(client: Any) -> None:

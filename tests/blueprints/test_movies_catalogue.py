@@ -73,17 +73,45 @@ def test_the_catalogue_is_ordered_by_popularity_by_default(
     assert titles(client) == ["Drive", "Heat", "Amélie", "Airplane!"]
 
 
-def test_a_catalogue_page_has_every_field_genres_and_image_urls(
+# What a list screen shows of each movie (MovieListItemSchema); the detail has the rest.
+LIST_FIELDS = {
+    "id",
+    "tmdb_id",
+    "title",
+    "poster_path",
+    "poster_url",
+    "release_date",
+    "vote_average",
+    "vote_count",
+    "popularity",
+    "original_language",
+    "genres",
+}
+
+
+def test_a_catalogue_page_has_the_list_fields_genres_and_image_urls(
     client: FlaskClient, catalogue: dict[str, Movie]
 ) -> None:
     body = client.get(f"{URL}?search=heat").get_json()
     assert body["count"] == 1 and body["next"] is None and body["previous"] is None
     heat = body["results"][0]
+    assert set(heat) == LIST_FIELDS
     assert heat["id"] == catalogue["heat"].id
     assert heat["release_date"] == "1995-12-15"
+    assert (heat["vote_count"], heat["popularity"], heat["original_language"]) == (
+        6000,
+        40.0,
+        "en",
+    )
     assert [g["name"] for g in heat["genres"]] == ["Action", "Drama"]
     assert heat["poster_url"] is None
-    assert {"overview", "runtime", "budget", "revenue", "homepage", "adult"} <= set(heat)
+
+
+def test_the_list_fields_are_the_documented_ones(client: FlaskClient) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    documented = spec["components"]["schemas"]["MovieListItem"]["properties"]
+    assert set(documented) == LIST_FIELDS
+    assert set(spec["components"]["schemas"]["Movie"]["properties"]) > LIST_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -247,6 +275,28 @@ def test_a_catalogue_page_runs_the_same_few_queries_whatever_its_size(
         assert len(body["results"]) == size
         counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
     assert counts[0] == counts[1] == 3  # count, page, genres
+
+
+def selects(statements: list[str]) -> list[str]:
+    """The queries among `statements` (SQLite adds a BEGIN to each transaction)."""
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+@pytest.mark.parametrize("catalogue_size", [1, 30])
+def test_a_movie_detail_is_one_query_and_one_more_for_a_token(
+    app: Flask, client: FlaskClient, genres: dict[str, Genre], catalogue_size: int
+) -> None:
+    movies = [
+        make_movie(app, title=f"Film {n}", genres=[genres["action"], genres["drama"]])
+        for n in range(catalogue_size)
+    ]
+    headers = auth_headers(app, make_user(app))
+    with recorded_statements(app) as anonymous:
+        assert client.get(f"{URL}{movies[0].id}/").status_code == 200
+    with recorded_statements(app) as with_token:
+        assert client.get(f"{URL}{movies[0].id}/", headers=headers).status_code == 200
+    assert len(selects(anonymous)) == 1  # the movie and its genres
+    assert len(selects(with_token)) == 2  # and the token's user with its revocation check
 
 
 def test_a_movie_has_every_stored_field(

@@ -24,7 +24,7 @@ from app.models.recommendations import COMMENT_MAX_LENGTH
 from app.services.recommendation.batches import save_batch
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation.staleness import mark_recommendations_stale
-from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.factories import auth_headers, make_genre, make_movie, make_user, tokens_for
 from tests.helpers import assert_problem
 from tests.query_count import recorded_statements
 
@@ -291,6 +291,40 @@ def test_listing_issues_the_same_number_of_queries_whatever_the_page_size(
         assert response.status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def selects(statements: list[str]) -> list[str]:
+    """The queries among `statements` (SQLite adds a BEGIN to each transaction)."""
+    return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+
+
+@pytest.mark.parametrize("catalogue_size", [25, 100])
+def test_a_stored_list_is_three_queries_whatever_the_catalogue_size(
+    app: Flask, client: Any, user: User, headers: dict[str, str], catalogue_size: int
+) -> None:
+    movies = make_catalogue(app, catalogue_size, [make_genre(app), make_genre(app)])
+    store_batch(app, user, movies[:20])
+    with recorded_statements(app) as statements:
+        response = client.get(URL, query_string={"page_size": 5}, headers=headers)
+    assert response.status_code == 200
+    assert response.get_json()["count"] == 20 and len(response.get_json()["results"]) == 5
+    # The token's user with its revocation check; the batch with its freshness, movies
+    # and feedback; the movies' genres. No count query: the batch is counted as read.
+    assert len(selects(statements)) == 3, statements
+
+
+def test_a_token_is_refused_on_the_list_right_after_logout(
+    app: Flask, client: Any, user: User
+) -> None:
+    store_batch(app, user, make_catalogue(app, 5))
+    tokens = tokens_for(app, user)
+    access = {"Authorization": f"Bearer {tokens['access']}"}
+    assert client.get(URL, headers=access).status_code == 200
+    logout = client.post(
+        "/api/v1/auth/token/blacklist/", json={"refresh": tokens["refresh"]}, headers=access
+    )
+    assert logout.status_code == 200
+    assert_problem(client.get(URL, headers=access), 401, "token_revoked")
 
 
 # --- refresh -------------------------------------------------------------------------------

@@ -120,7 +120,8 @@ def run_flask(root: Path, environment: Mapping[str, str], *args: str) -> str:
 def start_server(root: Path, environment: Mapping[str, str], log: Path) -> Server:
     """gunicorn with the project's config on a free loopback port; waits for /health/live."""
     port = free_port()
-    env = {**environment, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"}
+    # One worker: production refuses several without REDIS_URL (per-process rate limits).
+    env = {**environment, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"}
     with log.open("wb") as output:
         process = subprocess.Popen(
             [str(root / ".venv/bin/gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],

@@ -32,6 +32,7 @@ from app.services.recommender import (
     recommend_for_user,
     reset_caches,
     similar_movies,
+    warm_caches,
 )
 from tests.factories import make_genre, make_movie, make_user
 
@@ -553,3 +554,27 @@ def test_similar_movies_of_a_film_newer_than_the_cached_catalogue_are_found(
     newer = make_movie(app, genres=[drama])
     with app.app_context():
         assert ids(similar_movies(newer.id)) == [older.id]
+
+
+def test_warmed_caches_leave_nothing_for_the_first_similar_movies_request_to_load(
+    app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
+    movies = [make_movie(app, title=f"Film {n}", genres=[genres["Drama"]]) for n in range(5)]
+    with app.app_context():
+        warm_caches()  # what the gunicorn master does before it forks the workers
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert similar_movies(movies[0].id, limit=3)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    # The movie's own lookup only: no catalogue fingerprint or arrays, overviews or model.
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "WHERE movies.id = " in selects[0], selects

@@ -20,6 +20,7 @@ from app.blueprints.movies.schemas import (
     HistoryCreateSchema,
     HistoryEntrySchema,
     MovieListArgs,
+    MovieListItemSchema,
     MovieSchema,
     SearchArgs,
     TMDbPageArgs,
@@ -37,7 +38,8 @@ blp = Blueprint(
     description="The movie catalogue, TMDb browsing, genres and watch history.",
 )
 
-MoviePageSchema = page_schema(MovieSchema)
+# Lists send each movie's list fields; the detail (getMovie) sends every field.
+MoviePageSchema = page_schema(MovieListItemSchema)
 TMDB_FAILURES = (
     (404, "Not found on TMDb"),
     (502, "TMDb refused our key or sent a malformed response"),

@@ -191,6 +191,21 @@ class MovieSchema(ma.Schema):
     genres = ma.fields.List(ma.fields.Nested(GenreSchema), dump_only=True)
 
 
+class MovieListItemSchema(MovieSummarySchema):
+    """A movie as a list screen shows it: the summary (id, TMDb id, title, poster, release
+    date, vote average, genres), the poster's full URL, and the other fields a list is
+    ordered by (`vote_count`, `popularity`) or filtered on (`original_language`). Everything
+    else (overview, backdrop, runtime, budget, revenue, homepage, timestamps...) is in the
+    movie's detail, `getMovie`."""
+
+    poster_url = image_url_of(
+        "poster_path", "https://image.tmdb.org/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"
+    )
+    vote_count = ma.fields.Integer(dump_only=True, metadata={"example": 26000})
+    popularity = ma.fields.Float(dump_only=True, metadata={"example": 83.5})
+    original_language = ma.fields.String(dump_only=True, metadata={"example": "en"})
+
+
 class GenreWithCountSchema(GenreSchema):
     movie_count = ma.fields.Integer(dump_only=True, metadata={"example": 42})
 

@@ -11,6 +11,8 @@ from app.blueprints.pagination import PageArgs, page_body, page_schema
 from app.blueprints.recommendations.schemas import (
     FeedbackCreateSchema,
     FeedbackSchema,
+    OnboardingArgs,
+    OnboardingListSchema,
     RecommendationListArgs,
     RecommendationPageSchema,
     RecommendationSchema,
@@ -19,7 +21,7 @@ from app.blueprints.recommendations.schemas import (
     SimilarMoviesArgs,
     SimilarMovieSchema,
 )
-from app.services import recommender
+from app.services import onboarding, recommender
 from app.services.recommendation import batches
 from app.services.recommendation import feedback as feedback_service
 
@@ -73,6 +75,28 @@ class Refresh(MethodView):
             "message": f"Generated {len(batch)} recommendations",
             "recommendations": batch.recommendations,
         }
+
+
+@blp.route("/onboarding/")
+class Onboarding(MethodView):
+    @blp.doc(operationId="listOnboardingMovies")
+    @login_required
+    @blp.arguments(OnboardingArgs, location="query")
+    @blp.response(200, OnboardingListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Well-known films to rate first, so that we learn your tastes.
+
+        The way in for a new account: rate or favourite five of these films that you
+        liked (a favourite, or a rating of 7 or more out of 10), then ask for your
+        recommendations: they are then your own, learned from the people who liked the
+        same films and explained by them, instead of what is popular. The films are well
+        known and spread over genres, decades and the audiences that like them; each says
+        which genre and decade it stands for. Films you already have (favourites, ratings,
+        watchlist, history, feedback) are left out: once you rate some, others take their
+        place.
+        """
+        results = onboarding.list_onboarding_movies(current_user_id(), args["limit"])
+        return {"count": len(results), "results": results}
 
 
 @blp.route("/similar/<id:movie_id>/")

@@ -10,7 +10,7 @@ from marshmallow import validate
 
 from app.api import MAX_ID
 from app.blueprints.pagination import PageArgs, page_schema
-from app.blueprints.schemas import TIMESTAMP_EXAMPLE, MovieSummarySchema
+from app.blueprints.schemas import TIMESTAMP_EXAMPLE, GenreSchema, MovieSummarySchema
 from app.models.recommendations import (
     COMMENT_MAX_LENGTH,
     FEEDBACK_TYPES,
@@ -18,6 +18,7 @@ from app.models.recommendations import (
 )
 from app.services.recommendation.batches import MAX_LIMIT
 from app.services.recommendation.filters import RecommendationFilters
+from app.services.recommendation.onboarding import DEFAULT_SIZE as ONBOARDING_SIZE
 
 YEAR_MIN, YEAR_MAX = 1870, 2200
 RUNTIME_MAX = 1000
@@ -123,6 +124,18 @@ class SimilarMoviesArgs(PageArgs):
         metadata={
             "description": f"How many similar movies to find, 1 to {MAX_LIMIT}.",
             "example": 10,
+        },
+    )
+
+
+class OnboardingArgs(ma.Schema):
+    limit = ma.fields.Integer(
+        load_default=ONBOARDING_SIZE,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
+        metadata={
+            "description": f"How many films to propose, 1 to {MAX_LIMIT} "
+            f"(default {ONBOARDING_SIZE}).",
+            "example": ONBOARDING_SIZE,
         },
     )
 
@@ -302,6 +315,41 @@ class SimilarMovieSchema(ma.Schema):
     explanation = ma.fields.String(
         dump_only=True, metadata={"example": "Also science fiction; liked by the same people"}
     )
+
+
+class OnboardingMovieSchema(ma.Schema):
+    """A film of the onboarding list, and the slot it fills in it."""
+
+    rank = ma.fields.Integer(
+        dump_only=True, metadata={"description": "Position in the list, 1 first.", "example": 1}
+    )
+    movie = ma.fields.Nested(MovieSummarySchema, dump_only=True)
+    genre = ma.fields.Nested(
+        GenreSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The genre it stands for in the list; null without genres."},
+    )
+    decade = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "The first year of its decade; null without a release date.",
+            "example": 1990,
+        },
+    )
+    explanation = ma.fields.String(
+        dump_only=True,
+        metadata={
+            "description": "Why it is in the list.",
+            "example": "A well-known Science Fiction film of the 1990s",
+        },
+    )
+
+
+class OnboardingListSchema(ma.Schema):
+    count = ma.fields.Integer(dump_only=True, metadata={"example": 20})
+    results = ma.fields.List(ma.fields.Nested(OnboardingMovieSchema), dump_only=True)
 
 
 class FeedbackSchema(ma.Schema):

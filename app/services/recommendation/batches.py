@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, func, insert, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from app.errors import NotFound
 from app.extensions import db
@@ -31,7 +31,7 @@ from app.models import (
 )
 from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
-from app.services.pagination import Page, paginate
+from app.services.pagination import Page, check_page_exists, paginate_items
 from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import RecommendedMovie
 
@@ -329,6 +329,15 @@ def list_batch(user_id: int) -> list[StoredRecommendation]:
     return [StoredRecommendation(recommendation, feedback) for recommendation, feedback in rows]
 
 
+@dataclass(frozen=True)
+class ShownBatch:
+    """What one read of the user's batch found: whether it must be regenerated first, and
+    the recommendations to show (by rank), with the user's feedback on their movies."""
+
+    needs_regeneration: bool
+    shown: list[StoredRecommendation]
+
+
 def list_recommendations(
     user_id: int,
     *,
@@ -339,12 +348,25 @@ def list_recommendations(
 ) -> RecommendationPage:
     """The user's best `limit` recommendations by rank, one page at a time: the stored batch
     (regenerated first when stale), or with `filters` the best `limit` of the candidates
-    that pass them, ranked now."""
+    that pass them, ranked now.
+
+    A fresh batch costs two statements (`read_shown_batch`): the batch is at most
+    MAX_LIMIT rows, so it is read whole and counted in Python, never counted by a query.
+    """
     limit = limit or default_batch_size()
     filters = filters or RecommendationFilters()
     if filters.narrows:
         return _list_filtered(user_id, limit, filters, page, page_size)
-    ensure_fresh_recommendations(user_id, limit)
+    batch = read_shown_batch(user_id, limit)
+    if batch.needs_regeneration:
+        ensure_fresh_recommendations(user_id, limit)
+        batch = read_shown_batch(user_id, limit)
+    return RecommendationPage(paginate_items(batch.shown, page, page_size), matched=None)
+
+
+def shown_recommendations(user_id: int, limit: int) -> Any:
+    """The condition on a recommendation row to be shown: the user's, among the best
+    `limit` of the current batch whose movie is still in the catalogue."""
     best = (
         select(Recommendation.id)
         .join(Movie, Movie.id == Recommendation.movie_id)
@@ -357,21 +379,44 @@ def list_recommendations(
         .order_by(Recommendation.rank, Recommendation.id)
         .limit(limit)
     )
-    statement = with_movie(
-        select(Recommendation)
-        .where(Recommendation.id.in_(best))
+    return and_(Recommendation.user_id == user_id, Recommendation.id.in_(best))
+
+
+def read_shown_batch(user_id: int, limit: int) -> ShownBatch:
+    """The freshness of the user's batch and the recommendations to show, in one query
+    from the user's profile (no profile: nothing was ever generated), plus one for the
+    shown movies' genres."""
+    stored = (
+        select(func.count(Recommendation.id))
+        .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(UserProfile.recommendations_stale, stored, Recommendation, RecommendationFeedback)
+        .select_from(UserProfile)
+        .outerjoin(Recommendation, shown_recommendations(user_id, limit))
+        .outerjoin(Movie, Movie.id == Recommendation.movie_id)
+        .outerjoin(
+            RecommendationFeedback,
+            and_(
+                RecommendationFeedback.user_id == Recommendation.user_id,
+                RecommendationFeedback.movie_id == Recommendation.movie_id,
+            ),
+        )
+        .where(UserProfile.user_id == user_id)
         .order_by(Recommendation.rank, Recommendation.id)
-    )
-    result = paginate(statement, page, page_size)
-    return RecommendationPage(
-        Page(
-            items=attach_feedback(user_id, result.items),
-            count=result.count,
-            page=result.page,
-            page_size=result.page_size,
-        ),
-        matched=None,
-    )
+        # Genres in a second query: joined here, SQLite would scan every genre link.
+        .options(contains_eager(Recommendation.movie).selectinload(Movie.genres))
+    ).all()
+    if not rows:
+        return ShownBatch(needs_regeneration=True, shown=[])
+    stale, stored_count = rows[0][0], rows[0][1]
+    shown = [
+        StoredRecommendation(recommendation, feedback)
+        for _stale, _stored, recommendation, feedback in rows
+        if recommendation is not None
+    ]
+    return ShownBatch(needs_regeneration=bool(stale) or stored_count < limit, shown=shown)
 
 
 def _list_filtered(
@@ -386,12 +431,7 @@ def _list_filtered(
     _record_filtered(user_id, results)
     db.session.commit()
     count = len(results)
-    last_page = max(1, -(-count // page_size))
-    if page > last_page:
-        raise NotFound(
-            f"Page {page} does not exist: there are {last_page} page(s) of {page_size}.",
-            code="page_not_found",
-        )
+    check_page_exists(count, page, page_size)
     first = (page - 1) * page_size
     chunk = results[first : first + page_size]
     rows = {

@@ -21,6 +21,7 @@ ARITHMETIC = [
     "item_model",
     "evaluation",
     "movielens",
+    "onboarding",
 ]
 BANNED = ("flask", "flask_", "sqlalchemy", "app.models", "app.extensions", "app.errors")
 
