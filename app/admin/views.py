@@ -538,8 +538,9 @@ class RecommendationView(StaffModelView):
         "movie.title",
         "recommendation_type",
         "confidence_score",
-        "is_clicked",
-        "is_rated",
+        "clicked_at",
+        "rated_at",
+        "removed_at",
         "created_at",
     ]
     column_labels = {"user.email": "User", "movie.title": "Movie"}
@@ -552,7 +553,7 @@ class RecommendationView(StaffModelView):
         "confidence_score",
         "created_at",
     ]
-    column_filters = ["recommendation_type", "is_clicked", "is_rated"]
+    column_filters = ["recommendation_type"]
     column_default_sort = ("id", True)
 
 

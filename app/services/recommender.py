@@ -28,10 +28,12 @@ from app.models import ItemModelVersion, Movie
 from app.services.catalogue import get_movie
 from app.services.pagination import Page
 from app.services.recommendation import loading, model_versions, state
+from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import (
     MAX_SAME_GENRE_RUN,
+    FilteredRanking,
     RecommendedMovie,
-    rank_for_user,
+    rank_filtered,
 )
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.similar import rank_similar
@@ -40,6 +42,7 @@ from app.services.recommendation.state import reset_caches
 __all__ = [
     "RecommendedMovie",
     "SimilarMovie",
+    "recommend_filtered",
     "recommend_for_user",
     "reset_caches",
     "similar_movies",
@@ -79,6 +82,12 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     Reads the database (a fixed handful of queries whatever the catalogue size), writes
     nothing. Raises NotFound for an unknown user.
     """
+    return recommend_filtered(user_id, limit, RecommendationFilters()).results
+
+
+def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters) -> FilteredRanking:
+    """`recommend_for_user` among the movies that pass `filters` (applied before ranking and
+    truncation), and how many passed."""
     catalogue, _ = state.current_catalogue()
     similarity = state.current_similarity(catalogue)
     user = loading.load_user_signals(user_id, catalogue)
@@ -88,8 +97,15 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     if model is not None and model.weights is not None:
         weights = model.weights
     max_run = model.max_same_genre_run if model is not None else MAX_SAME_GENRE_RUN
-    return rank_for_user(
-        catalogue, user, weights, today_utc(), limit, similarity, max_same_genre_run=max_run
+    return rank_filtered(
+        catalogue,
+        user,
+        weights,
+        today_utc(),
+        limit,
+        similarity,
+        filters,
+        max_same_genre_run=max_run,
     )
 
 

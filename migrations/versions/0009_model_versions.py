@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_model_versions"
-down_revision = "0006_ratings_in_half_steps"
+down_revision = "0007_recommendation_identity"
 branch_labels = None
 depends_on = None
 

@@ -28,6 +28,7 @@ from app.models import (
     WatchlistEntry,
     movie_genres,
 )
+from app.models.recommendations import EXCLUDING_FEEDBACK
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.item_model import ItemModel, learn_item_model
 from app.services.recommendation.signals import (
@@ -37,6 +38,7 @@ from app.services.recommendation.signals import (
     LIKED_RATING,
     RATING,
     WATCHED,
+    WATCHLISTED,
     UserSignals,
     user_signals_from_rows,
 )
@@ -82,6 +84,8 @@ def load_catalogue() -> Catalogue:
             Movie.popularity,
             Movie.release_date,
             Movie.adult,
+            Movie.runtime,
+            Movie.original_language,
         ).where(Movie.deleted_at.is_(None))
     ).all()
     links = db.session.execute(
@@ -90,7 +94,8 @@ def load_catalogue() -> Catalogue:
         )
     ).all()
     genres = db.session.execute(select(Genre.tmdb_id, Genre.name).order_by(Genre.tmdb_id)).all()
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
+    empty: list[Sequence[Any]] = [() for _ in range(10)]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else empty
     return build_catalogue(
         movie_ids=columns[0],
         tmdb_ids=columns[1],
@@ -100,6 +105,8 @@ def load_catalogue() -> Catalogue:
         popularity=[value or 0.0 for value in columns[5]],
         release_dates=columns[6],
         adult=[bool(value) for value in columns[7]],
+        runtimes=columns[8],
+        languages=columns[9],
         genre_links=[(movie_id, genre) for movie_id, genre in links],
         genre_tmdb_ids=[tmdb_id for tmdb_id, _ in genres],
         genre_names=[name for _, name in genres],
@@ -108,12 +115,12 @@ def load_catalogue() -> Catalogue:
 
 @cache
 def user_signals_statement():  # type: ignore[no-untyped-def]
-    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us.
+    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us
+    (and what is on their watchlist).
 
     Built once (bound by the `user_id` parameter): building it costs more than running it.
     """
     user_id = bindparam("user_id", type_=Integer)
-    dismissed_feedback = ("dislike", "not_interested")
     return union_all(
         select(literal(FAVORITE), Favorite.movie_id, literal(0)).where(Favorite.user_id == user_id),
         # As a float (exact for half steps): the arithmetic needs no Decimal.
@@ -122,7 +129,7 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
         ),
         select(literal(DISMISSED), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,
-            RecommendationFeedback.feedback_type.in_(dismissed_feedback),
+            RecommendationFeedback.feedback_type.in_(EXCLUDING_FEEDBACK),
         ),
         select(literal(LIKED_FEEDBACK), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,
@@ -131,6 +138,9 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
         select(literal(WATCHED), WatchHistory.movie_id, literal(0))
         .where(WatchHistory.user_id == user_id)
         .distinct(),
+        select(literal(WATCHLISTED), WatchlistEntry.movie_id, literal(0)).where(
+            WatchlistEntry.user_id == user_id
+        ),
     )
 
 
