@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint typecheck format bench bench-requests load load-mix fuzz e2e install clean
+.PHONY: run worker test lint typecheck format bench bench-requests bench-models load load-mix fuzz e2e install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,7 +19,16 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
+	$(BIN)/flask recommender train --if-due
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+# The background jobs (docs/jobs.md): a Celery worker with the beat scheduler inside it.
+# Needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/1); the Procfile runs them apart.
+worker: install
+	@test -n "$${CELERY_BROKER_URL:-$$(grep -s '^CELERY_BROKER_URL=.' .env)}" || \
+		{ echo "Set CELERY_BROKER_URL (in the environment or .env) to run a worker."; exit 2; }
+	$(BIN)/celery -A make_celery worker --beat --loglevel INFO \
+		--schedule instance/celerybeat-schedule --concurrency $${CELERY_CONCURRENCY:-2}
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -59,6 +68,10 @@ load-mix: $(VENV)/.installed-load
 # Statements and CPU per hot request, in-process (no server).
 bench-requests: install
 	$(BIN)/python -m benchmarks.requests
+
+# Model versions: training time, stored size, a web worker's peak RSS with the model loaded.
+bench-models: install
+	$(BIN)/python -m benchmarks.model_versions
 
 # Swagger UI and the admin in headless chromium (installed with apt-get when missing)
 # against gunicorn; screenshots go to docs/screenshots/.

@@ -183,11 +183,56 @@ class Config:
     RECOMMENDER_WEIGHT_RECENCY = env_float("RECOMMENDER_WEIGHT_RECENCY", 0.10)
     RECOMMENDER_WEIGHT_COLLABORATIVE = env_float("RECOMMENDER_WEIGHT_COLLABORATIVE", 0.45)
     RECOMMENDER_BATCH_SIZE = env_int("RECOMMENDER_BATCH_SIZE", 20)
-    # New positive interactions since the last build that trigger a rebuild of the item model.
+    # New positive interactions since the current model version was trained that make a new
+    # version due (`flask recommender train --if-due`, the retrain job).
     RECOMMENDER_REBUILD_AFTER = env_int("RECOMMENDER_REBUILD_AFTER", 500)
+    # Each web worker looks up which model version is current (one indexed query) at most
+    # this often, and loads a newer one; 0 looks on every call.
+    RECOMMENDER_MODEL_CHECK_SECONDS = env_float("RECOMMENDER_MODEL_CHECK_SECONDS", 5.0)
+    # Users held out in a model's offline validation at training time (the most recently
+    # active); bounds the validation's cost at any scale.
+    RECOMMENDER_VALIDATION_USERS = env_int("RECOMMENDER_VALIDATION_USERS", 500)
     # The recommender checks whether the catalogue changed (one aggregate query) at most this
     # often per process; 0 checks on every call.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = env_float("RECOMMENDER_CATALOGUE_CHECK_SECONDS", 10.0)
+    # `flask recommender tune`: default time budget of the search, in seconds, and the least
+    # catalogue coverage@10 its choice must reach on validation (never below the defaults').
+    RECOMMENDER_TUNE_BUDGET_SECONDS = env_float("RECOMMENDER_TUNE_BUDGET_SECONDS", 300.0)
+    RECOMMENDER_TUNE_MIN_COVERAGE = env_float("RECOMMENDER_TUNE_MIN_COVERAGE", 0.0)
+
+    # Background jobs on Celery (docs/jobs.md). The broker, e.g. redis://127.0.0.1:6379/1;
+    # empty: no broker, and the same jobs run in-process (from the CLI, or after the
+    # response of the request that asked for them).
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+    # The queue jobs are sent to and workers read (deployments sharing a broker differ here).
+    CELERY_QUEUE = env_str("CELERY_QUEUE", "celery")
+    # Run every job inline where it is enqueued (the tests; never in production).
+    CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+    # A job that failed for a passing reason (TMDb or the database down) is tried again
+    # this many times, after 2, 4, 8... seconds (at most JOBS_RETRY_BACKOFF_MAX_SECONDS).
+    JOBS_MAX_RETRIES = env_int("JOBS_MAX_RETRIES", 5)
+    JOBS_RETRY_BACKOFF_MAX_SECONDS = env_int("JOBS_RETRY_BACKOFF_MAX_SECONDS", 600)
+    # Retraining: when this many interactions (favorites, ratings) were added since the last
+    # training (checked every JOBS_RETRAIN_CHECK_SECONDS), and every
+    # JOBS_RETRAIN_INTERVAL_SECONDS whatever happened.
+    JOBS_RETRAIN_AFTER_INTERACTIONS = env_int("JOBS_RETRAIN_AFTER_INTERACTIONS", 500)
+    JOBS_RETRAIN_CHECK_SECONDS = env_int("JOBS_RETRAIN_CHECK_SECONDS", 60)
+    JOBS_RETRAIN_INTERVAL_SECONDS = env_int("JOBS_RETRAIN_INTERVAL_SECONDS", 24 * 60 * 60)
+    # Precompute: every JOBS_PRECOMPUTE_INTERVAL_SECONDS, regenerate the stale batches of
+    # users who signed in within JOBS_PRECOMPUTE_ACTIVE_DAYS (at most
+    # JOBS_PRECOMPUTE_MAX_USERS a run, most recent first). `flask recommend --all` sends
+    # JOBS_RECOMMEND_CHUNK_SIZE users per task.
+    JOBS_PRECOMPUTE_INTERVAL_SECONDS = env_int("JOBS_PRECOMPUTE_INTERVAL_SECONDS", 300)
+    JOBS_PRECOMPUTE_ACTIVE_DAYS = env_int("JOBS_PRECOMPUTE_ACTIVE_DAYS", 14)
+    JOBS_PRECOMPUTE_MAX_USERS = env_int("JOBS_PRECOMPUTE_MAX_USERS", 2000)
+    JOBS_RECOMMEND_CHUNK_SIZE = env_int("JOBS_RECOMMEND_CHUNK_SIZE", 100)
+    # TMDb upkeep (scheduled only when TMDB_API_KEY is set): the changes sync, and the list
+    # sync of JOBS_TMDB_SYNC_PAGES pages per list with the missing details; seconds paused
+    # between TMDb calls.
+    JOBS_TMDB_CHANGES_INTERVAL_SECONDS = env_int("JOBS_TMDB_CHANGES_INTERVAL_SECONDS", 6 * 3600)
+    JOBS_TMDB_PAGES_INTERVAL_SECONDS = env_int("JOBS_TMDB_PAGES_INTERVAL_SECONDS", 24 * 3600)
+    JOBS_TMDB_SYNC_PAGES = env_int("JOBS_TMDB_SYNC_PAGES", 5)
+    JOBS_TMDB_SLEEP_SECONDS = env_float("JOBS_TMDB_SLEEP_SECONDS", 0.25)
 
     # Impressions: every served list of recommendations is logged (one INSERT per request)
     # for the online metrics (docs/recommendation-metrics.md).
@@ -299,8 +344,13 @@ class TestingConfig(Config):
     TMDB_MAX_RETRY_AFTER = 2.0
     TMDB_TOTAL_DEADLINE = 4.0
     TMDB_MAX_CONCURRENT_CALLS = 8
-    # Tests see every catalogue change at once.
+    # Jobs run inline, and TMDb syncs do not pause between calls.
+    CELERY_BROKER_URL = ""
+    CELERY_TASK_ALWAYS_EAGER = True
+    JOBS_TMDB_SLEEP_SECONDS = 0.0
+    # Tests see every catalogue change and every new model version at once.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = 0.0
+    RECOMMENDER_MODEL_CHECK_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

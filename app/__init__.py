@@ -37,6 +37,8 @@ from app.ratelimit import RATE_LIMIT_HEADERS, register_rate_limit_headers
 from app.redis_connections import redis_client_options
 from app.security import TrustedProxyFix, register_json_depth_limit, register_security_headers
 from app.services.catalogue_cache import register_session_listeners
+from app.services.recommendation.model_versions import register_training_request_hook
+from app.tasks.runner import celery_init_app, request_retraining
 from config import INSTANCE_DIR, get_config
 
 # Response headers a browser lets the front end's script read (CORS hides the others).
@@ -107,6 +109,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     register_rate_limit_headers(app, limiter)
     api.init_app(app)
+    celery_init_app(app)
+    register_training_request_hook(app, request_retraining)
 
 
 def cache_config(app: Flask) -> dict[str, Any]:

@@ -333,11 +333,12 @@ def run(label: str, sizes: Sizes, *, recommend_all: bool) -> tuple[RefreshFigure
         f"ratings, {counts['favourites']:,} favourites ({time.perf_counter() - start:.1f} s)"
     )
     with app.app_context():
-        stats = recommender.rebuild_item_model()
-    print(
-        f"item model: {stats.items:,} items, {stats.users} users, {stats.interactions:,} "
-        f"interactions, built in {stats.seconds:.2f} s"
-    )
+        version = recommender.train_model_version()
+        print(
+            f"item model version {version.id}: {version.items:,} items, {version.users} users, "
+            f"{version.interactions:,} interactions, trained in {version.training_seconds:.2f} s "
+            f"(with validation), {version.weights_bytes / 1024:.0f} KiB"
+        )
     figures = measure_refreshes(app, sizes)
     print(
         f"refresh (end to end, {len(figures.statements)} users): "

@@ -165,7 +165,7 @@ def main() -> int:
     reset_database(app)
     generate_data(app, sizes)
     with app.app_context(), app.test_request_context():
-        recommender.rebuild_item_model()
+        recommender.train_model_version()
         store_recommendations(1)
         user = db.session.get(User, 1)
         assert user is not None

@@ -91,6 +91,9 @@ class FakeTMDb:
     movies: dict[int, dict[str, Any]] = field(default_factory=dict)
     genres: list[dict[str, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    # Ids /movie/changes lists (whatever the dates asked), TMDb's 100 a page.
+    changes: list[int] = field(default_factory=list)
+    changes_page_size: int = 100
     # A list of failure modes consumed one per request ("500", "503", "429", "timeout",
     # "malformed" (not JSON), "bad_shape" (JSON with wrong types), "401", "404", "slow"
     # (answers after `delay` seconds), "trickle" (sends its body one byte every `delay`
@@ -114,6 +117,8 @@ class FakeTMDb:
             self.movies = {tmdb_id: make_movie(tmdb_id) for tmdb_id in range(1, 61)}
             self.genres = list(GENRES)
             self.requests = []
+            self.changes = []
+            self.changes_page_size = 100
             self.failures = []
             self.failure = None
             self.retry_after = 1
@@ -141,6 +146,18 @@ def _page(items: list[dict[str, Any]], page: int, page_size: int) -> dict[str, A
         "results": [list_item(movie) for movie in chunk],
         "total_pages": total_pages,
         "total_results": len(items),
+    }
+
+
+def _changes_page(fake: FakeTMDb, page: int) -> dict[str, Any]:
+    """/movie/changes: ids only (and `adult`), however many pages they take."""
+    size = fake.changes_page_size
+    chunk = fake.changes[(page - 1) * size : page * size]
+    return {
+        "results": [{"id": tmdb_id, "adult": False} for tmdb_id in chunk],
+        "page": page,
+        "total_pages": max(1, -(-len(fake.changes) // size)),
+        "total_results": len(fake.changes),
     }
 
 
@@ -272,6 +289,8 @@ def route(fake: FakeTMDb, request: Request) -> Response:
                 "tv_season_results": [],
             }
         )
+    if path == "/movie/changes":
+        return _json(_changes_page(fake, page))
     if path.startswith("/movie/"):
         try:
             tmdb_id = int(path.removeprefix("/movie/"))

@@ -20,6 +20,7 @@ from werkzeug.test import TestResponse
 
 from app.extensions import db
 from app.models import Base, User, UserProfile
+from app.services.recommendation.model_versions import train_model_version
 from tests.factories import DEFAULT_PASSWORD
 
 # --- errors --------------------------------------------------------------------------------
@@ -200,3 +201,11 @@ def two_taste_clusters(directory: Path) -> Path:
             stars = 4.5 if step % 2 else 4.0
             ratings.append((user, movie, stars, 1_000_000_000 + user * 10_000 + step * 100))
     return write_movielens(directory, movies, links, ratings)
+
+
+def train_model(app: Flask) -> int:
+    """Train and store an item-model version from what the database holds now (what a job
+    or `flask recommender train` does); returns its id. Web requests never train: a test
+    whose results depend on the learned model trains one explicitly with this."""
+    with app.app_context():
+        return train_model_version().id

@@ -73,6 +73,8 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", f"{V1}/recommendations/similar/{{movie_id}}/", "listSimilarMovies"),
     ("POST", f"{V1}/recommendations/feedback/", "createFeedback"),
     ("GET", f"{V1}/recommendations/feedback/list/", "listFeedback"),
+    ("DELETE", f"{V1}/recommendations/feedback/{{feedback_id}}/", "deleteFeedback"),
+    ("DELETE", f"{V1}/recommendations/{{recommendation_id}}/", "dismissRecommendation"),
     ("POST", f"{V1}/recommendations/{{recommendation_id}}/click/", "recordClick"),
     ("GET", f"{V1}/recommendations/metrics/", "getRecommendationMetrics"),
     # health

@@ -163,3 +163,54 @@ def test_half_steps_migration_keeps_integer_ratings_and_refuses_quarter_steps(
         (3, 10),
         (4, 7),
     ]
+
+
+# --- 0007: recommendation identity ----------------------------------------------------------
+
+
+def test_recommendation_identity_keeps_clicks_and_never_reuses_ids(
+    tmp_path: Path, fake_tmdb: FakeTMDb
+) -> None:
+    url = f"sqlite:///{tmp_path / 'identity.db'}"
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, TMDB_BASE_URL=fake_tmdb.base_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0005")
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, email, username, username_skeleton, date_joined) "
+                    "VALUES (1, 'a@example.com', 'alice', 'alice', '2026-01-01 00:00:00')"
+                )
+            )
+            for movie_id in (1, 2, 3):
+                connection.execute(
+                    text("INSERT INTO movies (id, tmdb_id, title) VALUES (:id, :id, 'Film')"),
+                    {"id": movie_id},
+                )
+            for row_id, movie_id, clicked in [(1, 1, True), (2, 2, False)]:
+                connection.execute(
+                    text(
+                        "INSERT INTO recommendations (id, user_id, movie_id, "
+                        "recommendation_type, confidence_score, rank, is_clicked) "
+                        "VALUES (:id, 1, :movie, 'hybrid', 0.5, :id, :clicked)"
+                    ),
+                    {"id": row_id, "movie": movie_id, "clicked": clicked},
+                )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.begin() as connection:
+            clicked = connection.execute(
+                text("SELECT id, clicked_at IS NOT NULL FROM recommendations ORDER BY id")
+            ).all()
+            connection.execute(text("DELETE FROM recommendations WHERE id = 2"))
+            connection.execute(
+                text(
+                    "INSERT INTO recommendations (user_id, movie_id, recommendation_type, "
+                    "confidence_score) VALUES (1, 3, 'hybrid', 0.5)"
+                )
+            )
+            new_id = connection.execute(
+                text("SELECT id FROM recommendations WHERE movie_id = 3")
+            ).scalar()
+        db.engine.dispose()
+    assert clicked == [(1, True), (2, False)]
+    assert new_id == 3  # 2 was deleted: AUTOINCREMENT never hands it out again

@@ -25,6 +25,9 @@ from app.models import (
 )
 from app.services.catalogue import refresh_movie_from_tmdb, sync_genres
 from app.services.recommendation.batches import generate_recommendations
+from app.services.recommendation.model_versions import activate_version
+from app.tasks.recommender import retrain
+from app.tasks.runner import enqueue
 
 
 @dataclass
@@ -139,4 +142,27 @@ def regenerate_recommendations(ids: Iterable[str | int]) -> ActionOutcome:
             outcome.failures.append(f"User {user_id}: {error.detail}")
         else:
             outcome.done += 1
+    return outcome
+
+
+def start_retraining() -> str:
+    """Retrain the recommender now: on a worker, or in this process after the response.
+    Returns the job's id."""
+    return enqueue(retrain, "admin", summary="reason=admin")
+
+
+def make_model_version_current(ids: Iterable[str | int], *, actor: User) -> ActionOutcome:
+    """Roll back (or forward) to one stored model version; web workers switch to it within
+    RECOMMENDER_MODEL_CHECK_SECONDS. Commits."""
+    wanted = _ids(ids)
+    outcome = ActionOutcome()
+    if len(wanted) != 1:
+        outcome.failures.append("Select exactly one model version to make current.")
+        return outcome
+    try:
+        activate_version(wanted[0], activated_by_id=actor.id)
+    except DomainError as error:
+        outcome.failures.append(error.detail)
+    else:
+        outcome.done = 1
     return outcome

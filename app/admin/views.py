@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
@@ -38,10 +38,12 @@ from app.admin.login_token import NONCE_COOKIE, new_login_token, set_nonce_cooki
 from app.admin.operations import (
     ActionOutcome,
     dashboard_counts,
+    make_model_version_current,
     refresh_movie_details,
     regenerate_recommendations,
     set_movies_hidden,
     set_users_active,
+    start_retraining,
     sync_genres_from_tmdb,
 )
 from app.errors import (
@@ -59,6 +61,7 @@ from app.services.accounts import (
     normalise_email,
     normalise_username,
 )
+from app.services.recommendation.model_versions import current_version_id
 from app.services.recommendation.staleness import mark_recommendations_stale
 
 ViewResponse = str | Response | BaseResponse | tuple[str, int]
@@ -535,8 +538,9 @@ class RecommendationView(StaffModelView):
         "movie.title",
         "recommendation_type",
         "confidence_score",
-        "is_clicked",
-        "is_rated",
+        "clicked_at",
+        "rated_at",
+        "removed_at",
         "created_at",
     ]
     column_labels = {"user.email": "User", "movie.title": "Movie"}
@@ -549,7 +553,33 @@ class RecommendationView(StaffModelView):
         "confidence_score",
         "created_at",
     ]
-    column_filters = ["recommendation_type", "is_clicked", "is_rated"]
+    column_filters = ["recommendation_type"]
+    column_default_sort = ("id", True)
+
+
+class TunedConfigurationView(StaffModelView):
+    """What `flask recommender tune` chose, run by run (read-only: the CLI writes it)."""
+
+    column_list = [
+        "id",
+        "created_at",
+        "source",
+        "description",
+        "validation_ndcg",
+        "validation_coverage",
+        "default_ndcg",
+        "default_coverage",
+        "validation_users",
+        "candidates",
+        "seconds",
+    ]
+    column_labels = {
+        "validation_ndcg": "NDCG@10 (tuned)",
+        "validation_coverage": "Coverage@10 (tuned)",
+        "default_ndcg": "NDCG@10 (defaults)",
+        "default_coverage": "Coverage@10 (defaults)",
+        "description": "Chosen configuration",
+    }
     column_default_sort = ("id", True)
 
 
@@ -557,4 +587,133 @@ class TokenBlocklistView(StaffModelView):
     column_list = ["id", "jti", "token_type", "user_id", "reason", "created_at", "expires_at"]
     column_searchable_list = ["jti"]
     column_filters = ["token_type", "reason", "user_id"]
+    column_default_sort = ("id", True)
+
+
+# --- background jobs -----------------------------------------------------------------------
+
+
+def format_duration(view: Any, context: Any, model: Any, name: str) -> str:
+    seconds = getattr(model, name)
+    return "" if seconds is None else f"{seconds:.1f} s"
+
+
+def format_progress(view: Any, context: Any, model: Any, name: str) -> str:
+    if model.progress_total is None:
+        return str(model.progress_done) if model.progress_done else ""
+    return f"{model.progress_done} / {model.progress_total}"
+
+
+class JobRunView(StaffModelView):
+    """Recent background jobs, newest first: outcome, attempts, duration, the last error;
+    and a button that retrains the recommender now."""
+
+    list_template = "staff_admin/job_list.html"
+    column_list = [
+        "created_at",
+        "name",
+        "args_summary",
+        "state",
+        "attempts",
+        "progress_done",
+        "duration_seconds",
+        "result",
+        "error",
+    ]
+    column_labels = {
+        "created_at": "Queued",
+        "args_summary": "Arguments",
+        "progress_done": "Progress",
+        "duration_seconds": "Duration",
+    }
+    column_formatters = {"duration_seconds": format_duration, "progress_done": format_progress}
+    column_filters = ["name", "state"]
+    column_searchable_list = ["name", "args_summary", "error"]
+    column_default_sort = [("created_at", True), ("id", True)]
+
+    @expose("/retrain/", methods=("POST",))
+    def retrain(self) -> ViewResponse:
+        job_id = start_retraining()
+        flash(f"Retraining started (job {job_id}); its run is listed here.", "success")
+        return redirect(self.get_url(".index_view"))
+
+
+# --- the recommender's model versions -----------------------------------------------------
+
+
+def current_version_marker(view: Any, context: Any, model: Any, name: str) -> str:
+    """ "current" beside the version web workers serve (looked up once per page)."""
+    if "current_model_version" not in g:
+        g.current_model_version = current_version_id()
+    return "current" if model.id == g.current_model_version else ""
+
+
+class ModelVersionView(StaffModelView):
+    """Trained item-model versions (never edited); staff make an older one current again."""
+
+    column_list = [
+        "id",
+        "current",
+        "trained_at",
+        "algorithm",
+        "items",
+        "users",
+        "interactions",
+        "training_seconds",
+        "ndcg_at_10",
+        "coverage_at_10",
+        "validation_users",
+        "weights_bytes",
+    ]
+    column_details_list = [
+        "id",
+        "current",
+        "trained_at",
+        "algorithm",
+        "parameters",
+        "items",
+        "users",
+        "interactions",
+        "interaction_watermark",
+        "training_seconds",
+        "ndcg_at_10",
+        "coverage_at_10",
+        "validation_users",
+        "weights_bytes",
+    ]
+    column_labels = {
+        "training_seconds": "Training (s)",
+        "ndcg_at_10": "NDCG@10",
+        "coverage_at_10": "Coverage@10",
+        "validation_users": "Validated users",
+        "weights_bytes": "Weights (bytes)",
+    }
+    column_formatters = {"current": current_version_marker}
+    column_formatters_detail = {"current": current_version_marker}
+    column_sortable_list = ["id", "trained_at", "ndcg_at_10", "training_seconds"]
+    column_default_sort = ("id", True)
+
+    @action(
+        "make_current",
+        "Make current (roll back)",
+        "Serve the selected model version from now on?",
+    )
+    def action_make_current(self, ids: list[str]) -> None:
+        staff = current_staff_user()
+        if staff is None:  # is_accessible already refused the request
+            abort(403)
+        outcome = make_model_version_current(ids, actor=staff)
+        if outcome.done:
+            flash(f"Model version {ids[0]} is now current.", "success")
+        for failure in outcome.failures:
+            flash(failure, "error")
+
+
+class ModelActivationView(StaffModelView):
+    """When each version became current, why (trained or rollback) and by whom."""
+
+    related = ("version",)
+    column_list = ["id", "version_id", "reason", "activated_by_id", "activated_at"]
+    column_labels = {"version_id": "Version", "activated_by_id": "By user"}
+    column_filters = ["reason"]
     column_default_sort = ("id", True)

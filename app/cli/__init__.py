@@ -9,6 +9,7 @@ from app.cli.catalogue import sync_tmdb_command
 from app.cli.demo import seed_demo_command
 from app.cli.history_import import import_history_command
 from app.cli.impressions import prune_impressions_command
+from app.cli.jobs import jobs_group
 from app.cli.movielens import import_movielens_command
 from app.cli.recommendations import recommend_command
 from app.cli.recommender import recommender_group
@@ -24,3 +25,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(prune_tokens_command)
     app.cli.add_command(prune_impressions_command)
     app.cli.add_command(create_superuser_command)
+    app.cli.add_command(jobs_group)

@@ -39,7 +39,8 @@ def sync_tmdb_command(pages: int, sleep: float, details: bool) -> None:
     """Sync genres, then PAGES pages of each TMDb list, one transaction per page.
 
     Running it twice is harmless. When TMDb fails, the pages already saved stay saved and
-    the command exits with status 1.
+    the command exits with status 1. A movie TMDb has no record of (404) is not a failure:
+    it is recorded as unknown to TMDb and not asked for again.
     """
     summary = SyncSummary()
     with click.progressbar(length=1 + pages * len(SYNC_LISTS), label="Syncing lists") as bar:
@@ -51,7 +52,12 @@ def sync_tmdb_command(pages: int, sleep: float, details: bool) -> None:
     click.echo(
         f"Genres synced: {summary.genres_synced}. Records upserted: {summary.records_upserted}. "
         f"Unique movies: {summary.unique_movies}. "
-        + (f"Details fetched: {summary.details_fetched}. " if details else "")
+        + (
+            f"Details fetched: {summary.details_fetched}. "
+            f"Unknown to TMDb (recorded, not asked again): {summary.unknown_to_tmdb}. "
+            if details
+            else ""
+        )
         + f"Failures: {summary.failures}."
     )
     for message in summary.messages:

@@ -14,15 +14,30 @@ from app.errors import DomainError
 from app.services.recommendation.movielens import MovieLensFormatError
 from app.services.recommendation.movielens_import import import_movielens
 from app.services.recommender import reset_caches
+from app.tasks.imports import import_movielens_folder
+from app.tasks.runner import broker_configured, enqueue
 
 DIRECTORY = click.Path(exists=True, file_okay=False, dir_okay=True, path_type=Path)
 
 
 @click.command("import-movielens")
 @click.argument("directory", type=DIRECTORY)
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Hand it to the workers as a job (needs CELERY_BROKER_URL and a worker that can "
+    "read DIRECTORY); `flask jobs recent` and the admin's Jobs page show its progress.",
+)
 @with_appcontext
-def import_movielens_command(directory: Path) -> None:
+def import_movielens_command(directory: Path, queue: bool) -> None:
     """Import a MovieLens "latest" folder (ratings.csv, movies.csv, links.csv); idempotent."""
+    if queue:
+        if not broker_configured():
+            raise click.UsageError("--queue needs CELERY_BROKER_URL (a broker and a worker).")
+        folder = str(directory.resolve())
+        job_id = enqueue(import_movielens_folder, folder, summary=folder)
+        click.echo(f"Queued the import of {folder}: job {job_id}.")
+        return
     with ExitStack() as stack:
         bars: list[Any] = []
 

@@ -16,6 +16,8 @@ from app.services.recommendation.batches import (
     batch_owners,
     generate_recommendations,
 )
+from app.tasks.fanout import fan_out_all_users
+from app.tasks.runner import broker_configured
 
 
 @click.command("recommend")
@@ -36,7 +38,14 @@ from app.services.recommendation.batches import (
     help="A readable table, or one JSON object per user and line.",
 )
 @click.option(
-    "--rebuild", is_flag=True, help="Rebuild the learned item model first (alone: only that)."
+    "--rebuild",
+    is_flag=True,
+    help="Train a new item-model version first (alone: only that).",
+)
+@click.option(
+    "--here",
+    is_flag=True,
+    help="With --all and a broker: compute in this process instead of on the workers.",
 )
 @with_appcontext
 def recommend_command(
@@ -45,24 +54,32 @@ def recommend_command(
     limit: int | None,
     output_format: str,
     rebuild: bool,
+    here: bool,
 ) -> None:
     """Compute AND store recommendations for --user ID or --all users.
 
     The same code path as POST /api/v1/recommendations/refresh/: each user's previous
-    batch is replaced (one transaction per user), their feedback kept.
+    batch is replaced (one transaction per user), their feedback kept. With --all and
+    CELERY_BROKER_URL set (table format), the users are sent to the workers in chunks of
+    JOBS_RECOMMEND_CHUNK_SIZE (a Celery group) instead.
     """
     if user_id is not None and all_users:
         raise click.UsageError("Give either --user ID or --all, not both.")
     if user_id is None and not all_users and not rebuild:
         raise click.UsageError("Give --user ID, --all or --rebuild.")
     if rebuild:
-        stats = recommender.rebuild_item_model()
+        version = recommender.train_model_version()
         click.echo(
-            f"Item model rebuilt: {stats.items} items, {stats.users} users, "
-            f"{stats.interactions} interactions in {stats.seconds:.2f} s.",
+            f"Item model version {version.id} trained: {version.items} items, "
+            f"{version.users} users, {version.interactions} interactions in "
+            f"{version.training_seconds:.2f} s.",
             err=output_format == "jsonl" and (user_id is not None or all_users),
         )
     if user_id is None and not all_users:
+        return
+    if all_users and not here and output_format == "table" and broker_configured():
+        chunk_count, user_count = fan_out_all_users(limit)
+        click.echo(f"Queued {user_count} user(s) in {chunk_count} job(s) for the workers.")
         return
     try:
         owners = batch_owners(user_id)

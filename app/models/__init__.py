@@ -3,9 +3,12 @@
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, built_on, utcnow
 from app.models.imports import Import
 from app.models.impressions import RecommendationImpression, RecommendationOutcome
+from app.models.item_models import ItemModelActivation, ItemModelVersion
+from app.models.jobs import JobCursor, JobRun
 from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
 from app.models.movies import Genre, Movie, movie_genres
 from app.models.recommendations import Recommendation, RecommendationFeedback
+from app.models.tuning import TunedConfiguration
 from app.models.users import TokenBlocklist, User, UserProfile
 
 __all__ = [
@@ -13,6 +16,10 @@ __all__ = [
     "Favorite",
     "Genre",
     "Import",
+    "ItemModelActivation",
+    "ItemModelVersion",
+    "JobCursor",
+    "JobRun",
     "Movie",
     "Rating",
     "Recommendation",
@@ -22,6 +29,7 @@ __all__ = [
     "SoftDeleteMixin",
     "TimestampMixin",
     "TokenBlocklist",
+    "TunedConfiguration",
     "User",
     "UserProfile",
     "WatchHistory",

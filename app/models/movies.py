@@ -92,6 +92,8 @@ class Movie(TimestampMixin, SoftDeleteMixin, Base):
     homepage: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # When the full TMDb details (runtime, budget, ...) were last fetched; None: list data only.
     details_fetched_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When TMDb answered 404 for this movie's id: syncs no longer ask for it (None: known).
+    tmdb_unknown_at: Mapped[datetime | None] = mapped_column(default=None)
 
     genres: Mapped[list[Genre]] = relationship(
         secondary=movie_genres, back_populates="movies", order_by="Genre.name"

@@ -1,12 +1,15 @@
-"""Stored recommendation batches and the feedback users give on them."""
+"""Recommendations, each the pair (user, movie) with its history, and the feedback users
+give on them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    Boolean,
+    JSON,
     CheckConstraint,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -14,8 +17,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, TimestampMixin
@@ -25,7 +28,11 @@ if TYPE_CHECKING:
     from app.models.users import User
 
 RECOMMENDATION_TYPES = ("collaborative", "content_based", "hybrid", "trending")
-FEEDBACK_TYPES = ("like", "dislike", "not_interested")
+# "dismissed" is what DELETE /recommendations/{id}/ records: like not_interested, the movie
+# never comes back; deleting the feedback undoes it.
+FEEDBACK_TYPES = ("like", "dislike", "not_interested", "dismissed")
+# Feedback that keeps a movie out of the user's recommendations for good.
+EXCLUDING_FEEDBACK = ("dislike", "not_interested", "dismissed")
 COMMENT_MAX_LENGTH = 1000
 
 
@@ -34,12 +41,21 @@ def _in_list(column: str, values: tuple[str, ...]) -> str:
 
 
 class Recommendation(TimestampMixin, Base):
+    """One movie recommended to one user: the pair keeps its id across regenerations.
+
+    A regeneration updates the rank, score, explanation and reasons of the movies that
+    stay, inserts the new ones and soft-removes (`removed_at`) the ones that leave, so an
+    id always names the same movie and the history (clicked, rated, favorited, feedback)
+    is never lost. AUTOINCREMENT on SQLite (a sequence on PostgreSQL): ids are never reused.
+    """
+
     __tablename__ = "recommendations"
     __table_args__ = (
         UniqueConstraint("user_id", "movie_id"),
         CheckConstraint(_in_list("recommendation_type", RECOMMENDATION_TYPES), name="type"),
         CheckConstraint("confidence_score >= 0 AND confidence_score <= 1", name="confidence"),
         Index("ix_recommendations_user_rank", "user_id", "rank"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,18 +66,42 @@ class Recommendation(TimestampMixin, Base):
     # Position in the batch, 1 first.
     rank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     explanation: Mapped[str] = mapped_column(Text, default="", server_default="")
-    is_clicked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    is_rated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Structured form of the explanation: [{"kind": "liked_movie", "movie": {...}}, ...].
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # Set when the movie left the user's current recommendations (the row and id stay).
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the user first clicked it, rated or favorited its movie; never cleared.
+    clicked_at: Mapped[datetime | None] = mapped_column(default=None)
+    rated_at: Mapped[datetime | None] = mapped_column(default=None)
+    favorited_at: Mapped[datetime | None] = mapped_column(default=None)
 
     user: Mapped[User] = relationship(back_populates="recommendations")
     movie: Mapped[Movie] = relationship()
+
+    @hybrid_property
+    def is_clicked(self) -> bool:
+        return self.clicked_at is not None
+
+    @is_clicked.inplace.expression
+    @classmethod
+    def _is_clicked_expression(cls) -> ColumnElement[bool]:
+        return cls.clicked_at.is_not(None)
+
+    @hybrid_property
+    def is_rated(self) -> bool:
+        return self.rated_at is not None
+
+    @is_rated.inplace.expression
+    @classmethod
+    def _is_rated_expression(cls) -> ColumnElement[bool]:
+        return cls.rated_at.is_not(None)
 
 
 class RecommendationFeedback(TimestampMixin, Base):
     """Feedback belongs to the user and the movie, so it survives a regenerated batch.
 
-    The link to the recommendation it was given on is cleared (not cascaded) when that
-    batch is replaced.
+    Recommendation rows are soft-removed, never deleted by a regeneration, so the link to
+    the recommendation it was given on stays.
     """
 
     __tablename__ = "recommendation_feedback"

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Insert, Select, delete, func, or_, select, tuple_
+from sqlalchemy import Insert, Select, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -473,6 +473,8 @@ class SyncSummary:
     records_upserted: int = 0
     unique_movies: int = 0
     details_fetched: int = 0
+    # Movies TMDb answered 404 for: recorded as unknown to TMDb and not asked for again.
+    unknown_to_tmdb: int = 0
     failures: int = 0
     # Why the run stopped early (TMDb unavailable or refusing our key), if it did.
     aborted: str | None = None
@@ -551,7 +553,9 @@ def movies_missing_details_count() -> int:
     return (
         db.session.scalar(
             select(func.count(Movie.id)).where(
-                Movie.details_fetched_at.is_(None), Movie.deleted_at.is_(None)
+                Movie.details_fetched_at.is_(None),
+                Movie.deleted_at.is_(None),
+                Movie.tmdb_unknown_at.is_(None),
             )
         )
         or 0
@@ -575,6 +579,7 @@ def fetch_missing_details(
             .where(
                 Movie.details_fetched_at.is_(None),
                 Movie.deleted_at.is_(None),
+                Movie.tmdb_unknown_at.is_(None),
                 Movie.id > last_id,
             )
             .order_by(Movie.id)
@@ -584,10 +589,13 @@ def fetch_missing_details(
             return summary
         last_id = batch[-1].id
         records = []
+        unknown = []
         for _, tmdb_id in batch:
             time.sleep(sleep)
             try:
                 records.append(tmdb_client().movie_details(tmdb_id))
+            except NotFound:
+                unknown.append(tmdb_id)  # not a failure: TMDb removed (or never had) it
             except DomainError as error:
                 summary.failures += 1
                 summary.messages.append(f"details of TMDb movie {tmdb_id}: {error.detail}")
@@ -599,3 +607,20 @@ def fetch_missing_details(
             advance(1)
         if records:
             summary.details_fetched += len(save_tmdb_records(records))
+        summary.unknown_to_tmdb += mark_unknown_to_tmdb(unknown)
+
+
+def mark_unknown_to_tmdb(tmdb_ids: Iterable[int]) -> int:
+    """Record that TMDb answered 404 for these movies, so syncs stop asking; returns how
+    many were newly recorded. Commits."""
+    wanted = sorted(set(tmdb_ids))
+    if not wanted:
+        return 0
+    result = db.session.execute(
+        update(Movie)
+        .where(Movie.tmdb_id.in_(wanted), Movie.tmdb_unknown_at.is_(None))
+        .values(tmdb_unknown_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from app.services.accounts import create_user
 from app.services.catalogue import normalise_genre, upsert_genres, upsert_movies
 from app.services.demo_data import DEMO_GENRES, DEMO_MOVIES
 from app.services.recommendation.batches import store_recommendations
+from app.services.recommendation.model_versions import current_version_id, train_model_version
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_USERNAME = "demo"
@@ -151,8 +152,12 @@ def seed_demo(*, reset: bool = False) -> SeedSummary:
     demo_library = [Interaction(tmdb, rating, fav) for tmdb, rating, fav in DEMO_USER_LIBRARY]
     created += _add_missing(demo.id, demo_library, movie_ids)
     db.session.commit()
+    if created or current_version_id() is None:
+        # Web workers never train: a version that saw the community's likes, for the demo's
+        # first recommendations to be explained by learned neighbours.
+        train_model_version()
     if created or user_created:
-        # Ready before the first request: a worker that starts cold has no model yet.
+        # Ready before the first request.
         store_recommendations(demo.id)
     return SeedSummary(
         genres=len(DEMO_GENRES),

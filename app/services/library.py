@@ -11,16 +11,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, selectinload
 
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
-from app.models import Favorite, Genre, Movie, Rating, Recommendation, User, WatchlistEntry
+from app.models import Favorite, Genre, Movie, Rating, User, WatchlistEntry
 from app.models.library import RATING_RULE, REVIEW_MAX_LENGTH, rating_on_scale
 from app.services import catalogue
 from app.services.pagination import Page, paginate
+from app.services.recommendation.history import mark_favorited, mark_rated
 from app.services.recommendation.staleness import mark_recommendations_stale
 from app.services.recommendation_impressions import record_outcome
 
@@ -172,6 +173,7 @@ def add_favorite(
         f"Movie {movie.id} is already in your favourites.",
         "already_favorited",
     )
+    mark_favorited(user_id, movie.id)
     record_outcome(user_id, movie.id, "favorite")
     mark_recommendations_stale(user_id)
     db.session.commit()
@@ -245,12 +247,9 @@ def get_rating_for_movie(user_id: int, movie_id: int) -> Rating:
 
 
 def _after_rating_change(user_id: int, movie_id: int, *, rated: bool, unwatch: bool) -> None:
-    """Keep the recommendation's is_rated flag true to the ratings, mark tastes changed."""
-    db.session.execute(
-        update(Recommendation)
-        .where(Recommendation.user_id == user_id, Recommendation.movie_id == movie_id)
-        .values(is_rated=rated)
-    )
+    """Record a new rating on the movie's recommendation, mark tastes changed."""
+    if rated:
+        mark_rated(user_id, movie_id)
     if unwatch:
         db.session.execute(
             delete(WatchlistEntry).where(
@@ -271,7 +270,7 @@ def rate_movie(
 ) -> Rating:
     """Rate a movie (once: Conflict when already rated), optionally leaving the watchlist.
 
-    Marks the user's recommendation of the movie, if any, as rated. Commits.
+    Records the rating on the user's recommendation of the movie, if any. Commits.
     """
     exact = check_rating(rating)
     check_review(review)
@@ -311,7 +310,7 @@ def update_rating(
 
 
 def delete_rating(user_id: int, rating_id: int) -> None:
-    """Delete one of the user's ratings; its recommendation is no longer rated. Commits."""
+    """Delete one of the user's ratings (its recommendation stays rated: it was). Commits."""
     entry = get_rating(user_id, rating_id)
     movie_id = entry.movie_id
     db.session.delete(entry)

@@ -68,9 +68,9 @@ def list_onboarding_movies(user_id: int, size: int = DEFAULT_SIZE) -> list[Onboa
     profile = db.session.execute(loading.profile_statement(), {"user_id": user_id}).one_or_none()
     if profile is None:
         raise NotFound(f"User {user_id} does not exist.", code="user_not_found")
-    catalogue, watermark = state.current_catalogue()
+    catalogue, _ = state.current_catalogue()
     candidates = candidate_mask(catalogue, user_id, mature_content=bool(profile.mature_content))
-    similarity = state.current_similarity(catalogue, watermark)
+    similarity = state.current_similarity(catalogue)
     picks = select_onboarding(catalogue, candidates, similarity, size)
     movies = load_movies([pick.movie_id for pick in picks])
     results: list[OnboardingMovie] = []

@@ -32,7 +32,7 @@ from app.models import (
     utcnow,
 )
 from app.models.impressions import CONVERTING_RATING, OUTCOME_KINDS
-from app.services.recommendation.state import model_store
+from app.services.recommendation.state import model_holder
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +62,15 @@ _attributing_outcomes: ContextVar[bool] = ContextVar("attributing_outcomes", def
 
 def current_model_version() -> str:
     """The version stamped on impressions: RECOMMENDATION_MODEL_VERSION when set, otherwise
-    the engine's algorithm and its item model's build stamp (the interaction watermark it
-    was learned at, the same in every worker), e.g. "hybrid-ease@1234"."""
+    the engine's model family and the stored item-model version this process serves (the
+    same in every worker), e.g. "hybrid-ease@v3". No lookup: the one the last ranking used."""
     configured = str(current_app.config["RECOMMENDATION_MODEL_VERSION"])
     if configured:
         return configured[:64]
-    model = model_store().model
-    if model is None:
+    served = model_holder().served
+    if served is None:
         return "hybrid-popularity"
-    return f"hybrid-ease@{model.watermark}"
+    return f"hybrid-{served.model.settings.family}@v{served.version_id}"
 
 
 def model_family(version: str) -> str:

@@ -1,7 +1,8 @@
 """The recommendation engine's front door: the pipeline, step by step, over the whole catalogue.
 
-    load signals   recommendation.loading / .state   the catalogue arrays (cached), the item
-                                                      model, the user's signals (fixed queries)
+    load signals   recommendation.loading / .state   the catalogue arrays (cached), the current
+                                                      model version (loaded, never trained
+                                                      here), the user's signals (fixed queries)
     score          recommendation.signals / .scoring  0..1 signals per movie, weighted sum
     rank           recommendation.ranking             best first, padding after the personal
     diversify      recommendation.ranking             at most 3 in a row share a top genre
@@ -23,12 +24,17 @@ from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import Movie
+from app.models import ItemModelVersion, Movie
 from app.services.catalogue import get_movie
 from app.services.pagination import Page
-from app.services.recommendation import loading, state
-from app.services.recommendation.item_model import ItemModelStats
-from app.services.recommendation.ranking import RecommendedMovie, rank_for_user
+from app.services.recommendation import loading, model_versions, state
+from app.services.recommendation.filters import RecommendationFilters
+from app.services.recommendation.ranking import (
+    MAX_SAME_GENRE_RUN,
+    FilteredRanking,
+    RecommendedMovie,
+    rank_filtered,
+)
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.similar import rank_similar
 from app.services.recommendation.state import reset_caches
@@ -36,12 +42,13 @@ from app.services.recommendation.state import reset_caches
 __all__ = [
     "RecommendedMovie",
     "SimilarMovie",
-    "rebuild_item_model",
+    "recommend_filtered",
     "recommend_for_user",
     "reset_caches",
     "similar_movies",
     "similar_movies_page",
     "today_utc",
+    "train_model_version",
     "warm_caches",
 ]
 
@@ -61,9 +68,11 @@ def today_utc() -> date:
 
 def warm_caches() -> None:
     """Load what the first recommendation or similar-movies request would otherwise build:
-    the catalogue arrays, the model's alignment to them and the overview vectors."""
-    catalogue, watermark = state.current_catalogue(check=True)
-    state.current_similarity(catalogue, watermark)
+    the catalogue arrays, the current model version and its alignment to them, and the
+    overview vectors. Never trains."""
+    catalogue, _ = state.current_catalogue(check=True)
+    state.served_model(check=True)
+    state.current_similarity(catalogue)
     state.overview_vectors(catalogue)
 
 
@@ -73,11 +82,31 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     Reads the database (a fixed handful of queries whatever the catalogue size), writes
     nothing. Raises NotFound for an unknown user.
     """
-    catalogue, watermark = state.current_catalogue()
-    similarity = state.current_similarity(catalogue, watermark)
+    return recommend_filtered(user_id, limit, RecommendationFilters()).results
+
+
+def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters) -> FilteredRanking:
+    """`recommend_for_user` among the movies that pass `filters` (applied before ranking and
+    truncation), and how many passed."""
+    catalogue, _ = state.current_catalogue()
+    similarity = state.current_similarity(catalogue)
     user = loading.load_user_signals(user_id, catalogue)
+    # A model trained with a tuned configuration brings its blend and diversity.
+    model = state.served_item_model()
     weights = Weights.from_config(current_app.config)
-    return rank_for_user(catalogue, user, weights, today_utc(), limit, similarity)
+    if model is not None and model.weights is not None:
+        weights = model.weights
+    max_run = model.max_same_genre_run if model is not None else MAX_SAME_GENRE_RUN
+    return rank_filtered(
+        catalogue,
+        user,
+        weights,
+        today_utc(),
+        limit,
+        similarity,
+        filters,
+        max_same_genre_run=max_run,
+    )
 
 
 def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:
@@ -86,14 +115,14 @@ def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:
     Raises NotFound for an unknown (or removed) movie.
     """
     get_movie(movie_id)
-    catalogue, watermark = state.current_catalogue()
+    catalogue, _ = state.current_catalogue()
     position = int(catalogue.positions([movie_id])[0])
     if position < 0:  # newer than the cached arrays: look again now
-        catalogue, watermark = state.current_catalogue(check=True)
+        catalogue, _ = state.current_catalogue(check=True)
         position = int(catalogue.positions([movie_id])[0])
     if position < 0:  # removed between the two queries
         raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
-    similarity = state.current_similarity(catalogue, watermark)
+    similarity = state.current_similarity(catalogue)
     vectors = state.overview_vectors(catalogue)
     return rank_similar(catalogue, position, limit, similarity, vectors)
 
@@ -134,6 +163,8 @@ def similar_movies_page(
     return Page(items=items, count=count, page=page, page_size=page_size)
 
 
-def rebuild_item_model() -> ItemModelStats:
-    """Learn item-item similarity from every user's positive interactions now."""
-    return state.model_store().rebuild_now(db.session).stats
+def train_model_version() -> ItemModelVersion:
+    """Train and store a new item-model version, and make it current (jobs and the CLI only:
+    web workers never train, they pick the new version up within
+    RECOMMENDER_MODEL_CHECK_SECONDS)."""
+    return model_versions.train_model_version()

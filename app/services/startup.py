@@ -35,18 +35,18 @@ def ready_message(app: Flask | None, base_url: str) -> str:
 
 
 def prepare_for_workers(app: Flask) -> None:
-    """Learn the item model and load the engine's catalogue arrays once, for every worker
-    (and every recycled one) to inherit, so none builds them on a request; then close every
-    database connection: a connection shared across a fork would mix two processes' traffic.
+    """Load the current item-model version and the engine's catalogue arrays once, for every
+    worker (and every recycled one) to inherit, so none builds them on a request (the master
+    never trains: that is a job's work); then close every database connection: a connection
+    shared across a fork would mix two processes' traffic.
 
     The arrays are as the catalogue was when the master started; a worker notices a change
     at its first catalogue check (RECOMMENDER_CATALOGUE_CHECK_SECONDS) and reloads them."""
     with app.app_context():
         try:
-            recommender.rebuild_item_model()
             recommender.warm_caches()
         except SQLAlchemyError as error:
-            logger.warning("item model not learned before the workers start: %s", error)
+            logger.warning("item model not loaded before the workers start: %s", error)
         finally:
             db.session.remove()
             for engine in db.engines.values():

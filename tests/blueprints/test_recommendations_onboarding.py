@@ -21,7 +21,7 @@ from app.models import (
     WatchlistEntry,
 )
 from app.services.demo import seed_demo
-from app.services.recommender import rebuild_item_model
+from app.services.recommender import train_model_version
 from tests.factories import auth_headers, make_entry, make_genre, make_movie, make_user
 from tests.helpers import assert_problem
 from tests.query_count import recorded_statements
@@ -179,7 +179,7 @@ def test_with_nothing_learned_yet_it_spreads_popular_films_over_genres_and_decad
     with app.app_context():
         # Nobody liked anything yet: the model is empty. (No model at all is the same
         # arithmetic, tested in tests/services/recommendation/test_onboarding.py.)
-        assert rebuild_item_model().interactions == 0
+        assert train_model_version().interactions == 0
 
     proposed = onboarding(client, headers, "limit=3")
 
@@ -200,7 +200,7 @@ def test_the_list_runs_the_same_queries_whatever_its_length(
     for n in range(24):
         make_movie(app, genres=[genres[n % 4]], popularity=100.0 - n)
     with app.app_context():
-        rebuild_item_model()
+        train_model_version()
     onboarding(client, headers)  # the catalogue arrays are loaded once, then cached
     counts = []
     for limit in (4, 20):

@@ -10,8 +10,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Movie, Recommendation, User
+from app.models import ItemModelVersion, Movie, Recommendation, User
 from tests.factories import make_movie, make_user
+from tests.helpers import count_rows
 
 
 def catalogue(app: Flask, count: int) -> list[Movie]:
@@ -112,9 +113,10 @@ def test_limit_out_of_range_is_refused(runner: Any) -> None:
     assert result.exit_code == 2
 
 
-def test_rebuild_prints_the_item_model_stats(app: Flask, runner: Any) -> None:
+def test_rebuild_trains_a_new_model_version_and_prints_its_stats(app: Flask, runner: Any) -> None:
     catalogue(app, 3)
     result = runner.invoke(args=["recommend", "--rebuild"])
     assert result.exit_code == 0, result.output
-    assert "Item model rebuilt:" in result.output
+    assert count_rows(app, ItemModelVersion) == 1
+    assert "Item model version" in result.output and "trained:" in result.output
     assert "items" in result.output and "interactions" in result.output

@@ -111,19 +111,24 @@ def test_details_only_fetches_movies_that_lack_them(
     assert fake_tmdb.count("/movie/6?") == 0
 
 
-def test_details_counts_a_movie_tmdb_no_longer_has_and_goes_on(
+def test_details_records_a_movie_tmdb_no_longer_has_and_never_asks_again(
     app: Flask, runner: Any, fake_tmdb: FakeTMDb
 ) -> None:
     make_movie(app, tmdb_id=900_001, title="Gone from TMDb")
     make_movie(app, tmdb_id=7, title="Still there")
     fake_tmdb.movies = {7: tmdb_movie(7)}
     result = runner.invoke(args=["sync-tmdb", "--pages", "1", "--sleep", "0", "--details"])
-    assert result.exit_code == 1
-    assert "Failures: 1." in result.output
-    assert "No movie with TMDb id 900001." in result.output
+    assert result.exit_code == 0, result.output
+    assert "Unknown to TMDb (recorded, not asked again): 1." in result.output
+    assert "Failures: 0." in result.output
     with app.app_context():
         movie = db.session.scalar(select(Movie).where(Movie.tmdb_id == 7))
         assert movie is not None and movie.details_fetched_at is not None
+        gone = db.session.scalar(select(Movie).where(Movie.tmdb_id == 900_001))
+        assert gone is not None and gone.tmdb_unknown_at is not None
+    again = runner.invoke(args=["sync-tmdb", "--pages", "1", "--sleep", "0", "--details"])
+    assert again.exit_code == 0, again.output
+    assert fake_tmdb.count("/movie/900001") == 1
 
 
 def test_an_interrupted_run_keeps_the_pages_already_saved_and_exits_non_zero(

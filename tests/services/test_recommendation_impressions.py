@@ -207,13 +207,14 @@ def act(app: Flask, client: Any, user: User, movie: Movie, kind: str) -> None:
         "rating": ("post", f"{V1}/favorites/ratings/", {"movie": movie.id, "rating": 8}),
         "watchlist": ("post", f"{V1}/favorites/watchlist/", {"movie": movie.id}),
         "watch": ("post", f"{V1}/movies/history/", {"movie": movie.id}),
+        "dismiss": ("delete", f"{RECOMMENDATIONS}{recommendation_id}/", None),
     }
     for feedback in ("like", "dislike", "not_interested"):
         body = {"recommendation": recommendation_id, "feedback_type": feedback}
         requests[feedback] = ("post", f"{RECOMMENDATIONS}feedback/", body)
     method, url, body = requests[kind]
     response = getattr(client, method)(url, json=body, headers=headers)
-    assert response.status_code in (200, 201), response.get_json()
+    assert response.status_code in (200, 201, 204), response.get_json()
 
 
 OUTCOMES = [
@@ -225,6 +226,7 @@ OUTCOMES = [
     "like",
     "dislike",
     "not_interested",
+    "dismiss",
 ]
 
 

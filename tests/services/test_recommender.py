@@ -29,13 +29,14 @@ from app.models import (
 from app.models.recommendations import RECOMMENDATION_TYPES
 from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN, RecommendedMovie
 from app.services.recommender import (
-    rebuild_item_model,
     recommend_for_user,
     reset_caches,
     similar_movies,
+    train_model_version,
     warm_caches,
 )
 from tests.factories import make_genre, make_movie, make_user
+from tests.helpers import train_model
 
 
 @pytest.fixture(autouse=True)
@@ -250,7 +251,7 @@ def test_users_who_liked_the_same_movie_teach_the_collaborative_signal(
     user = make_user(app)
     favorite(app, user, alien)
     with app.app_context():
-        stats = rebuild_item_model()
+        stats = train_model_version()
     assert stats.users == 6 and stats.interactions == 10
 
     first = recommend(app, user)[0]
@@ -446,14 +447,16 @@ def test_the_number_of_sql_statements_is_the_same_for_50_and_500_movies(
             user_id=user.id, movie_id=movie_ids[5], feedback_type="not_interested"
         ),
     )
+    train_model(app)
     small = _statements_for_one_user(app, user)
 
     _add_movies(app, 450, genre_ids, start=50)
     large = _statements_for_one_user(app, user)
 
     assert small == large
-    # Fingerprint, profile and signals when warm; plus the catalogue and the model when cold.
-    assert large[1] == 3
+    # Fingerprint, current model version, profile and signals when warm; plus the catalogue
+    # and the version's weights when cold.
+    assert large[1] == 4
 
 
 def db_movie(app: Flask, movie_id: int) -> Movie:
@@ -543,7 +546,7 @@ def test_similar_movies_learn_from_users_who_liked_both(
     for _ in range(3):
         favorite(app, make_user(app), source, companion)
     with app.app_context():
-        rebuild_item_model()
+        train_model_version()
         results = similar_movies(source.id)
     assert results[0].movie_id == companion.id
     assert results[0].recommendation_type == "collaborative"
@@ -554,11 +557,13 @@ def test_between_catalogue_checks_the_cached_arrays_serve_without_a_query(
     app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
+    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
     drama = genres["Drama"]
     first = make_movie(app, genres=[drama])
     user = make_user(app)
     cold, warm = _statements_for_one_user(app, user)
-    assert warm == 2 < cold  # no fingerprint query: only the profile and the signals
+    # No fingerprint or model-version query: only the profile and the signals.
+    assert warm == 2 < cold
 
     make_movie(app, genres=[drama])  # not seen until the next check
     assert ids(recommend(app, user)) == [first.id]
@@ -581,7 +586,10 @@ def test_warmed_caches_leave_nothing_for_the_first_similar_movies_request_to_loa
     app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
+    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
     movies = [make_movie(app, title=f"Film {n}", genres=[genres["Drama"]]) for n in range(5)]
+    favorite(app, make_user(app), movies[0], movies[1])
+    train_model(app)
     with app.app_context():
         warm_caches()  # what the gunicorn master does before it forks the workers
     statements: list[str] = []
@@ -596,6 +604,7 @@ def test_warmed_caches_leave_nothing_for_the_first_similar_movies_request_to_loa
             assert similar_movies(movies[0].id, limit=3)
         finally:
             event.remove(engine, "before_cursor_execute", record)
-    # The movie's own lookup only: no catalogue fingerprint or arrays, overviews or model.
+    # The movie's own lookup only: no catalogue fingerprint or arrays, overviews, model
+    # version lookup or weights.
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1 and "WHERE movies.id = " in selects[0], selects

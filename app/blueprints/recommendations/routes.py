@@ -14,6 +14,7 @@ from app.blueprints.recommendations.schemas import (
     OnboardingArgs,
     OnboardingListSchema,
     RecommendationListArgs,
+    RecommendationPageSchema,
     RecommendationSchema,
     RefreshArgs,
     RefreshResultSchema,
@@ -32,6 +33,7 @@ blp = Blueprint(
 
 PAGE_NOT_FOUND = "The page is past the last one (code: page_not_found)"
 NOT_YOURS = "No recommendation with this id belongs to you (code: recommendation_not_found)"
+NOT_YOUR_FEEDBACK = "No feedback with this id belongs to you (code: feedback_not_found)"
 
 
 @blp.route("/")
@@ -39,23 +41,21 @@ class Recommendations(MethodView):
     @blp.doc(operationId="listRecommendations")
     @login_required
     @blp.arguments(RecommendationListArgs, location="query")
-    @blp.response(200, page_schema(RecommendationSchema))
+    @blp.response(200, RecommendationPageSchema)
     @problem(404, PAGE_NOT_FOUND)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your recommendations, best first.
 
         Generated on first use and regenerated whenever your tastes changed since (a
-        favourite, a rating, the watchlist, watch history or feedback). `limit` caps how
-        many are generated and returned; `genre` keeps those of one TMDb genre.
+        favourite, a rating, the watchlist, watch history or feedback); what you watched or
+        put on your watchlist is left out unless you ask for it. `limit` caps how many are
+        returned. Filters (genres, years, runtime, language, type) choose among the
+        candidates before ranking, so a filtered list is still `limit` long when enough
+        movies pass; `matched` says how many did. A recommendation keeps its id in every
+        list.
         """
-        page = batches.list_recommendations(
-            current_user_id(),
-            limit=args["limit"],
-            genre_tmdb_id=args.get("genre"),
-            page=args["page"],
-            page_size=args["page_size"],
-        )
-        return page_body(page)
+        listed = batches.list_recommendations(current_user_id(), **args)
+        return {**page_body(listed.page), "matched": listed.matched}
 
 
 @blp.route("/refresh/")
@@ -67,8 +67,8 @@ class Refresh(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Regenerate your recommendations now.
 
-        Replaces your previous batch; your feedback is kept, and disliked or
-        not-interested movies stay out.
+        A movie that stays keeps its id; your feedback, clicks and ratings are kept, and
+        disliked, not-interested or dismissed movies stay out.
         """
         batch = batches.generate_recommendations(current_user_id(), args["limit"])
         return {
@@ -159,6 +159,36 @@ class FeedbackList(MethodView):
                 current_user_id(), page=args["page"], page_size=args["page_size"]
             )
         )
+
+
+@blp.route("/feedback/<id:feedback_id>/")
+class FeedbackById(MethodView):
+    @blp.doc(operationId="deleteFeedback")
+    @login_required
+    @blp.response(204)
+    @problem(404, NOT_YOUR_FEEDBACK)
+    def delete(self, feedback_id: int) -> None:
+        """Withdraw one of your feedback (this undoes a dismissal).
+
+        A movie you had disliked, marked not interested or dismissed may be recommended
+        to you again from the next regeneration.
+        """
+        feedback_service.delete_feedback(current_user_id(), feedback_id)
+
+
+@blp.route("/<id:recommendation_id>/")
+class RecommendationById(MethodView):
+    @blp.doc(operationId="dismissRecommendation")
+    @login_required
+    @blp.response(204)
+    @problem(404, NOT_YOURS)
+    def delete(self, recommendation_id: int) -> None:
+        """Dismiss a recommendation: its movie is never recommended to you again.
+
+        Recorded as feedback of type `dismissed` (replacing any other feedback on the
+        movie); delete that feedback to undo it.
+        """
+        feedback_service.dismiss(current_user_id(), recommendation_id)
 
 
 @blp.route("/<id:recommendation_id>/click/")

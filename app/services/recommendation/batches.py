@@ -1,37 +1,38 @@
 """Stored recommendation batches: generation through the engine, staleness, reading them back.
 
 The engine (app.services.recommender) only reads and scores; this module owns the writes.
-A batch replaces the previous one in one transaction, serialised per user by a row lock
-on the user's profile, so two concurrent refreshes never interleave. Feedback is keyed by
-(user, movie) and outlives the batch it was given on: replacing a batch only clears its
-link to the deleted row (ON DELETE SET NULL), and the engine excludes disliked movies.
+A new batch is merged into the user's recommendations in one transaction, serialised per
+user by a row lock on the user's profile, so two concurrent refreshes never interleave. A
+recommendation is the pair (user, movie): it keeps its id while its movie stays, and is
+soft-removed (never deleted) when the movie leaves, so ids are never reused and clicks,
+ratings and feedback stay attached. The engine excludes disliked and dismissed movies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, func, insert, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 
 from app.errors import NotFound
 from app.extensions import db
 from app.models import (
-    Genre,
     Movie,
     Recommendation,
     RecommendationFeedback,
     User,
     UserProfile,
-    movie_genres,
     utcnow,
 )
 from app.observability import RECOMMENDATION_SECONDS
 from app.services import recommender
-from app.services.pagination import Page, paginate_items
+from app.services.pagination import Page, check_page_exists, paginate_items
+from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation_impressions import record_impressions
 
@@ -45,6 +46,21 @@ class StoredRecommendation:
 
     recommendation: Recommendation
     feedback: RecommendationFeedback | None
+    # Its position in a filtered list; None: the stored rank in the user's batch.
+    listed_rank: int | None = None
+
+    @property
+    def rank(self) -> int:
+        return self.recommendation.rank if self.listed_rank is None else self.listed_rank
+
+
+@dataclass(frozen=True)
+class RecommendationPage:
+    """A page of recommendations; `matched` counts the candidates that passed the filters
+    (None for the unfiltered list)."""
+
+    page: Page[StoredRecommendation]
+    matched: int | None
 
 
 @dataclass(frozen=True)
@@ -103,7 +119,7 @@ def _needs_regeneration(user_id: int, limit: int) -> bool:
     """Whether the user's batch is stale, missing or smaller than `limit`."""
     stored = (
         select(func.count(Recommendation.id))
-        .where(Recommendation.user_id == user_id)
+        .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
         .scalar_subquery()
     )
     row = db.session.execute(
@@ -143,57 +159,56 @@ def _store_new_batch(user_id: int, size: int) -> list[RecommendedMovie]:
 
 
 def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[RecommendedMovie]:
-    """Replace the user's recommendations with `results` (ranked in order) and mark them
-    fresh; returns the results stored (a repeated movie is kept once). Feedback rows lose
-    their link to deleted rows but stay; feedback on a movie of the new batch is linked to
-    its new row. Does not commit."""
-    db.session.execute(
-        delete(Recommendation)
-        .where(Recommendation.user_id == user_id)
-        .execution_options(synchronize_session=False)
-    )
+    """Make `results` (ranked in order) the user's current recommendations and mark them
+    fresh; returns the results stored (a repeated movie is kept once). Does not commit.
+
+    A recommendation is the pair (user, movie): a movie already recommended keeps its row
+    and id, updated in place (and brought back if it had left); a new movie gets a new row;
+    a movie that leaves is soft-removed (`removed_at`), so its id is never reused and its
+    clicks, ratings and feedback stay attached to it.
+    """
     now = utcnow()
+    existing = dict(
+        db.session.execute(
+            select(Recommendation.movie_id, Recommendation.id).where(
+                Recommendation.user_id == user_id
+            )
+        )
+        .tuples()
+        .all()
+    )
     seen: set[int] = set()
     stored: list[RecommendedMovie] = []
-    rows: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
     for result in results:
         if result.movie_id in seen:  # the unique (user, movie) row must not be repeated
             continue
         seen.add(result.movie_id)
         stored.append(result)
-        rows.append(
-            {
-                "user_id": user_id,
-                "movie_id": result.movie_id,
-                "recommendation_type": result.recommendation_type,
-                # The column is checked to 0..1; float noise must not become a 500.
-                "confidence_score": min(1.0, max(0.0, float(result.confidence))),
-                "rank": len(rows) + 1,
-                "explanation": result.explanation,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    if rows:
+        values = {
+            "recommendation_type": result.recommendation_type,
+            # The column is checked to 0..1; float noise must not become a 500.
+            "confidence_score": min(1.0, max(0.0, float(result.confidence))),
+            "rank": len(stored),
+            "explanation": result.explanation,
+            "reasons": list(result.reasons),
+            "removed_at": None,
+            "updated_at": now,
+        }
+        row_id = existing.get(result.movie_id)
+        if row_id is None:
+            inserts.append({**values, "user_id": user_id, "movie_id": result.movie_id})
+        else:
+            updates.append({**values, "id": row_id})
+    _remove_departed(user_id, seen, now)
+    if updates:
+        # ORM bulk UPDATE by primary key: one executemany for the whole batch.
+        db.session.execute(update(Recommendation), updates)
+    if inserts:
         # executemany: compiled once and cached (a multi-VALUES INSERT is rebuilt each time).
-        db.session.execute(insert(Recommendation), rows)
-        new_row_id = (
-            select(Recommendation.id)
-            .where(
-                Recommendation.user_id == user_id,
-                Recommendation.movie_id == RecommendationFeedback.movie_id,
-            )
-            .scalar_subquery()
-        )
-        db.session.execute(
-            update(RecommendationFeedback)
-            .where(
-                RecommendationFeedback.user_id == user_id,
-                RecommendationFeedback.movie_id.in_(seen),
-            )
-            .values(recommendation_id=new_row_id)
-            .execution_options(synchronize_session=False)
-        )
+        db.session.execute(insert(Recommendation), [{**row, "created_at": now} for row in inserts])
+        _link_feedback(user_id, [row["movie_id"] for row in inserts])
     db.session.execute(
         update(UserProfile)
         .where(UserProfile.user_id == user_id)
@@ -203,6 +218,43 @@ def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[Recomm
     # Rows loaded before the bulk statements (a profile, feedback) must be read again.
     db.session.expire_all()
     return stored
+
+
+def _remove_departed(user_id: int, kept: set[int], now: datetime) -> None:
+    """Soft-remove the user's current recommendations whose movie is not in `kept`."""
+    statement = update(Recommendation).where(
+        Recommendation.user_id == user_id, Recommendation.removed_at.is_(None)
+    )
+    if kept:
+        statement = statement.where(Recommendation.movie_id.not_in(kept))
+    db.session.execute(
+        statement.values(removed_at=now, updated_at=now).execution_options(
+            synchronize_session=False
+        )
+    )
+
+
+def _link_feedback(user_id: int, movie_ids: list[int]) -> None:
+    """Attach feedback without a recommendation (given before rows were kept) to the new rows
+    of its movie."""
+    new_row_id = (
+        select(Recommendation.id)
+        .where(
+            Recommendation.user_id == user_id,
+            Recommendation.movie_id == RecommendationFeedback.movie_id,
+        )
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(RecommendationFeedback)
+        .where(
+            RecommendationFeedback.user_id == user_id,
+            RecommendationFeedback.movie_id.in_(movie_ids),
+            RecommendationFeedback.recommendation_id.is_(None),
+        )
+        .values(recommendation_id=new_row_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -269,7 +321,7 @@ def list_batch(user_id: int) -> list[StoredRecommendation]:
                 RecommendationFeedback.movie_id == Recommendation.movie_id,
             ),
         )
-        .where(Recommendation.user_id == user_id)
+        .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
         .order_by(Recommendation.rank, Recommendation.id)
         # Genres in a second query: joined here, SQLite would scan every genre link.
         .options(joinedload(Recommendation.movie, innerjoin=True).selectinload(Movie.genres))
@@ -291,71 +343,72 @@ def list_recommendations(
     user_id: int,
     *,
     limit: int | None = None,
-    genre_tmdb_id: int | None = None,
+    filters: RecommendationFilters | None = None,
     page: int = 1,
     page_size: int = 20,
-) -> Page[StoredRecommendation]:
-    """The user's recommendations by rank (regenerated first when stale): the best `limit`
-    of them (only those of genre `genre_tmdb_id` when given), one page at a time.
+) -> RecommendationPage:
+    """The user's best `limit` recommendations by rank, one page at a time: the stored batch
+    (regenerated first when stale), or with `filters` the best `limit` of the candidates
+    that pass them, ranked now.
 
     A fresh batch costs two statements (`read_shown_batch`): the batch is at most
     MAX_LIMIT rows, so it is read whole and counted in Python, never counted by a query.
     """
     limit = limit or default_batch_size()
-    batch = read_shown_batch(user_id, limit, genre_tmdb_id)
-    if batch.needs_regeneration:
-        ensure_fresh_recommendations(user_id, limit)
-        batch = read_shown_batch(user_id, limit, genre_tmdb_id)
-    served = paginate_items(batch.shown, page, page_size)
+    filters = filters or RecommendationFilters()
+    listed = _list_page(user_id, limit, filters, page, page_size)
+    served = listed.page
     record_impressions(
         user_id,
         [item.recommendation for item in served.items],
         first_rank=(served.page - 1) * served.page_size + 1,
     )
-    return served
+    return listed
 
 
-def shown_recommendations(user_id: int, limit: int, genre_tmdb_id: int | None) -> Any:
+def _list_page(
+    user_id: int, limit: int, filters: RecommendationFilters, page: int, page_size: int
+) -> RecommendationPage:
+    if filters.narrows:
+        return _list_filtered(user_id, limit, filters, page, page_size)
+    batch = read_shown_batch(user_id, limit)
+    if batch.needs_regeneration:
+        ensure_fresh_recommendations(user_id, limit)
+        batch = read_shown_batch(user_id, limit)
+    return RecommendationPage(paginate_items(batch.shown, page, page_size), matched=None)
+
+
+def shown_recommendations(user_id: int, limit: int) -> Any:
     """The condition on a recommendation row to be shown: the user's, among the best
-    `limit` of the batch whose movie is still in the catalogue, of the genre when given."""
+    `limit` of the current batch whose movie is still in the catalogue."""
     best = (
         select(Recommendation.id)
         .join(Movie, Movie.id == Recommendation.movie_id)
         # A movie removed from the catalogue since the batch was made is not shown.
-        .where(Recommendation.user_id == user_id, Movie.deleted_at.is_(None))
+        .where(
+            Recommendation.user_id == user_id,
+            Recommendation.removed_at.is_(None),
+            Movie.deleted_at.is_(None),
+        )
         .order_by(Recommendation.rank, Recommendation.id)
         .limit(limit)
     )
-    condition = and_(Recommendation.user_id == user_id, Recommendation.id.in_(best))
-    if genre_tmdb_id is not None:
-        # EXISTS looks up each row's (movie, genre) link; IN (the genre's movies) would
-        # read every link of the genre, a cost that grows with the catalogue.
-        genre_id = select(Genre.id).where(Genre.tmdb_id == genre_tmdb_id).scalar_subquery()
-        condition = and_(
-            condition,
-            select(movie_genres.c.movie_id)
-            .where(
-                movie_genres.c.movie_id == Recommendation.movie_id,
-                movie_genres.c.genre_id == genre_id,
-            )
-            .exists(),
-        )
-    return condition
+    return and_(Recommendation.user_id == user_id, Recommendation.id.in_(best))
 
 
-def read_shown_batch(user_id: int, limit: int, genre_tmdb_id: int | None) -> ShownBatch:
+def read_shown_batch(user_id: int, limit: int) -> ShownBatch:
     """The freshness of the user's batch and the recommendations to show, in one query
     from the user's profile (no profile: nothing was ever generated), plus one for the
     shown movies' genres."""
     stored = (
         select(func.count(Recommendation.id))
-        .where(Recommendation.user_id == user_id)
+        .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
         .scalar_subquery()
     )
     rows = db.session.execute(
         select(UserProfile.recommendations_stale, stored, Recommendation, RecommendationFeedback)
         .select_from(UserProfile)
-        .outerjoin(Recommendation, shown_recommendations(user_id, limit, genre_tmdb_id))
+        .outerjoin(Recommendation, shown_recommendations(user_id, limit))
         .outerjoin(Movie, Movie.id == Recommendation.movie_id)
         .outerjoin(
             RecommendationFeedback,
@@ -380,8 +433,94 @@ def read_shown_batch(user_id: int, limit: int, genre_tmdb_id: int | None) -> Sho
     return ShownBatch(needs_regeneration=bool(stale) or stored_count < limit, shown=shown)
 
 
+def _list_filtered(
+    user_id: int, limit: int, filters: RecommendationFilters, page: int, page_size: int
+) -> RecommendationPage:
+    """Rank the candidates that pass `filters` now; each result is the user's
+    recommendation of that movie (the same id as in any other list), created if new. A
+    movie outside the stored batch is kept as a removed row: it is not in the batch."""
+    _lock_profile(user_id)  # the rows written here must not race a regeneration
+    ranking = recommender.recommend_filtered(user_id, limit, filters)
+    results = ranking.results[:limit]
+    _record_filtered(user_id, results)
+    db.session.commit()
+    count = len(results)
+    check_page_exists(count, page, page_size)
+    first = (page - 1) * page_size
+    chunk = results[first : first + page_size]
+    rows = {
+        row.movie_id: row
+        for row in db.session.scalars(
+            with_movie(
+                select(Recommendation).where(
+                    Recommendation.user_id == user_id,
+                    Recommendation.movie_id.in_([result.movie_id for result in chunk]),
+                )
+            )
+        ).unique()
+    }
+    stored = attach_feedback(user_id, [rows[result.movie_id] for result in chunk])
+    items = [
+        StoredRecommendation(view.recommendation, view.feedback, listed_rank=first + index + 1)
+        for index, view in enumerate(stored)
+    ]
+    return RecommendationPage(
+        Page(items=items, count=count, page=page, page_size=page_size), ranking.matched
+    )
+
+
+def _record_filtered(user_id: int, results: Sequence[RecommendedMovie]) -> None:
+    """Give every result of a filtered list its (user, movie) row: an existing row gets the
+    fresh type, score, sentence and reasons (its rank and batch membership stay); a new one
+    is created outside the batch (rank 0, removed_at set). Does not commit."""
+    if not results:
+        return
+    now = utcnow()
+    existing = dict(
+        db.session.execute(
+            select(Recommendation.movie_id, Recommendation.id).where(
+                Recommendation.user_id == user_id,
+                Recommendation.movie_id.in_([result.movie_id for result in results]),
+            )
+        )
+        .tuples()
+        .all()
+    )
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for result in results:
+        values = {
+            "recommendation_type": result.recommendation_type,
+            "confidence_score": min(1.0, max(0.0, float(result.confidence))),
+            "explanation": result.explanation,
+            "reasons": list(result.reasons),
+            "updated_at": now,
+        }
+        row_id = existing.get(result.movie_id)
+        if row_id is None:
+            inserts.append(
+                {
+                    **values,
+                    "user_id": user_id,
+                    "movie_id": result.movie_id,
+                    "rank": 0,
+                    "removed_at": now,
+                    "created_at": now,
+                }
+            )
+        else:
+            updates.append({**values, "id": row_id})
+    if updates:
+        db.session.execute(update(Recommendation), updates)
+    if inserts:
+        db.session.execute(insert(Recommendation), inserts)
+        _link_feedback(user_id, [row["movie_id"] for row in inserts])
+    db.session.expire_all()
+
+
 def get_user_recommendation(user_id: int, recommendation_id: int) -> Recommendation:
-    """One of the user's recommendations; NotFound for anyone else's (or none)."""
+    """One of the user's recommendations, current or since removed (its id still names the
+    same movie); NotFound for anyone else's (or none)."""
     recommendation = db.session.scalar(
         with_movie(
             select(Recommendation).where(

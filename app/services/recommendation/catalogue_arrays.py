@@ -32,6 +32,9 @@ class Catalogue:
     vote_count: np.ndarray
     popularity: np.ndarray
     release_day: np.ndarray  # float64 proleptic ordinal of the release date, NaN when unknown
+    release_year: np.ndarray  # float64, NaN when unknown
+    runtime: np.ndarray  # float64 minutes, NaN when unknown
+    languages: np.ndarray  # str: the original language's ISO 639-1 code, lower case ("" unknown)
     adult: np.ndarray  # bool
     quality: np.ndarray  # 0..1 signal, vote average shrunk toward the catalogue mean
     popularity_signal: np.ndarray  # 0..1 signal, log-scaled and capped
@@ -106,8 +109,12 @@ def build_catalogue(
     popularity: Sequence[float] | np.ndarray,
     release_dates: Sequence[date | None],
     adult: Sequence[bool] | np.ndarray | None = None,
+    runtimes: Sequence[int | None] | None = None,
+    languages: Sequence[str | None] | None = None,
 ) -> Catalogue:
-    """Arrays for the engine from plain columns; `genre_links` holds (movie id, genre tmdb id)."""
+    """Arrays for the engine from plain columns; `genre_links` holds (movie id, genre tmdb id).
+
+    Runtimes and languages are only needed by filters (unknown when not given)."""
     ids = np.asarray(movie_ids, dtype=np.int64)
     order = np.argsort(ids, kind="stable")
     ids = ids[order]
@@ -128,6 +135,22 @@ def build_catalogue(
         if len(release_dates)
         else np.empty(0)
     )
+    year = (
+        np.array(
+            [np.nan if day is None else float(day.year) for day in release_dates],
+            dtype=np.float64,
+        )[order]
+        if len(release_dates)
+        else np.empty(0)
+    )
+    runtime = np.full(ids.size, np.nan)
+    if runtimes is not None and ids.size:
+        runtime = np.array(
+            [np.nan if value is None else float(value) for value in runtimes], dtype=np.float64
+        )[order]
+    language = np.full(ids.size, "", dtype=object)
+    if languages is not None and ids.size:
+        language = np.array([(value or "").lower() for value in languages], dtype=object)[order]
     average = np.asarray(vote_average, dtype=np.float64)[order]
     count = np.asarray(vote_count, dtype=np.float64)[order]
     pop = np.asarray(popularity, dtype=np.float64)[order]
@@ -144,6 +167,9 @@ def build_catalogue(
         vote_count=count,
         popularity=pop,
         release_day=release,
+        release_year=year,
+        runtime=runtime,
+        languages=language,
         adult=(
             np.zeros(ids.size, dtype=bool)
             if adult is None

@@ -22,11 +22,25 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
-from app.services.recommendation.item_model import align_similarity, learn_item_model
-from app.services.recommendation.movielens import TMDB_GENRE_NAMES, MovieLensData, read_movielens
+from app.services.recommendation.item_model import (
+    align_similarity,
+    learn_item_model,
+    learn_similarity,
+)
+from app.services.recommendation.movielens import (
+    TMDB_GENRE_NAMES,
+    MovieLensData,
+    MovieLensRatings,
+    read_movielens,
+)
 from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN, rank_for_user
 from app.services.recommendation.scoring import Weights
-from app.services.recommendation.signals import LIKED_RATING, RECENCY_DAYS, UserSignals
+from app.services.recommendation.signals import LIKED_RATING, RATING, RECENCY_DAYS, UserSignals
+from app.services.recommendation.tuning import (
+    EngineConfiguration,
+    Interactions,
+    interaction_values,
+)
 
 MIN_RATINGS = 10
 HOLDOUT_FRACTION = 0.2
@@ -86,6 +100,37 @@ def split_ratings(data: MovieLensData) -> tuple[np.ndarray, np.ndarray]:
             held = max(1, round(count * HOLDOUT_FRACTION))
             held_out[order[end - held : end]] = True
     return ~held_out, held_out
+
+
+def training_part(data: MovieLensData) -> MovieLensData:
+    """The folder without its test part: what tuning may see. The held-out ratings are gone
+    before anything else reads the data, so tuning cannot peek at them."""
+    train, _ = split_ratings(data)
+    ratings = data.ratings
+    return MovieLensData(
+        movies=data.movies,
+        links=data.links,
+        ratings=MovieLensRatings(
+            user_ids=ratings.user_ids[train],
+            movie_ids=ratings.movie_ids[train],
+            ratings=ratings.ratings[train],
+            timestamps=ratings.timestamps[train],
+        ),
+    )
+
+
+def tuning_inputs(training: MovieLensData) -> tuple[Catalogue, Interactions]:
+    """The catalogue (metadata from these ratings only) and every rating as an interaction,
+    for the tuner. Call it with `training_part(data)`."""
+    catalogue = build_evaluation_set(training).catalogue
+    ratings = training.ratings
+    return catalogue, Interactions(
+        user_ids=ratings.user_ids,
+        positions=catalogue.positions(ratings.movie_ids.tolist()),
+        kinds=np.full(len(ratings), RATING, dtype=np.int64),
+        ratings=ratings.ratings,
+        timestamps=ratings.timestamps,
+    )
 
 
 def build_evaluation_set(data: MovieLensData) -> EvaluationSet:
@@ -156,12 +201,40 @@ def learn_training_similarity(evaluation: EvaluationSet) -> sp.csr_matrix:
     return align_similarity(model, evaluation.catalogue)
 
 
+def learn_configured_similarity(
+    evaluation: EvaluationSet, configuration: EngineConfiguration
+) -> sp.csr_matrix:
+    """The item model of a (tuned) configuration, learned from every training rating."""
+    interactions = Interactions(
+        user_ids=evaluation.train_users,
+        positions=evaluation.train_positions,
+        kinds=np.full(evaluation.train_users.size, RATING, dtype=np.int64),
+        ratings=evaluation.train_ratings,
+        timestamps=np.zeros(evaluation.train_users.size, dtype=np.int64),
+    )
+    values = interaction_values(interactions, configuration.inputs)
+    used = values > 0
+    return learn_similarity(
+        configuration.model,
+        evaluation.train_users[used],
+        evaluation.train_positions[used],
+        evaluation.catalogue.size,
+        values[used],
+    )
+
+
 def engine_ranker(
-    evaluation: EvaluationSet, weights: Weights
+    evaluation: EvaluationSet, weights: Weights, configuration: EngineConfiguration | None = None
 ) -> Callable[[EvaluationUser, int], np.ndarray]:
-    """Rank with app.services.recommendation.ranking.rank_for_user, as the API does."""
-    similarity = learn_training_similarity(evaluation)
+    """Rank with app.services.recommendation.ranking.rank_for_user, as the API does: with the
+    default model and `weights`, or with everything a tuned `configuration` chose."""
     catalogue = evaluation.catalogue
+    max_run = MAX_SAME_GENRE_RUN
+    if configuration is None:
+        similarity = learn_training_similarity(evaluation)
+    else:
+        similarity = learn_configured_similarity(evaluation, configuration)
+        weights, max_run = configuration.weights, configuration.max_same_genre_run
 
     def rank(user: EvaluationUser, limit: int) -> np.ndarray:
         liked = user.train_movies[user.train_ratings >= LIKED_RATING]
@@ -171,7 +244,9 @@ def engine_ranker(
             excluded=user.train_movies,
             favorite_genres=np.empty(0, dtype=np.int64),
         )
-        results = rank_for_user(catalogue, signals, weights, user.cutoff, limit, similarity)
+        results = rank_for_user(
+            catalogue, signals, weights, user.cutoff, limit, similarity, max_same_genre_run=max_run
+        )
         return catalogue.positions([r.movie_id for r in results])
 
     return rank
@@ -306,11 +381,20 @@ def measure(
     )
 
 
-def evaluate(directory: Path, weights: Weights, k: int = 10) -> list[MethodResult]:
-    """The engine, the popularity baseline and the original scorer on one MovieLens folder."""
+def evaluate(
+    directory: Path,
+    weights: Weights,
+    k: int = 10,
+    tuned: EngineConfiguration | None = None,
+) -> list[MethodResult]:
+    """The engine (default and, when given, tuned), the popularity baseline and the original
+    scorer on one MovieLens folder."""
     evaluation = build_evaluation_set(read_movielens(directory))
+    engines = [measure("engine", evaluation, engine_ranker(evaluation, weights), k)]
+    if tuned is not None:
+        engines.append(measure("tuned", evaluation, engine_ranker(evaluation, weights, tuned), k))
     return [
-        measure("engine", evaluation, engine_ranker(evaluation, weights), k),
+        *engines,
         measure("popularity", evaluation, popularity_ranker(evaluation), k),
         measure("original", evaluation, original_ranker(evaluation), k),
     ]

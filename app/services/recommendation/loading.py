@@ -5,6 +5,7 @@ queries whatever the catalogue size."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,11 +21,14 @@ from app.models import (
     Movie,
     Rating,
     RecommendationFeedback,
+    TunedConfiguration,
     User,
     UserProfile,
     WatchHistory,
+    WatchlistEntry,
     movie_genres,
 )
+from app.models.recommendations import EXCLUDING_FEEDBACK
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.item_model import ItemModel, learn_item_model
 from app.services.recommendation.signals import (
@@ -34,8 +38,15 @@ from app.services.recommendation.signals import (
     LIKED_RATING,
     RATING,
     WATCHED,
+    WATCHLISTED,
     UserSignals,
     user_signals_from_rows,
+)
+from app.services.recommendation.tuning import (
+    WATCHLIST,
+    EngineConfiguration,
+    Interactions,
+    interaction_values,
 )
 
 
@@ -73,6 +84,8 @@ def load_catalogue() -> Catalogue:
             Movie.popularity,
             Movie.release_date,
             Movie.adult,
+            Movie.runtime,
+            Movie.original_language,
         ).where(Movie.deleted_at.is_(None))
     ).all()
     links = db.session.execute(
@@ -81,7 +94,8 @@ def load_catalogue() -> Catalogue:
         )
     ).all()
     genres = db.session.execute(select(Genre.tmdb_id, Genre.name).order_by(Genre.tmdb_id)).all()
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(8)]
+    empty: list[Sequence[Any]] = [() for _ in range(10)]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else empty
     return build_catalogue(
         movie_ids=columns[0],
         tmdb_ids=columns[1],
@@ -91,6 +105,8 @@ def load_catalogue() -> Catalogue:
         popularity=[value or 0.0 for value in columns[5]],
         release_dates=columns[6],
         adult=[bool(value) for value in columns[7]],
+        runtimes=columns[8],
+        languages=columns[9],
         genre_links=[(movie_id, genre) for movie_id, genre in links],
         genre_tmdb_ids=[tmdb_id for tmdb_id, _ in genres],
         genre_names=[name for _, name in genres],
@@ -99,12 +115,12 @@ def load_catalogue() -> Catalogue:
 
 @cache
 def user_signals_statement():  # type: ignore[no-untyped-def]
-    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us.
+    """One UNION ALL statement: (kind, movie_id, rating) of everything the user told us
+    (and what is on their watchlist).
 
     Built once (bound by the `user_id` parameter): building it costs more than running it.
     """
     user_id = bindparam("user_id", type_=Integer)
-    dismissed_feedback = ("dislike", "not_interested")
     return union_all(
         select(literal(FAVORITE), Favorite.movie_id, literal(0)).where(Favorite.user_id == user_id),
         # As a float (exact for half steps): the arithmetic needs no Decimal.
@@ -113,7 +129,7 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
         ),
         select(literal(DISMISSED), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,
-            RecommendationFeedback.feedback_type.in_(dismissed_feedback),
+            RecommendationFeedback.feedback_type.in_(EXCLUDING_FEEDBACK),
         ),
         select(literal(LIKED_FEEDBACK), RecommendationFeedback.movie_id, literal(0)).where(
             RecommendationFeedback.user_id == user_id,
@@ -122,6 +138,9 @@ def user_signals_statement():  # type: ignore[no-untyped-def]
         select(literal(WATCHED), WatchHistory.movie_id, literal(0))
         .where(WatchHistory.user_id == user_id)
         .distinct(),
+        select(literal(WATCHLISTED), WatchlistEntry.movie_id, literal(0)).where(
+            WatchlistEntry.user_id == user_id
+        ),
     )
 
 
@@ -160,14 +179,17 @@ def load_overviews(catalogue: Catalogue) -> list[str]:
 
 
 def positive_interactions_statement():  # type: ignore[no-untyped-def]
-    """(user_id, tmdb_id) of every favourite and every rating of LIKED_RATING or more."""
-    favorites = select(Favorite.user_id, Movie.tmdb_id).join(Movie, Movie.id == Favorite.movie_id)
+    """(user_id, movie_id, tmdb_id, created_at) of every favourite and every rating of
+    LIKED_RATING or more."""
+    favourites = select(Favorite.user_id, Movie.id, Movie.tmdb_id, Favorite.created_at).join(
+        Movie, Movie.id == Favorite.movie_id
+    )
     liked = (
-        select(Rating.user_id, Movie.tmdb_id)
+        select(Rating.user_id, Movie.id, Movie.tmdb_id, Rating.created_at)
         .join(Movie, Movie.id == Rating.movie_id)
         .where(Rating.rating >= LIKED_RATING)
     )
-    return union_all(favorites, liked)
+    return union_all(favourites, liked)
 
 
 def interaction_watermark():  # type: ignore[no-untyped-def]
@@ -182,10 +204,81 @@ def interaction_watermark():  # type: ignore[no-untyped-def]
     return favorites + ratings
 
 
-def load_and_learn(session: Session | scoped_session[Any]) -> ItemModel:
-    """Read every positive interaction through `session` and learn the model from them."""
+@dataclass(frozen=True, eq=False)
+class PositiveInteractions:
+    """Parallel arrays, one entry per positive interaction, and the watermark they were read at."""
+
+    user_ids: np.ndarray  # int64
+    movie_ids: np.ndarray  # int64
+    tmdb_ids: np.ndarray  # int64, the item model's keys
+    times: np.ndarray  # float64 POSIX seconds
+    watermark: int
+
+
+def load_positive_interactions(session: Session | scoped_session[Any]) -> PositiveInteractions:
+    """Every positive interaction, read through `session` (two queries)."""
     watermark = int(session.scalar(select(interaction_watermark())) or 0)
-    pairs = np.array(session.execute(positive_interactions_statement()).all(), dtype=np.int64)
-    if pairs.size == 0:
-        return learn_item_model(np.empty(0), np.empty(0), watermark=watermark)
-    return learn_item_model(pairs[:, 0], pairs[:, 1], watermark=watermark)
+    rows = session.execute(positive_interactions_statement()).all()
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    return PositiveInteractions(
+        user_ids=np.asarray(columns[0], dtype=np.int64),
+        movie_ids=np.asarray(columns[1], dtype=np.int64),
+        tmdb_ids=np.asarray(columns[2], dtype=np.int64),
+        times=np.asarray([moment.timestamp() for moment in columns[3]], dtype=np.float64),
+        watermark=watermark,
+    )
+
+
+def latest_configuration(session: Session | scoped_session[Any]) -> EngineConfiguration | None:
+    """The configuration of the latest `flask recommender tune` run (None: the defaults)."""
+    stored = session.scalar(
+        select(TunedConfiguration.configuration).order_by(TunedConfiguration.id.desc()).limit(1)
+    )
+    return None if stored is None else EngineConfiguration.from_dict(stored)
+
+
+def weighted_interactions_statement():  # type: ignore[no-untyped-def]
+    """(user_id, tmdb_id, kind, rating) of every favourite, rating, viewing and watchlist entry."""
+
+    def rows(model: Any, kind: int, rating: Any = None):  # type: ignore[no-untyped-def]
+        return select(
+            model.user_id,
+            Movie.tmdb_id,
+            literal(kind),
+            rating if rating is not None else literal(0),
+        ).join(Movie, Movie.id == model.movie_id)
+
+    return union_all(
+        rows(Favorite, FAVORITE),
+        rows(Rating, RATING, Rating.rating),
+        rows(WatchHistory, WATCHED),
+        rows(WatchlistEntry, WATCHLIST),
+    )
+
+
+def learn_configured(
+    session: Session | scoped_session[Any], configuration: EngineConfiguration, watermark: int
+) -> ItemModel:
+    """Learn the model a tuned configuration chose, from the input it chose."""
+    # Floats: ratings come in half steps (Decimal); the ids fit a float64 exactly.
+    rows = np.array(session.execute(weighted_interactions_statement()).all(), dtype=np.float64)
+    rows = rows.reshape(-1, 4)
+    user_ids, tmdb_ids = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
+    interactions = Interactions(
+        user_ids=user_ids,
+        positions=tmdb_ids,
+        kinds=rows[:, 2].astype(np.int64),
+        ratings=rows[:, 3],
+        timestamps=np.zeros(rows.shape[0], dtype=np.int64),
+    )
+    values = interaction_values(interactions, configuration.inputs)
+    used = values > 0
+    return learn_item_model(
+        user_ids[used],
+        tmdb_ids[used],
+        watermark=watermark,
+        settings=configuration.model,
+        values=values[used],
+        weights=configuration.weights,
+        max_same_genre_run=configuration.max_same_genre_run,
+    )

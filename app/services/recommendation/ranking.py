@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,7 +16,9 @@ from app.services.recommendation.explanations import (
     explain_padding,
     explain_personal,
     explanation_context,
+    personal_types,
 )
+from app.services.recommendation.filters import RecommendationFilters, filter_mask
 from app.services.recommendation.scoring import Weights, padding_scores, score_candidates
 from app.services.recommendation.signals import (
     UserSignals,
@@ -34,6 +37,8 @@ class RecommendedMovie:
     confidence: float
     recommendation_type: str
     explanation: str
+    # The explanation's structured form, by contribution (see recommendation.explanations).
+    reasons: tuple[dict[str, Any], ...] = ()
 
 
 def rank_positions(
@@ -110,6 +115,7 @@ def rank_and_diversify(
     scores: np.ndarray,
     padding_score: np.ndarray,
     limit: int,
+    max_run: int = MAX_SAME_GENRE_RUN,
 ) -> list[int]:
     """The `personal` movies by score, then the `padding` ones by `padding_score`, walked by
     `diversify` down to `limit` positions."""
@@ -121,7 +127,7 @@ def rank_and_diversify(
     personal_ranked = rank_positions(personal_positions, scores, catalogue.movie_ids, window)
     padding_ranked = rank_positions(padding_positions, padding_score, catalogue.movie_ids, window)
     chosen = diversify(
-        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit
+        np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit, max_run
     )
     cut_personal = personal_ranked.size < personal_positions.size
     cut_padding = padding_ranked.size < padding_positions.size
@@ -134,8 +140,29 @@ def rank_and_diversify(
                 rank_positions(padding_positions, padding_score, catalogue.movie_ids),
             ]
         )
-        chosen = diversify(ranked, catalogue.top_genre, limit)
+        chosen = diversify(ranked, catalogue.top_genre, limit, max_run)
     return chosen
+
+
+def fill_up(
+    chosen: list[int],
+    catalogue: Catalogue,
+    personal: np.ndarray,
+    padding: np.ndarray,
+    scores: np.ndarray,
+    padding_score: np.ndarray,
+    limit: int,
+) -> list[int]:
+    """`chosen`, then the best of the other `personal` and `padding` movies, to `limit`."""
+    taken = set(chosen)
+    ranked = np.concatenate(
+        [
+            rank_positions(np.nonzero(personal)[0], scores, catalogue.movie_ids),
+            rank_positions(np.nonzero(padding)[0], padding_score, catalogue.movie_ids),
+        ]
+    )
+    rest = [int(position) for position in ranked if int(position) not in taken]
+    return chosen + rest[: limit - len(chosen)]
 
 
 def rank_for_user(
@@ -145,6 +172,8 @@ def rank_for_user(
     today: date,
     limit: int,
     similarity: sp.csr_matrix | None = None,
+    *,
+    max_same_genre_run: int = MAX_SAME_GENRE_RUN,
 ) -> list[RecommendedMovie]:
     """The engine end to end on arrays: score, rank, pad, diversify and explain.
 
@@ -152,10 +181,43 @@ def rank_for_user(
     the profile's favourite genres) come first by score; the rest pad the list, popular and
     well rated first. `similarity` is the item model aligned to catalogue positions.
     """
-    if limit <= 0 or catalogue.size == 0:
-        return []
+    return rank_filtered(
+        catalogue, user, weights, today, limit, similarity, max_same_genre_run=max_same_genre_run
+    ).results
+
+
+@dataclass(frozen=True)
+class FilteredRanking:
+    results: list[RecommendedMovie]
+    matched: int  # candidates that passed the filters (the results are the best of them)
+
+
+def rank_filtered(
+    catalogue: Catalogue,
+    user: UserSignals,
+    weights: Weights,
+    today: date,
+    limit: int,
+    similarity: sp.csr_matrix | None = None,
+    filters: RecommendationFilters | None = None,
+    *,
+    max_same_genre_run: int = MAX_SAME_GENRE_RUN,
+) -> FilteredRanking:
+    """`rank_for_user` over the candidates that pass `filters`, and how many did.
+
+    The signals (and so every score, type and sentence) are those of the unfiltered list:
+    the filters only choose among its candidates, before ranking and truncation.
+    """
+    filters = filters or RecommendationFilters()
+    if catalogue.size == 0:
+        return FilteredRanking([], 0)
     # The signals: what may be recommended, and every 0..1 signal for every movie.
-    candidates = candidate_mask(catalogue, user)
+    candidates = candidate_mask(
+        catalogue,
+        user,
+        exclude_watched=filters.exclude_watched,
+        exclude_watchlisted=filters.exclude_watchlisted,
+    )
     signals = compute_signals(catalogue, user, candidates, today, similarity)
     # Score: movies the user's own signals reach by the weighted sum, the others (padding)
     # by quality and popularity.
@@ -164,18 +226,39 @@ def rank_for_user(
         (weights.genre * signals.genre > 0) | (weights.collaborative * signals.collaborative > 0)
     )
     padding = padding_scores(signals, weights)
-    # Rank (personal first, then padding) and diversify.
-    chosen = rank_and_diversify(catalogue, personal, candidates & ~personal, scores, padding, limit)
+    # Filter, then rank (personal first, then padding) and diversify.
+    wanted = candidates & filter_mask(catalogue, filters)
+    if filters.recommendation_type is not None:
+        kinds = np.where(personal, personal_types(catalogue, user, signals, weights), "trending")
+        wanted &= kinds == filters.recommendation_type
+    matched = int(wanted.sum())
+    if limit <= 0:
+        return FilteredRanking([], matched)
+    chosen = rank_and_diversify(
+        catalogue,
+        wanted & personal,
+        wanted & ~personal,
+        scores,
+        padding,
+        limit,
+        max_same_genre_run,
+    )
+    if filters.narrows and len(chosen) < min(limit, matched):
+        # A filter can leave too few genres for the diversity rule (one genre: 3 films);
+        # the user asked for these films, so the rest follow in rank order.
+        chosen = fill_up(
+            chosen, catalogue, wanted & personal, wanted & ~personal, scores, padding, limit
+        )
     # Explain each result.
     context = explanation_context(catalogue, user, signals, weights, chosen, similarity)
     results = []
     for position in chosen:
         if personal[position]:
-            kind, explanation = explain_personal(context, position)
+            explanation = explain_personal(context, position)
             score = float(scores[position])
             confidence = score / weights.total
         else:
-            kind, explanation = "trending", explain_padding(context, position)
+            explanation = explain_padding(context, position)
             score = float(padding[position])
             confidence = score / 2
         results.append(
@@ -183,8 +266,9 @@ def rank_for_user(
                 movie_id=int(catalogue.movie_ids[position]),
                 score=round(score, 4),
                 confidence=round(min(max(confidence, 0.0), 1.0), 4),
-                recommendation_type=kind,
-                explanation=explanation,
+                recommendation_type=explanation.recommendation_type,
+                explanation=explanation.sentence,
+                reasons=explanation.reasons,
             )
         )
-    return results
+    return FilteredRanking(results, matched)

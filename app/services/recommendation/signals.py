@@ -4,7 +4,7 @@ genre affinity (from the genre profile), recency and the learned collaborative s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,11 @@ RECENCY_DAYS = 730
 WEAK_POSITIVE = 0.5
 
 # Kinds of rows in the one query that loads a user's signals.
-FAVORITE, RATING, DISMISSED, WATCHED, LIKED_FEEDBACK = 1, 2, 3, 4, 5
+FAVORITE, RATING, DISMISSED, WATCHED, LIKED_FEEDBACK, WATCHLISTED = 1, 2, 3, 4, 5, 6
+
+
+def _no_positions() -> np.ndarray:
+    return np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +37,9 @@ class UserSignals:
     excluded: np.ndarray  # positions never recommended to this user
     favorite_genres: np.ndarray  # genre positions from the profile (cold start)
     mature_content: bool = False
+    # Left out unless the caller asks to see them (exclude_watched / exclude_watchlisted).
+    watched: np.ndarray = field(default_factory=_no_positions)
+    watchlisted: np.ndarray = field(default_factory=_no_positions)
 
     @property
     def is_cold(self) -> bool:
@@ -108,10 +115,21 @@ def collaborative_signal(
     return raw / best if best > 0 else raw
 
 
-def candidate_mask(catalogue: Catalogue, user: UserSignals) -> np.ndarray:
-    """Movies that may be recommended: not excluded, and adult only with mature content on."""
+def candidate_mask(
+    catalogue: Catalogue,
+    user: UserSignals,
+    *,
+    exclude_watched: bool = True,
+    exclude_watchlisted: bool = True,
+) -> np.ndarray:
+    """Movies that may be recommended: not excluded, adult only with mature content on, and
+    (unless asked otherwise) neither watched nor on the watchlist."""
     mask = np.ones(catalogue.size, dtype=bool) if user.mature_content else ~catalogue.adult
     mask[user.excluded] = False
+    if exclude_watched:
+        mask[user.watched] = False
+    if exclude_watchlisted:
+        mask[user.watchlisted] = False
     return mask
 
 
@@ -148,6 +166,8 @@ def user_signals_from_rows(
     strength: dict[int, float] = {}  # movie id -> weight of its strongest positive signal
     order_key: dict[int, float] = {}  # movie id -> how strongly liked (naming in explanations)
     excluded: set[int] = set()
+    watched: set[int] = set()
+    watchlisted: set[int] = set()
     for kind, movie_id, rating in rows:
         if kind == FAVORITE or (kind == RATING and rating >= LIKED_RATING):
             strength[movie_id] = 1.0
@@ -163,11 +183,15 @@ def user_signals_from_rows(
             strength.setdefault(movie_id, WEAK_POSITIVE)
             order_key.setdefault(movie_id, 1)
             if kind == WATCHED:
-                excluded.add(movie_id)
+                watched.add(movie_id)
+        elif kind == WATCHLISTED:
+            watchlisted.add(movie_id)
     liked_ids = sorted(strength, key=lambda movie_id: (-order_key[movie_id], movie_id))
     positions = catalogue.positions(liked_ids)
     known = positions >= 0
     excluded_positions = catalogue.positions(sorted(excluded))
+    watched_positions = catalogue.positions(sorted(watched))
+    watchlisted_positions = catalogue.positions(sorted(watchlisted))
     genre_position = {int(tmdb_id): pos for pos, tmdb_id in enumerate(catalogue.genre_tmdb_ids)}
     favorite_genres = sorted(
         {
@@ -182,4 +206,6 @@ def user_signals_from_rows(
         excluded=excluded_positions[excluded_positions >= 0],
         favorite_genres=np.asarray(favorite_genres, dtype=np.int64),
         mature_content=mature_content,
+        watched=watched_positions[watched_positions >= 0],
+        watchlisted=watchlisted_positions[watchlisted_positions >= 0],
     )

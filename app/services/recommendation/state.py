@@ -1,6 +1,7 @@
 """The engine's in-process caches, one set per app: the catalogue arrays (reloaded when a
-cheap fingerprint query says the catalogue changed), the item model and what is derived
-from them. All of it is derived from the database and rebuilt on demand."""
+cheap fingerprint query says the catalogue changed), the current item-model version (loaded
+from the database, never trained here) and what is derived from them. All of it is a copy
+of the database, reloaded on demand."""
 
 from __future__ import annotations
 
@@ -11,17 +12,22 @@ import time
 from typing import Any
 
 import scipy.sparse as sp
-from flask import Flask, current_app, has_request_context
-from sqlalchemy.orm import Session, scoped_session
+from flask import current_app
 
+from app.errors import NotFound
 from app.extensions import db
 from app.services.recommendation.catalogue_arrays import Catalogue
 from app.services.recommendation.item_model import ItemModel, align_similarity
 from app.services.recommendation.loading import (
     fingerprint_statement,
-    load_and_learn,
     load_catalogue,
     load_overviews,
+)
+from app.services.recommendation.model_versions import (
+    LoadedVersion,
+    current_version_id,
+    load_version,
+    request_training,
 )
 from app.services.recommendation.similar import build_overview_vectors
 
@@ -50,11 +56,9 @@ def engine_state() -> EngineState:
 
 
 def reset_caches() -> None:
-    """Forget the cached catalogue and item model of the current app (tests, after imports)."""
+    """Forget the cached catalogue and model version of the current app (tests, after imports)."""
     current_app.extensions.pop("recommender_state", None)
-    store = current_app.extensions.pop("item_model_store", None)
-    if store is not None:
-        store.wait()
+    current_app.extensions.pop("item_model_holder", None)
 
 
 def current_catalogue(*, check: bool = False) -> tuple[Catalogue, int]:
@@ -80,16 +84,17 @@ def current_catalogue(*, check: bool = False) -> tuple[Catalogue, int]:
         return state.catalogue, state.watermark
 
 
-def current_similarity(catalogue: Catalogue, watermark: int) -> sp.csr_matrix | None:
-    """The item model's similarities by catalogue position (None before the first model).
+def current_similarity(catalogue: Catalogue) -> sp.csr_matrix | None:
+    """The current model version's similarities by catalogue position (None: no version yet,
+    and the engine falls back to its non-collaborative signals).
 
-    The model is rebuilt when due (see `rebuild_model_when_due`); the alignment to the
-    catalogue is cached until either of them is replaced.
+    The alignment to the catalogue is cached until either of them is replaced.
     """
     state = engine_state()
-    model = rebuild_model_when_due(watermark)
-    if model is None:
+    served = served_model()
+    if served is None:
         return None
+    model = served.model
     cached = state.aligned
     if cached is not None and cached[0] == model.version and cached[1] == catalogue.version:
         return cached[2]
@@ -109,84 +114,62 @@ def overview_vectors(catalogue: Catalogue) -> sp.csr_matrix:
     return vectors
 
 
-def rebuild_model_when_due(watermark: int) -> ItemModel | None:
-    """The cached model; a rebuild is due after RECOMMENDER_REBUILD_AFTER new interactions.
+def served_model(*, check: bool = False) -> LoadedVersion | None:
+    """The model version this process serves; never trains.
 
-    This is the one place that decides how a due rebuild runs. Inside a request it runs in a
-    background thread while the old model (or none) keeps serving; elsewhere (CLI, jobs)
-    nobody waits on a page, so it runs here and now.
+    Which version is current is read (one indexed lookup) at most once per
+    RECOMMENDER_MODEL_CHECK_SECONDS (0: every call; `check`: now). A newer one is loaded
+    and swapped in whole, so a concurrent request sees the old version or the new one,
+    never a mix. With no version at all, training is requested and None is returned.
     """
-    store = model_store()
-    if store.needs_rebuild(watermark, current_app.config["RECOMMENDER_REBUILD_AFTER"]):
-        if has_request_context():
-            store.rebuild_in_background(current_app._get_current_object())  # type: ignore[attr-defined]
-        else:
-            store.rebuild_now(db.session)
-    return store.model
+    holder = model_holder()
+    interval = float(current_app.config["RECOMMENDER_MODEL_CHECK_SECONDS"])
+    if not check and time.monotonic() - holder.checked_at < interval:
+        return holder.served
+    version_id = current_version_id()
+    if version_id is None:
+        holder.checked_at = time.monotonic()
+        if holder.served is not None or not holder.training_requested:
+            holder.training_requested = True
+            request_training("no item model version is stored yet")
+        holder.served = None
+        return None
+    served = holder.served
+    if served is None or served.version_id != version_id:
+        with holder.lock:  # one load per new version, whatever the number of threads
+            served = holder.served
+            if served is None or served.version_id != version_id:
+                try:
+                    served = load_version(version_id)
+                except NotFound:  # deleted since the lookup: keep serving, look again later
+                    logger.warning("item model version %s vanished before loading", version_id)
+                    return holder.served
+                holder.served = served
+                logger.info("serving item model version %s", version_id)
+    holder.checked_at = time.monotonic()
+    return served
 
 
-class ItemModelStore:
-    """The process's current model: replaced whole, rebuilt by one builder at a time."""
+class ModelHolder:
+    """The version this process serves, replaced whole (one attribute assignment)."""
 
     def __init__(self) -> None:
-        self.model: ItemModel | None = None
-        self._build_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def rebuild_now(self, session: Session | scoped_session[Any]) -> ItemModel:
-        """Learn a model through `session` (waiting for a build under way) and install it."""
-        with self._build_lock:
-            model = load_and_learn(session)
-            self.model = model
-        logger.info("item model rebuilt: %s", model.stats)
-        return model
-
-    def needs_rebuild(self, watermark: int, rebuild_after: int) -> bool:
-        """No model yet, or `rebuild_after` interactions added (or removed) since it was learned."""
-        model = self.model
-        return model is None or abs(watermark - model.watermark) >= max(rebuild_after, 1)
-
-    def rebuild_in_background(self, app: Flask) -> bool:
-        """Start a rebuild in a thread unless one is running; the old model keeps serving."""
-        if not self._build_lock.acquire(blocking=False):
-            return False
-        try:
-            thread = threading.Thread(
-                target=self._background_build,
-                args=(app,),
-                name="item-model-rebuild",
-                daemon=True,  # derived data only: losing a half-built model loses nothing
-            )
-            self._thread = thread
-            thread.start()
-        except BaseException:
-            self._build_lock.release()
-            raise
-        return True
-
-    def _background_build(self, app: Flask) -> None:
-        try:
-            with app.app_context():
-                # Its own session: never the request's (or a test's) connection.
-                with Session(db.engine) as session:
-                    model = load_and_learn(session)
-                self.model = model
-                logger.info("item model rebuilt in the background: %s", model.stats)
-        except Exception:
-            logger.exception("background rebuild of the item model failed")
-        finally:
-            self._build_lock.release()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Wait for a background build to finish (tests, shutdown)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        self.served: LoadedVersion | None = None
+        self.checked_at = -math.inf  # time.monotonic() of the last look at the current id
+        self.training_requested = False
+        self.lock = threading.Lock()
 
 
-def model_store() -> ItemModelStore:
-    """The model store of the current app (one per app, shared by its threads)."""
-    store = current_app.extensions.get("item_model_store")
-    if store is None:
-        store = current_app.extensions.setdefault("item_model_store", ItemModelStore())
-    return store
+def served_item_model() -> ItemModel | None:
+    """The model the latest `served_model` call chose (no lookup): a request reads it after
+    `current_similarity` to apply a tuned model's blend and diversity."""
+    served = model_holder().served
+    return None if served is None else served.model
+
+
+def model_holder() -> ModelHolder:
+    """The model holder of the current app (one per app, shared by its threads)."""
+    holder = current_app.extensions.get("item_model_holder")
+    if holder is None:
+        holder = current_app.extensions.setdefault("item_model_holder", ModelHolder())
+    return holder

@@ -7,18 +7,19 @@ from datetime import date
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.errors import NotFound
 from app.extensions import db
 from app.models import Movie, Recommendation, RecommendationFeedback, User, UserProfile
+from app.services.library import add_favorite, delete_rating, rate_movie
 from app.services.recommendation.batches import (
     ensure_fresh_recommendations,
     generate_recommendations,
     list_batch,
     save_batch,
 )
-from app.services.recommendation.feedback import give_feedback
+from app.services.recommendation.feedback import give_feedback, record_click
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import make_movie, make_user
@@ -42,18 +43,28 @@ def catalogue(app: Flask, count: int) -> list[Movie]:
 
 
 def stored(user: User) -> list[tuple[int, int, str]]:
-    """(rank, movie_id, explanation) of the user's rows; inside an app context."""
+    """(rank, movie_id, explanation) of the user's current rows; inside an app context."""
     return [
         (row.rank, row.movie_id, row.explanation)
         for row in db.session.scalars(
             select(Recommendation)
-            .where(Recommendation.user_id == user.id)
+            .where(Recommendation.user_id == user.id, Recommendation.removed_at.is_(None))
             .order_by(Recommendation.rank)
         )
     ]
 
 
-def test_saving_a_batch_replaces_the_previous_one_in_rank_order(app: Flask) -> None:
+def row_ids(user: User) -> dict[int, tuple[int, bool]]:
+    """movie_id -> (row id, removed) of every row of the user, removed ones included."""
+    return {
+        row.movie_id: (row.id, row.removed_at is not None)
+        for row in db.session.scalars(
+            select(Recommendation).where(Recommendation.user_id == user.id)
+        )
+    }
+
+
+def test_saving_a_batch_makes_it_the_current_one_in_rank_order(app: Flask) -> None:
     user, other = make_user(app), make_user(app)
     movies = catalogue(app, 6)
     with app.app_context():
@@ -111,9 +122,10 @@ def test_feedback_survives_a_new_batch_and_follows_its_movie(app: Flask) -> None
             select(Recommendation).where(Recommendation.movie_id == kept.id)
         )
         assert new_row is not None and new_row.rank == 2
-        assert feedback[kept.id].recommendation_id == new_row.id  # linked to the new row
+        assert feedback[kept.id].recommendation_id == new_row.id == rows[kept.id].id
         assert (feedback[kept.id].feedback_type, feedback[kept.id].comment) == ("like", "Yes")
-        assert feedback[dropped.id].recommendation_id is None  # kept, unlinked
+        # The departed movie's row is soft-removed, so its feedback keeps its link.
+        assert feedback[dropped.id].recommendation_id == rows[dropped.id].id
         assert feedback[dropped.id].feedback_type == "dislike"
         views = list_batch(user.id)
         assert [view.feedback.id if view.feedback else None for view in views] == [
@@ -135,6 +147,7 @@ def test_feedback_on_a_movie_is_one_row_even_across_batches(app: Flask) -> None:
         save_batch(user.id, [result(movie)])
         db.session.commit()
         second_row = list_batch(user.id)[0].recommendation.id
+        assert second_row == first_row  # the same movie keeps its recommendation
         second, created = give_feedback(user.id, second_row, "not_interested", "Changed my mind")
         assert created is False and second.id == first.id
         assert second.recommendation_id == second_row
@@ -185,3 +198,89 @@ def test_generation_creates_a_missing_profile(app: Flask) -> None:
 def test_generation_for_an_unknown_user_is_not_found(app: Flask) -> None:
     with app.app_context(), pytest.raises(NotFound):
         generate_recommendations(987654)
+
+
+def test_a_movie_that_stays_keeps_its_id_and_is_updated_in_place(app: Flask) -> None:
+    user = make_user(app)
+    a, b, c, d = catalogue(app, 4)
+    with app.app_context():
+        save_batch(user.id, [result(a), result(b, reason="old"), result(c)])
+        db.session.commit()
+        before = row_ids(user)
+
+        save_batch(user.id, [result(b, confidence=0.9, reason="new"), result(d)])
+        db.session.commit()
+        after = row_ids(user)
+
+        assert after[b.id] == (before[b.id][0], False)
+        assert stored(user) == [(1, b.id, "new"), (2, d.id, "Because")]
+        # The movies that left are soft-removed, not deleted: their ids stay theirs.
+        assert after[a.id] == (before[a.id][0], True)
+        assert after[c.id] == (before[c.id][0], True)
+        assert after[d.id][0] > max(row_id for row_id, _ in before.values())
+
+        save_batch(user.id, [result(c), result(b)])  # c comes back: with its old id
+        db.session.commit()
+        assert row_ids(user)[c.id] == (before[c.id][0], False)
+
+
+def test_ids_are_never_reused_even_after_a_row_is_deleted(app: Flask) -> None:
+    user, other = make_user(app), make_user(app)
+    first, second = catalogue(app, 2)
+    with app.app_context():
+        save_batch(user.id, [result(first)])
+        db.session.commit()
+        deleted_id = row_ids(user)[first.id][0]
+        # The highest id goes (a user or movie deleted cascades like this).
+        db.session.execute(delete(Recommendation).where(Recommendation.id == deleted_id))
+        db.session.commit()
+
+        save_batch(other.id, [result(second)])
+        db.session.commit()
+        assert row_ids(other)[second.id][0] > deleted_id
+
+
+def test_clicked_rated_and_favorited_survive_regeneration(app: Flask) -> None:
+    user = make_user(app)
+    clicked, rated, favorited, other = catalogue(app, 4)
+    with app.app_context():
+        save_batch(user.id, [result(clicked), result(rated), result(favorited)])
+        db.session.commit()
+        ids = {movie_id: row_id for movie_id, (row_id, _) in row_ids(user).items()}
+        record_click(user.id, ids[clicked.id])
+        rate_movie(user.id, movie_id=rated.id, rating=8)
+        add_favorite(user.id, movie_id=favorited.id)
+
+        # Tastes changed: the rated and favourited movies leave, the clicked one stays.
+        save_batch(user.id, [result(clicked), result(other)])
+        db.session.commit()
+        save_batch(user.id, [result(other), result(clicked), result(rated)])
+        db.session.commit()
+
+        rows = {
+            row.movie_id: row
+            for row in db.session.scalars(
+                select(Recommendation).where(Recommendation.user_id == user.id)
+            )
+        }
+        assert rows[clicked.id].id == ids[clicked.id] and rows[clicked.id].is_clicked
+        assert rows[rated.id].id == ids[rated.id] and rows[rated.id].is_rated
+        assert rows[favorited.id].favorited_at is not None
+        assert rows[favorited.id].removed_at is not None
+        assert not rows[other.id].is_clicked and not rows[other.id].is_rated
+        clicked_count = db.session.scalar(
+            select(func.count(Recommendation.id)).where(Recommendation.is_clicked)
+        )
+        assert clicked_count == 1
+
+
+def test_a_deleted_rating_leaves_the_recommendation_rated(app: Flask) -> None:
+    user = make_user(app)
+    (movie,) = catalogue(app, 1)
+    with app.app_context():
+        save_batch(user.id, [result(movie)])
+        db.session.commit()
+        rating = rate_movie(user.id, movie_id=movie.id, rating=4)
+        delete_rating(user.id, rating.id)
+        row = db.session.scalar(select(Recommendation).where(Recommendation.user_id == user.id))
+        assert row is not None and row.is_rated and row.rated_at is not None

@@ -16,11 +16,16 @@ ARITHMETIC = [
     "scoring",
     "ranking",
     "explanations",
+    "filters",
     "similar",
     "item_model",
     "evaluation",
     "movielens",
+    "rp3beta",
+    "als",
+    "tuning",
     "onboarding",
+    "validation",
 ]
 BANNED = ("flask", "flask_", "sqlalchemy", "app.models", "app.extensions", "app.errors")
 
@@ -75,7 +80,16 @@ def test_the_rule_catches_a_banned_import_through_another_module() -> None:
 
 def test_every_module_of_the_package_is_classified() -> None:
     """A new module must be listed as arithmetic here, or knowingly left out of the rule."""
-    loaders = {"__init__", "loading", "state", "batches", "feedback", "staleness"}
+    loaders = {
+        "__init__",
+        "loading",
+        "state",
+        "batches",
+        "feedback",
+        "staleness",
+        "model_versions",
+        "history",
+    }
     loaders.add("movielens_import")
     modules = {path.stem for path in module_path(PACKAGE).parent.glob("*.py")}
     assert modules == set(ARITHMETIC) | loaders

@@ -1,5 +1,5 @@
-"""The learned item-to-item model: what it learns, when it is rebuilt, and that a request never
-waits for a rebuild."""
+"""The learned item-to-item model: what it learns, from which interactions, and its stored
+binary form."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import Favorite, Genre, Movie, Rating, User
-from app.services.recommendation.item_model import learn_item_similarity
-from app.services.recommendation.state import model_store
-from app.services.recommender import rebuild_item_model, recommend_for_user, reset_caches
+from app.services.recommendation.item_model import (
+    from_bytes,
+    learn_item_model,
+    learn_item_similarity,
+    to_bytes,
+)
+from app.services.recommendation.model_versions import load_version, train_model_version
+from app.services.recommender import reset_caches
 from tests.factories import make_genre, make_movie, make_user
 
 
@@ -72,7 +77,15 @@ def test_learning_from_nothing_gives_an_empty_model() -> None:
     assert learn_item_similarity(empty, empty, n_items=3).nnz == 0
 
 
-def test_rebuild_learns_from_favorites_and_ratings_of_seven_or_more_only(
+def test_a_version_stored_as_bytes_loads_back_identical() -> None:
+    model = learn_item_model(np.array([0, 0, 1, 1, 2, 2]), np.array([10, 20, 10, 20, 10, 30]))
+    loaded = from_bytes(to_bytes(model), model.stats, watermark=7)
+    assert np.array_equal(loaded.keys, model.keys)
+    assert (loaded.similarity != model.similarity).nnz == 0
+    assert loaded.similarity.dtype == np.float32 and loaded.watermark == 7
+
+
+def test_training_learns_from_favorites_and_ratings_of_seven_or_more_only(
     app: Flask, drama: Genre
 ) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(4)]
@@ -82,11 +95,17 @@ def test_rebuild_learns_from_favorites_and_ratings_of_seven_or_more_only(
     rate(app, critic, movies[2], 6)  # not a positive interaction
     rate(app, critic, movies[3], 10)
     with app.app_context():
-        stats = rebuild_item_model()
-        model = model_store().model
-    assert (stats.users, stats.items, stats.interactions) == (2, 3, 4)
-    assert model is not None
-    assert set(model.keys.tolist()) == {movies[0].tmdb_id, movies[1].tmdb_id, movies[3].tmdb_id}
+        version = train_model_version()
+        loaded = load_version(version.id)
+    assert (version.users, version.items, version.interactions) == (2, 3, 4)
+    assert version.algorithm == "ease"
+    assert version.parameters == {"l2": 200.0, "neighbours": 100, "max_items": 2500}
+    assert version.weights_bytes > 0 and version.training_seconds >= 0
+    assert set(loaded.model.keys.tolist()) == {
+        movies[0].tmdb_id,
+        movies[1].tmdb_id,
+        movies[3].tmdb_id,
+    }
 
 
 def test_a_half_step_rating_of_7_5_is_a_positive_interaction_and_6_5_is_not(
@@ -98,75 +117,7 @@ def test_a_half_step_rating_of_7_5_is_a_positive_interaction_and_6_5_is_not(
     rate(app, critic, movies[1], Decimal("6.5"))  # not a positive interaction
     rate(app, critic, movies[2], Decimal("9.5"))
     with app.app_context():
-        stats = rebuild_item_model()
-        model = model_store().model
-    assert (stats.users, stats.items, stats.interactions) == (1, 2, 2)
-    assert model is not None
-    assert set(model.keys.tolist()) == {movies[0].tmdb_id, movies[2].tmdb_id}
-
-
-# ---- the rebuild policy ----------------------------------------------------------------------
-
-
-def test_the_model_is_rebuilt_after_the_configured_number_of_new_interactions(
-    app: Flask, drama: Genre, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(app.config, "RECOMMENDER_REBUILD_AFTER", 3)
-    movies = [make_movie(app, genres=[drama]) for _ in range(6)]
-    user = make_user(app)
-    favorite(app, user, movies[0])
-    with app.app_context():
-        recommend_for_user(user.id)  # outside a request: the first model is learned here
-        first = model_store().model
-    assert first is not None and first.stats.interactions == 1
-
-    favorite(app, user, movies[1], movies[2])
-    with app.app_context():
-        recommend_for_user(user.id)
-        assert model_store().model is first  # two new: not yet
-
-    rate(app, user, movies[3], 8)
-    with app.app_context():
-        recommend_for_user(user.id)
-        rebuilt = model_store().model
-    assert rebuilt is not first and rebuilt is not None
-    assert rebuilt.stats.interactions == 4
-
-
-def test_a_request_never_waits_for_a_rebuild_and_keeps_the_old_model_meanwhile(
-    app: Flask, drama: Genre, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(app.config, "RECOMMENDER_REBUILD_AFTER", 1)
-    movies = [make_movie(app, genres=[drama]) for _ in range(3)]
-    user = make_user(app)
-    favorite(app, user, movies[0])
-    with app.app_context():
-        rebuild_item_model()
-        store = model_store()
-        old = store.model
-    favorite(app, user, movies[1])  # a rebuild is now due
-    # A build is already under way (its lock is held): the request must not start or wait
-    # for another, and it serves the old model.
-    assert store._build_lock.acquire(blocking=False)
-    try:
-        with app.test_request_context():
-            results = recommend_for_user(user.id)
-        assert store.model is old
-        assert [r.movie_id for r in results] == [movies[2].id]
-    finally:
-        store._build_lock.release()
-
-
-@pytest.mark.committing
-def test_inside_a_request_the_rebuild_runs_in_a_background_thread(app: Flask, drama: Genre) -> None:
-    movies = [make_movie(app, genres=[drama]) for _ in range(3)]
-    user = make_user(app)
-    favorite(app, user, movies[0], movies[1])
-    with app.test_request_context():
-        recommend_for_user(user.id)
-        store = model_store()
-        thread = store._thread
-    assert thread is not None and thread.name == "item-model-rebuild"
-    store.wait(timeout=30)
-    assert store.model is not None
-    assert store.model.stats.interactions == 2
+        version = train_model_version()
+        loaded = load_version(version.id)
+    assert (version.users, version.items, version.interactions) == (1, 2, 2)
+    assert set(loaded.model.keys.tolist()) == {movies[0].tmdb_id, movies[2].tmdb_id}

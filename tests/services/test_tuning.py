@@ -1,0 +1,136 @@
+"""Tuning on the deployment's own interactions: what it records, and that training and
+serving then use the configuration it chose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+
+from app.extensions import db
+from app.models import Movie, Rating, TunedConfiguration, User
+from app.services import tuning
+from app.services.recommendation.item_model import ModelSettings
+from app.services.recommendation.model_versions import load_version, train_model_version
+from app.services.recommendation.scoring import Weights
+from app.services.recommendation.tuning import (
+    EngineConfiguration,
+    Figures,
+    InputSettings,
+    Trial,
+    TuningResult,
+)
+from app.services.recommender import recommend_for_user, reset_caches
+from tests.factories import make_movie, make_user
+
+CHOSEN = EngineConfiguration(
+    model=ModelSettings("rp3beta", alpha=0.8, beta=0.3, popularity_exponent=0.2),
+    inputs=InputSettings("graded", 0.5),
+    weights=Weights(0.0, 0.0, 0.0, 0.0, 1.0),
+    max_same_genre_run=5,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_engine(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        reset_caches()
+    yield
+    with app.app_context():
+        reset_caches()
+
+
+def two_clusters_in_the_database(app: Flask) -> tuple[list[User], list[Movie]]:
+    """12 users, each rating the 12 films of their cluster (8 or 9) over 12 days; 24 films."""
+    movies = [make_movie(app) for _ in range(24)]
+    users = [make_user(app) for _ in range(12)]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with app.app_context():
+        for u, user in enumerate(users):
+            first = 0 if u < 6 else 12
+            for step in range(12):
+                moment = start + timedelta(days=step, hours=u)
+                db.session.add(
+                    Rating(
+                        user_id=user.id,
+                        movie_id=movies[first + (u + step) % 12].id,
+                        rating=8 + step % 2,
+                        created_at=moment,
+                        updated_at=moment,
+                    )
+                )
+        db.session.commit()
+    return users, movies
+
+
+def record(app: Flask, configuration: EngineConfiguration) -> None:
+    figures = Figures(ndcg=0.5, coverage=0.2, users=10)
+    result = TuningResult(
+        chosen=configuration,
+        figures=figures,
+        default=EngineConfiguration(),
+        default_figures=Figures(ndcg=0.4, coverage=0.1, users=10),
+        coverage_floor=0.1,
+        trials=[Trial(configuration, figures, 1.0)],
+        seconds=1.0,
+    )
+    with app.app_context():
+        tuning.record_result(result, "database", 60)
+
+
+def test_tuning_the_deployment_records_its_choice_and_the_defaults_figures(app: Flask) -> None:
+    two_clusters_in_the_database(app)
+    with app.app_context():
+        stored = tuning.tune_deployment(budget_seconds=60, min_coverage=0.0)
+        row = db.session.get(TunedConfiguration, stored.id)
+        assert row is not None and row.source == "database"
+        assert row.validation_users == 12
+        assert row.validation_ndcg >= row.default_ndcg
+        assert row.validation_coverage >= row.default_coverage
+        assert row.candidates >= 1 and row.seconds <= 60 + 30
+        assert set(row.families) <= {"ease", "rp3beta", "als"} and row.families
+        assert tuning.current_tuned_configuration() == row
+        assert tuning.current_engine_configuration() == EngineConfiguration.from_dict(
+            row.configuration
+        )
+
+
+def test_too_few_interactions_to_tune_on_is_an_error_that_records_nothing(app: Flask) -> None:
+    make_movie(app)
+    with app.app_context():
+        with pytest.raises(ValueError, match="Nothing to validate on"):
+            tuning.tune_deployment(budget_seconds=10, min_coverage=0.0)
+        assert tuning.current_tuned_configuration() is None
+
+
+def test_training_uses_the_latest_tuned_configuration(app: Flask) -> None:
+    _, movies = two_clusters_in_the_database(app)
+    newcomer = make_user(app)
+    with app.app_context():
+        db.session.add_all(
+            Rating(user_id=newcomer.id, movie_id=movie.id, rating=9) for movie in movies[:2]
+        )
+        db.session.commit()
+    record(app, EngineConfiguration())
+    record(app, CHOSEN)
+    with app.app_context():
+        model = load_version(train_model_version().id).model
+        assert model is not None
+        assert model.settings == CHOSEN.model
+        assert model.weights == CHOSEN.weights
+        assert model.max_same_genre_run == 5
+        # Serving blends as the tuned configuration says: the item model alone.
+        results = recommend_for_user(newcomer.id, limit=10)
+        # The other films of the newcomer's cluster come first, and only from the item model.
+        assert {r.movie_id for r in results[:10]} == {m.id for m in movies[2:12]}
+        assert {r.recommendation_type for r in results} == {"collaborative"}
+
+
+def test_without_a_tuned_configuration_training_keeps_the_defaults(app: Flask) -> None:
+    two_clusters_in_the_database(app)
+    with app.app_context():
+        model = load_version(train_model_version().id).model
+        assert model is not None
+        assert model.settings == ModelSettings() and model.weights is None
