@@ -244,7 +244,7 @@ class Config:
     # An outcome (click, favourite, rating...) counts for the latest impression of its movie
     # shown to the user at most this many days before.
     RECOMMENDATION_OUTCOME_WINDOW_DAYS = env_int("RECOMMENDATION_OUTCOME_WINDOW_DAYS", 7)
-    # The model version stamped on impressions; empty: the engine's own (algorithm@build).
+    # The model version stamped on impressions; empty: the served one, hybrid-<family>@v<id>.
     RECOMMENDATION_MODEL_VERSION = env_str("RECOMMENDATION_MODEL_VERSION", "")
 
     # Cache

@@ -65,7 +65,7 @@ class FiguresSchema(ma.Schema):
 
 
 class GroupFiguresSchema(FiguresSchema):
-    model_version = ma.fields.String(dump_only=True, metadata={"example": "hybrid-ease@1234"})
+    model_version = ma.fields.String(dump_only=True, metadata={"example": "hybrid-ease@v3"})
     recommendation_type = ma.fields.String(dump_only=True, metadata={"example": "collaborative"})
 
 
