@@ -7,7 +7,7 @@ with AUTOINCREMENT so a deleted row's id is never handed out again (PostgreSQL's
 already never reuses one).
 
 Revision ID: 0007_recommendation_identity
-Revises: 0005
+Revises: 0006_ratings_in_half_steps
 Create Date: 2026-12-03
 """
 

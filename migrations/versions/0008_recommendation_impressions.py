@@ -1,7 +1,7 @@
 """Recommendation impressions (what each served list showed) and their attributed outcomes.
 
 Revision ID: 0008_recommendation_impressions
-Revises: 0011_tuned_configurations
+Revises: 0007_recommendation_identity
 Create Date: 2026-12-03
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_recommendation_impressions"
-down_revision = "0011_tuned_configurations"
+down_revision = "0007_recommendation_identity"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Trained item-model versions and the log of which one is current.
 
 Revision ID: 0009_model_versions
-Revises: 0005
+Revises: 0008_recommendation_impressions
 Create Date: 2026-12-03
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_model_versions"
-down_revision = "0007_recommendation_identity"
+down_revision = "0008_recommendation_impressions"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Background jobs: `job_runs`, `job_cursors`, and movies.tmdb_unknown_at (TMDb answered 404).
 
 Revision ID: 0010_jobs
-Revises: 0005
+Revises: 0009_model_versions
 Create Date: 2026-12-03
 """
 

@@ -1,7 +1,7 @@
 """The engine configurations chosen by `flask recommender tune` (tuned_configurations).
 
 Revision ID: 0011_tuned_configurations
-Revises: 0005
+Revises: 0010_jobs
 Create Date: 2026-12-03
 """
 
