@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -16,6 +18,7 @@ from app.models import (
     Rating,
     Recommendation,
     RecommendationFeedback,
+    RecommendationImpression,
     UserProfile,
     WatchHistory,
     WatchlistEntry,
@@ -26,7 +29,9 @@ from app.services.accounts import get_account
 
 def export_account(user_id: int) -> dict[str, Any]:
     """The user, their profile and every row of their library, recommendations and
-    feedback, each with the movie it is about. One query per kind of row."""
+    feedback, each with the movie it is about, and the recommendations they were shown
+    (impressions, with what they did next). One query per kind of row (two for the
+    impressions: theirs, then their outcomes)."""
     user = get_account(user_id)
 
     def rows(model: Any, order: Any) -> list[Any]:
@@ -48,7 +53,44 @@ def export_account(user_id: int) -> dict[str, Any]:
         "history": rows(WatchHistory, WatchHistory.watched_at),
         "recommendations": rows(Recommendation, Recommendation.rank),
         "feedback": rows(RecommendationFeedback, RecommendationFeedback.created_at),
+        "impressions": _impressions(user.id),
     }
+
+
+def _impressions(user_id: int) -> list[dict[str, Any]]:
+    """What the user was shown in the last RECOMMENDATION_IMPRESSION_RETENTION_DAYS (what is
+    kept: older ones are pruned), oldest first, each with its movie and its outcomes."""
+    days = int(current_app.config["RECOMMENDATION_IMPRESSION_RETENTION_DAYS"])
+    since = utcnow() - timedelta(days=days)
+    statement = (
+        select(RecommendationImpression, Movie.id, Movie.tmdb_id, Movie.title)
+        .join(Movie, Movie.id == RecommendationImpression.movie_id)
+        .where(
+            RecommendationImpression.user_id == user_id,
+            RecommendationImpression.shown_at >= since,
+        )
+        .order_by(
+            RecommendationImpression.shown_at,
+            RecommendationImpression.rank,
+            RecommendationImpression.id,
+        )
+        .options(selectinload(RecommendationImpression.outcomes))
+    )
+    return [
+        {
+            "id": impression.id,
+            "movie": {"id": movie_id, "tmdb_id": tmdb_id, "title": title},
+            "rank": impression.rank,
+            "recommendation_type": impression.recommendation_type,
+            "model_version": impression.model_version,
+            "cold_start": impression.cold_start,
+            "shown_at": impression.shown_at,
+            "outcomes": sorted(
+                impression.outcomes, key=lambda outcome: (outcome.occurred_at, outcome.id)
+            ),
+        }
+        for impression, movie_id, tmdb_id, title in db.session.execute(statement)
+    ]
 
 
 # --- the same library in other services' formats ----------------------------------------------

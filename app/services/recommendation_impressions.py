@@ -81,8 +81,9 @@ def model_family(version: str) -> str:
 # --- impressions ---------------------------------------------------------------------------
 
 
-def _is_cold_start(user_id: int) -> ColumnElement[bool]:
-    """SQL: the user has no positive signal yet (the engine's cold start)."""
+def is_cold_start(user_id: int) -> ColumnElement[bool]:
+    """SQL: the user has no positive signal yet (the engine's cold start). Uncorrelated,
+    so a query that selects it (the stored list's batch read) evaluates it once."""
     positive = (
         select(Favorite.id).where(Favorite.user_id == user_id),
         select(Rating.id).where(Rating.user_id == user_id, Rating.rating >= CONVERTING_RATING),
@@ -96,11 +97,16 @@ def _is_cold_start(user_id: int) -> ColumnElement[bool]:
 
 
 def record_impressions(
-    user_id: int, recommendations: Sequence[Recommendation], *, first_rank: int = 1
+    user_id: int,
+    recommendations: Sequence[Recommendation],
+    *,
+    first_rank: int = 1,
+    cold_start: bool | None = None,
 ) -> int:
     """Log that `recommendations` were shown to the user, in this order, the first at
-    position `first_rank`; returns how many were logged. One SELECT (is the user a cold
-    start?), one INSERT, then a commit.
+    position `first_rank`; returns how many were logged. One INSERT, then a commit, plus
+    one SELECT asking whether the user is a cold start unless the caller read it already
+    (`cold_start`, from `is_cold_start` in the query that loaded the list).
 
     Telemetry never fails the list it describes: a database error is logged and counted,
     and the list is served without its impressions.
@@ -130,9 +136,10 @@ def record_impressions(
             # Telemetry: a crash may lose the last moment's impressions, but the GET does
             # not wait for the WAL to reach the disk (the commit's fsync was most of its cost).
             session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        # Asked once, not as a subquery of every row: PostgreSQL planned 80 subqueries
-        # for a page of 20, which doubled the cost of logging it.
-        cold_start = bool(session.scalar(select(_is_cold_start(user_id))))
+        if cold_start is None:
+            # Asked once, not as a subquery of every row: PostgreSQL planned 80 subqueries
+            # for a page of 20, which doubled the cost of logging it.
+            cold_start = bool(session.scalar(select(is_cold_start(user_id))))
         session.execute(
             insert(RecommendationImpression), [{**row, "cold_start": cold_start} for row in rows]
         )

@@ -3,7 +3,7 @@ everything stored about it, and deleting it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,10 +19,12 @@ from app.models import (
     Rating,
     RecommendationFeedback,
     RecommendationImpression,
+    RecommendationOutcome,
     User,
     UserProfile,
     WatchHistory,
     WatchlistEntry,
+    utcnow,
 )
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -63,7 +65,7 @@ def give_library(app: Flask, user: User, movies: list[Movie], *, tag: str) -> No
                 movie_id=second.id,
                 rank=1,
                 recommendation_type="hybrid",
-                model_version="test",
+                model_version=f"model-{tag}",
                 cold_start=False,
             )
         )
@@ -226,7 +228,8 @@ def test_export_contains_the_callers_data_and_nobody_elses(app: Flask, client: F
     assert body["user"]["email"] == "me@example.com"
     assert body["user"]["first_name"] == "Mia"
     assert body["profile"]["id"] > 0
-    for section in ("favorites", "ratings", "watchlist", "history", "recommendations", "feedback"):
+    sections = ("favorites", "ratings", "watchlist", "history", "recommendations", "feedback")
+    for section in (*sections, "impressions"):
         assert len(body[section]) == 1, section
     assert body["ratings"][0]["review"] == "review by me"
     assert body["ratings"][0]["rating"] == 9
@@ -235,7 +238,9 @@ def test_export_contains_the_callers_data_and_nobody_elses(app: Flask, client: F
     assert body["feedback"][0]["comment"] == "comment by me"
     assert body["history"][0]["watched_at"].startswith("2024-05-01")
     text = response.get_data(as_text=True)
+    assert body["impressions"][0]["model_version"] == "model-me"
     assert "other@example.com" not in text and "by other" not in text
+    assert "model-other" not in text
     assert "password" not in text and "$argon2" not in text
 
 
@@ -243,7 +248,60 @@ def test_export_of_a_new_account_has_empty_sections(app: Flask, client: FlaskCli
     user = make_user(app)
     body = client.get(EXPORT, headers=bearer(tokens_for(app, user)["access"])).get_json()
     assert body["user"]["id"] == user.id
-    assert body["favorites"] == body["ratings"] == body["feedback"] == []
+    assert body["favorites"] == body["ratings"] == body["feedback"] == body["impressions"] == []
+
+
+def test_export_has_the_recommendations_shown_within_the_retention_with_their_outcomes(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDATION_IMPRESSION_RETENTION_DAYS", 30)
+    old, first, second = (make_movie(app, title=title) for title in ("Old", "First", "Second"))
+    user = make_user(app)
+    now = utcnow()
+    with app.app_context():
+        shown = [
+            RecommendationImpression(
+                user_id=user.id,
+                movie_id=movie.id,
+                rank=rank,
+                recommendation_type="collaborative",
+                model_version="hybrid-ease@v3",
+                cold_start=rank == 2,
+                shown_at=now - timedelta(days=days),
+            )
+            for movie, rank, days in ((old, 1, 31), (second, 2, 1), (first, 1, 1))
+        ]
+        db.session.add_all(shown)
+        db.session.flush()
+        db.session.add_all(
+            [
+                RecommendationOutcome(impression_id=shown[2].id, kind="click", occurred_at=now),
+                RecommendationOutcome(
+                    impression_id=shown[2].id,
+                    kind="rating",
+                    rating=8.5,
+                    occurred_at=now - timedelta(hours=1),
+                ),
+            ]
+        )
+        db.session.commit()
+
+    body = client.get(EXPORT, headers=bearer(tokens_for(app, user)["access"])).get_json()
+
+    exported = body["impressions"]
+    # Older than the retention: not kept, so not exported. The rest oldest first, by rank.
+    assert [(item["movie"]["title"], item["rank"]) for item in exported] == [
+        ("First", 1),
+        ("Second", 2),
+    ]
+    assert exported[0]["model_version"] == "hybrid-ease@v3"
+    assert exported[0]["recommendation_type"] == "collaborative"
+    assert [item["cold_start"] for item in exported] == [False, True]
+    assert [(o["kind"], o["rating"]) for o in exported[0]["outcomes"]] == [
+        ("rating", 8.5),
+        ("click", None),
+    ]
+    assert exported[1]["outcomes"] == []
 
 
 def test_export_needs_a_token(client: FlaskClient) -> None:

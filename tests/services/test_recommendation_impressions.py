@@ -15,14 +15,17 @@ from app.extensions import db
 from app.models import (
     Favorite,
     Movie,
+    Rating,
     Recommendation,
+    RecommendationFeedback,
     RecommendationImpression,
     RecommendationOutcome,
     User,
+    WatchHistory,
     utcnow,
 )
 from app.services.imports.importer import import_file
-from app.services.recommendation.batches import save_batch
+from app.services.recommendation.batches import generate_recommendations, save_batch
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation_impressions import record_outcome
 from tests.factories import auth_headers, make_entry, make_movie, make_user
@@ -169,6 +172,78 @@ def test_a_user_with_a_favorite_is_not_cold_start(app: Flask, client: Any) -> No
     assert response.status_code == 200
     assert len(impressions(app)) == 3
     assert {row[5] for row in impressions(app)} == {False}
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "cold_start"),
+    [
+        (Rating, {"rating": 8}, False),
+        (Rating, {"rating": 5}, True),  # below 7: not a positive signal
+        (WatchHistory, {}, False),
+        (RecommendationFeedback, {"feedback_type": "like"}, False),
+        (RecommendationFeedback, {"feedback_type": "dislike"}, True),
+    ],
+)
+def test_the_stored_list_stamps_the_users_cold_start_as_read_with_the_batch(
+    app: Flask, client: Any, model: type[Any], fields: dict[str, Any], cold_start: bool
+) -> None:
+    user = make_user(app)
+    movies = make_catalogue(app, 3)
+    make_entry(app, model, user, make_movie(app), **fields)
+    store_batch(app, user, movies)
+    response = client.get(
+        RECOMMENDATIONS, query_string={"limit": 3}, headers=auth_headers(app, user)
+    )
+    assert response.status_code == 200
+    assert [row[5] for row in impressions(app)] == [cold_start] * 3
+
+
+def test_a_first_list_is_generated_then_logged_with_the_cold_start(app: Flask, client: Any) -> None:
+    user = make_user(app)  # no profile, no batch: the GET generates one
+    make_catalogue(app, 4)
+    response = client.get(
+        RECOMMENDATIONS, query_string={"limit": 4}, headers=auth_headers(app, user)
+    )
+    assert response.status_code == 200
+    served = [item["movie"]["id"] for item in response.get_json()["results"]]
+    assert len(served) == 4
+    assert [(row[1], row[2], row[5]) for row in impressions(app)] == [
+        (movie_id, rank, True) for rank, movie_id in enumerate(served, start=1)
+    ]
+
+
+def test_a_refresh_logs_the_list_it_served_in_one_insert(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RECOMMENDATION_MODEL_VERSION", "ease@7")
+    user = make_user(app)
+    make_catalogue(app, 6)
+    make_entry(app, Favorite, user, make_movie(app))
+    headers = auth_headers(app, user)
+
+    with recorded_statements(app) as statements:
+        response = client.post(
+            f"{RECOMMENDATIONS}refresh/", query_string={"limit": 5}, headers=headers
+        )
+
+    assert response.status_code == 200, response.get_json()
+    served = response.get_json()["recommendations"]
+    assert len(served) == 5
+    assert impressions(app) == [
+        (user.id, item["movie"]["id"], rank, item["recommendation_type"], "ease@7", False)
+        for rank, item in enumerate(served, start=1)
+    ]
+    logged = [s for s in statements if "INSERT INTO recommendation_impressions" in s]
+    assert len(logged) == 1
+
+
+def test_a_regeneration_nobody_is_shown_logs_nothing(app: Flask) -> None:
+    """The admin's action and `flask recommend` store batches without showing them."""
+    user = make_user(app)
+    make_catalogue(app, 3)
+    with app.app_context(), app.test_request_context():
+        assert len(generate_recommendations(user.id, 3)) == 3
+    assert impressions(app) == []
 
 
 def test_logging_off_logs_nothing_and_still_serves(

@@ -350,6 +350,27 @@ class AccountExportArgs(ma.Schema):
     )
 
 
+class ExportedOutcomeSchema(ma.Schema):
+    kind = ma.fields.String(dump_only=True, metadata={"example": "click"})
+    rating = ma.fields.Float(dump_only=True, allow_none=True, metadata={"example": None})
+    occurred_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class ExportedImpressionSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    movie = ma.fields.Nested(ExportedMovieSchema, dump_only=True)
+    rank = ma.fields.Integer(dump_only=True, metadata={"description": "The position shown at"})
+    recommendation_type = ma.fields.String(dump_only=True, metadata={"example": "hybrid"})
+    model_version = ma.fields.String(dump_only=True, metadata={"example": "hybrid-ease@v3"})
+    cold_start = ma.fields.Boolean(dump_only=True)
+    shown_at = ma.fields.AwareDateTime(dump_only=True)
+    outcomes = ma.fields.List(
+        ma.fields.Nested(ExportedOutcomeSchema),
+        dump_only=True,
+        metadata={"description": "What you did next, attributed to this impression"},
+    )
+
+
 class AccountExportSchema(ma.Schema):
     exported_at = ma.fields.AwareDateTime(dump_only=True)
     user = ma.fields.Nested(ExportedUserSchema, dump_only=True)
@@ -360,3 +381,11 @@ class AccountExportSchema(ma.Schema):
     history = ma.fields.List(ma.fields.Nested(ExportedHistorySchema), dump_only=True)
     recommendations = ma.fields.List(ma.fields.Nested(ExportedRecommendationSchema), dump_only=True)
     feedback = ma.fields.List(ma.fields.Nested(ExportedFeedbackSchema), dump_only=True)
+    impressions = ma.fields.List(
+        ma.fields.Nested(ExportedImpressionSchema),
+        dump_only=True,
+        metadata={
+            "description": "The recommendations you were shown, oldest first, over the "
+            "retention period (RECOMMENDATION_IMPRESSION_RETENTION_DAYS, 90 days by default)"
+        },
+    )

@@ -70,7 +70,7 @@ class Refresh(MethodView):
         A movie that stays keeps its id; your feedback, clicks and ratings are kept, and
         disliked, not-interested or dismissed movies stay out.
         """
-        batch = batches.generate_recommendations(current_user_id(), args["limit"])
+        batch = batches.refresh_recommendations(current_user_id(), args["limit"])
         return {
             "message": f"Generated {len(batch)} recommendations",
             "recommendations": batch.recommendations,

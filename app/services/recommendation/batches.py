@@ -34,7 +34,7 @@ from app.services import recommender
 from app.services.pagination import Page, check_page_exists, paginate_items
 from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import RecommendedMovie
-from app.services.recommendation_impressions import record_impressions
+from app.services.recommendation_impressions import is_cold_start, record_impressions
 
 # Most recommendations (or similar movies) generated and returned for one request.
 MAX_LIMIT = 50
@@ -57,10 +57,12 @@ class StoredRecommendation:
 @dataclass(frozen=True)
 class RecommendationPage:
     """A page of recommendations; `matched` counts the candidates that passed the filters
-    (None for the unfiltered list)."""
+    (None for the unfiltered list); `cold_start`, whether the user had no positive signal
+    when the list was read (None: not read with it)."""
 
     page: Page[StoredRecommendation]
     matched: int | None
+    cold_start: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,8 @@ class ShownBatch:
 
     needs_regeneration: bool
     shown: list[StoredRecommendation]
+    # Whether the user had no positive signal yet, for the impressions (None: no profile).
+    cold_start: bool | None = None
 
 
 def list_recommendations(
@@ -353,6 +357,8 @@ def list_recommendations(
 
     A fresh batch costs two statements (`read_shown_batch`): the batch is at most
     MAX_LIMIT rows, so it is read whole and counted in Python, never counted by a query.
+    Its impressions cost one INSERT more: whether the user is a cold start comes with
+    the batch.
     """
     limit = limit or default_batch_size()
     filters = filters or RecommendationFilters()
@@ -362,8 +368,18 @@ def list_recommendations(
         user_id,
         [item.recommendation for item in served.items],
         first_rank=(served.page - 1) * served.page_size + 1,
+        cold_start=listed.cold_start,
     )
     return listed
+
+
+def refresh_recommendations(user_id: int, limit: int | None = None) -> GeneratedBatch:
+    """`generate_recommendations` for the user who asked, who is then shown the new batch:
+    its impressions are logged (one SELECT and one INSERT). The admin's and the CLI's
+    regenerations show nothing to anyone and log none."""
+    batch = generate_recommendations(user_id, limit)
+    record_impressions(user_id, [item.recommendation for item in batch.recommendations])
+    return batch
 
 
 def _list_page(
@@ -375,7 +391,9 @@ def _list_page(
     if batch.needs_regeneration:
         ensure_fresh_recommendations(user_id, limit)
         batch = read_shown_batch(user_id, limit)
-    return RecommendationPage(paginate_items(batch.shown, page, page_size), matched=None)
+    return RecommendationPage(
+        paginate_items(batch.shown, page, page_size), matched=None, cold_start=batch.cold_start
+    )
 
 
 def shown_recommendations(user_id: int, limit: int) -> Any:
@@ -397,16 +415,22 @@ def shown_recommendations(user_id: int, limit: int) -> Any:
 
 
 def read_shown_batch(user_id: int, limit: int) -> ShownBatch:
-    """The freshness of the user's batch and the recommendations to show, in one query
-    from the user's profile (no profile: nothing was ever generated), plus one for the
-    shown movies' genres."""
+    """The freshness of the user's batch, whether the user is a cold start (for the
+    impressions) and the recommendations to show, in one query from the user's profile
+    (no profile: nothing was ever generated), plus one for the shown movies' genres."""
     stored = (
         select(func.count(Recommendation.id))
         .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
         .scalar_subquery()
     )
     rows = db.session.execute(
-        select(UserProfile.recommendations_stale, stored, Recommendation, RecommendationFeedback)
+        select(
+            UserProfile.recommendations_stale,
+            stored,
+            is_cold_start(user_id),
+            Recommendation,
+            RecommendationFeedback,
+        )
         .select_from(UserProfile)
         .outerjoin(Recommendation, shown_recommendations(user_id, limit))
         .outerjoin(Movie, Movie.id == Recommendation.movie_id)
@@ -424,13 +448,17 @@ def read_shown_batch(user_id: int, limit: int) -> ShownBatch:
     ).all()
     if not rows:
         return ShownBatch(needs_regeneration=True, shown=[])
-    stale, stored_count = rows[0][0], rows[0][1]
+    stale, stored_count, cold_start = rows[0][0], rows[0][1], rows[0][2]
     shown = [
         StoredRecommendation(recommendation, feedback)
-        for _stale, _stored, recommendation, feedback in rows
+        for _stale, _stored, _cold_start, recommendation, feedback in rows
         if recommendation is not None
     ]
-    return ShownBatch(needs_regeneration=bool(stale) or stored_count < limit, shown=shown)
+    return ShownBatch(
+        needs_regeneration=bool(stale) or stored_count < limit,
+        shown=shown,
+        cold_start=bool(cold_start),
+    )
 
 
 def _list_filtered(
