@@ -4,7 +4,6 @@ version reaches them without a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ from flask.testing import FlaskClient
 from app.extensions import db
 from app.models import Favorite, Genre, ItemModelVersion, Movie, User
 from app.services.recommendation import item_model
-from app.services.recommendation.model_versions import register_training_request_hook
 from tests.factories import auth_headers, make_genre, make_movie, make_user
 from tests.helpers import count_rows, train_model
 from tests.worker_processes import WorkerProcess
@@ -26,14 +24,6 @@ PERSONAL_TYPES_WITHOUT_A_MODEL = {"content_based", "trending"}
 @pytest.fixture
 def drama(app: Flask) -> Genre:
     return make_genre(app, tmdb_id=18, name="Drama")
-
-
-@pytest.fixture
-def training_requests(app: Flask) -> Iterator[list[str]]:
-    requests: list[str] = []
-    register_training_request_hook(app, requests.append)
-    yield requests
-    app.extensions.pop("recommender_training_request_hook", None)
 
 
 def favorite(app: Flask, user: User, *movies: Movie) -> None:

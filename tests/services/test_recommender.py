@@ -3,7 +3,6 @@ start, explanations, similar movies and a query count that does not grow with th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,16 +36,6 @@ from app.services.recommender import (
 )
 from tests.factories import make_genre, make_movie, make_user
 from tests.helpers import train_model
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    """Every test starts without a cached catalogue or item model (both are per app)."""
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
 
 
 @pytest.fixture

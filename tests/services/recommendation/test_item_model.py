@@ -3,7 +3,6 @@ binary form."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
@@ -19,17 +18,7 @@ from app.services.recommendation.item_model import (
     to_bytes,
 )
 from app.services.recommendation.model_versions import load_version, train_model_version
-from app.services.recommender import reset_caches
 from tests.factories import make_genre, make_movie, make_user
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
 
 
 @pytest.fixture

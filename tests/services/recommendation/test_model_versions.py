@@ -3,7 +3,6 @@ validation stored at training time, and a process that picks a newer version up 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,24 +18,13 @@ from app.services.recommendation.model_versions import (
     activate_version,
     current_version_id,
     list_versions,
-    register_training_request_hook,
     train_model_version,
     training_due,
 )
 from app.services.recommendation.state import served_model
-from app.services.recommender import reset_caches, similar_movies
+from app.services.recommender import similar_movies
 from tests.factories import make_genre, make_movie, make_user
 from tests.helpers import train_model
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
-        app.extensions.pop("recommender_training_request_hook", None)
 
 
 @pytest.fixture
@@ -174,13 +162,13 @@ def test_between_checks_the_loaded_version_serves_without_a_lookup(
     assert similar_ids(app, heat)[0] == other.id
 
 
-def test_training_is_requested_once_while_no_version_exists(app: Flask, drama: Genre) -> None:
-    requests: list[str] = []
-    register_training_request_hook(app, requests.append)
+def test_training_is_requested_once_while_no_version_exists(
+    app: Flask, drama: Genre, training_requests: list[str]
+) -> None:
     movie = make_movie(app, genres=[drama])
     for _ in range(3):
         similar_ids(app, movie)
-    assert len(requests) == 1 and "no item model version" in requests[0]
+    assert len(training_requests) == 1 and "no item model version" in training_requests[0]
 
 
 def test_training_is_due_after_the_configured_number_of_new_interactions(
