@@ -26,9 +26,10 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
 from app.extensions import cache, db, limiter
-from app.models import Base
+from app.models import Base, Genre
 from app.services.recommendation.model_versions import TRAINING_REQUEST_HOOK
 from app.services.recommender import reset_caches as reset_recommender_caches
+from tests.factories import make_genre
 from tests.fake_tmdb import FakeTMDb, start_fake_tmdb
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -141,3 +142,8 @@ def training_requests(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     requests: list[str] = []
     monkeypatch.setitem(app.extensions, TRAINING_REQUEST_HOOK, requests.append)
     return requests
+
+
+@pytest.fixture
+def drama(app: Flask) -> Genre:
+    return make_genre(app, tmdb_id=18, name="Drama")

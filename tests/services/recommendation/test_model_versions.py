@@ -3,7 +3,6 @@ validation stored at training time, and a process that picks a newer version up 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from sqlalchemy import select
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import Favorite, Genre, ItemModelActivation, ItemModelVersion, Movie, User, utcnow
+from app.models import Genre, ItemModelActivation, ItemModelVersion, Movie
 from app.services.recommendation import state
 from app.services.recommendation.model_versions import (
     activate_version,
@@ -23,22 +22,8 @@ from app.services.recommendation.model_versions import (
 )
 from app.services.recommendation.state import served_model
 from app.services.recommender import similar_movies
-from tests.factories import make_genre, make_movie, make_user
+from tests.factories import add_favorites, make_movie, make_user
 from tests.helpers import train_model
-
-
-@pytest.fixture
-def drama(app: Flask) -> Genre:
-    return make_genre(app, tmdb_id=18, name="Drama")
-
-
-def favorite(app: Flask, user: User, *movies: Movie, days_ago: int = 0) -> None:
-    with app.app_context():
-        moment = utcnow() - timedelta(days=days_ago)
-        db.session.add_all(
-            Favorite(user_id=user.id, movie_id=movie.id, created_at=moment) for movie in movies
-        )
-        db.session.commit()
 
 
 def version_rows(app: Flask) -> list[tuple[Any, ...]]:
@@ -64,11 +49,11 @@ def test_each_training_stores_a_new_current_version_and_leaves_the_older_ones_as
     app: Flask, drama: Genre
 ) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(3)]
-    favorite(app, make_user(app), movies[0], movies[1])
+    add_favorites(app, make_user(app), movies[0], movies[1])
     first = train_model(app)
     before = version_rows(app)
 
-    favorite(app, make_user(app), movies[1], movies[2])
+    add_favorites(app, make_user(app), movies[1], movies[2])
     second = train_model(app)
 
     assert second > first
@@ -88,10 +73,10 @@ def test_a_rollback_makes_an_older_version_current_without_changing_any_version(
 ) -> None:
     heat, companion, other = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     first = train_model(app)
     for _ in range(6):
-        favorite(app, make_user(app), heat, other)
+        add_favorites(app, make_user(app), heat, other)
     second = train_model(app)
     assert similar_ids(app, heat)[0] == other.id
     before = version_rows(app)
@@ -125,11 +110,11 @@ def test_rolling_back_to_an_unknown_version_is_not_found_and_changes_nothing(app
 def test_a_newer_version_is_served_without_a_restart(app: Flask, drama: Genre) -> None:
     heat, companion, other = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     train_model(app)
     assert similar_ids(app, heat)[0] == companion.id
     for _ in range(6):
-        favorite(app, make_user(app), heat, other)
+        add_favorites(app, make_user(app), heat, other)
     assert similar_ids(app, heat)[0] == companion.id  # no new version yet: unchanged
 
     newer = train_model(app)
@@ -147,11 +132,11 @@ def test_between_checks_the_loaded_version_serves_without_a_lookup(
     monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
     heat, companion, other = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     first = train_model(app)
     assert similar_ids(app, heat)[0] == companion.id
     for _ in range(6):
-        favorite(app, make_user(app), heat, other)
+        add_favorites(app, make_user(app), heat, other)
     train_model(app)
 
     assert similar_ids(app, heat)[0] == companion.id  # within the interval: the loaded one
@@ -177,12 +162,12 @@ def test_training_is_due_after_the_configured_number_of_new_interactions(
     monkeypatch.setitem(app.config, "RECOMMENDER_REBUILD_AFTER", 3)
     movies = [make_movie(app, genres=[drama]) for _ in range(4)]
     user = make_user(app)
-    favorite(app, user, movies[0])
+    add_favorites(app, user, movies[0])
     train_model(app)
-    favorite(app, user, movies[1], movies[2])
+    add_favorites(app, user, movies[1], movies[2])
     with app.app_context():
         assert training_due() is False  # two new: not yet
-    favorite(app, user, movies[3])
+    add_favorites(app, user, movies[3])
     with app.app_context():
         assert training_due() is True
 
@@ -198,8 +183,8 @@ def test_training_stores_its_offline_validation_on_a_temporal_split(
         for n in range(6):
             user = make_user(app)
             earlier = [movie for i, movie in enumerate(group) if i != n][:4]
-            favorite(app, user, *earlier, days_ago=30)
-            favorite(app, user, group[n], days_ago=1)
+            add_favorites(app, user, *earlier, days_ago=30)
+            add_favorites(app, user, group[n], days_ago=1)
 
     with app.app_context():
         version = train_model_version()
@@ -210,7 +195,7 @@ def test_training_stores_its_offline_validation_on_a_temporal_split(
 
 def test_with_too_few_interactions_the_validation_is_left_empty(app: Flask, drama: Genre) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(2)]
-    favorite(app, make_user(app), *movies)
+    add_favorites(app, make_user(app), *movies)
     with app.app_context():
         version = train_model_version()
     assert (version.validation_users, version.ndcg_at_10, version.coverage_at_10) == (
@@ -225,7 +210,7 @@ def test_a_version_gone_before_it_loads_leaves_the_loaded_one_serving(
 ) -> None:
     heat, companion, _ = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     first = train_model(app)
     assert similar_ids(app, heat)[0] == companion.id
     train_model(app)
