@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import Base, User, UserProfile
+from app.models import Base, ItemModelActivation, User, UserProfile
 from app.services.recommendation.model_versions import train_model_version
 from tests.factories import DEFAULT_PASSWORD
 
@@ -209,3 +209,13 @@ def train_model(app: Flask) -> int:
     whose results depend on the learned model trains one explicitly with this."""
     with app.app_context():
         return train_model_version().id
+
+
+def last_activation(app: Flask) -> tuple[int, str, int | None]:
+    """The newest model activation as (version_id, reason, activated_by_id)."""
+    with app.app_context():
+        last = db.session.scalars(
+            select(ItemModelActivation).order_by(ItemModelActivation.id.desc())
+        ).first()
+        assert last is not None, "no model activation"
+        return last.version_id, last.reason, last.activated_by_id

@@ -23,7 +23,7 @@ from app.services.recommendation.model_versions import (
 from app.services.recommendation.state import served_model
 from app.services.recommender import similar_movies
 from tests.factories import add_favorites, make_movie, make_user
-from tests.helpers import train_model
+from tests.helpers import last_activation, train_model
 
 
 def version_rows(app: Flask) -> list[tuple[Any, ...]]:
@@ -88,11 +88,7 @@ def test_a_rollback_makes_an_older_version_current_without_changing_any_version(
     assert version_rows(app) == before
     with app.app_context():
         assert current_version_id() == first
-        last = db.session.scalars(
-            select(ItemModelActivation).order_by(ItemModelActivation.id.desc())
-        ).first()
-        assert last is not None
-        assert (last.reason, last.activated_by_id) == ("rollback", staff.id)
+    assert last_activation(app) == (first, "rollback", staff.id)
     assert similar_ids(app, heat)[0] == companion.id  # served from the first version again
     # The next training makes the newest version current again.
     third = train_model(app)
