@@ -45,6 +45,12 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> dict[
 AUTH = "/api/v1/auth"
 
 
+def assert_form_refused(response: Any) -> None:
+    """The admin's answer to a form without a valid CSRF token: the 400 "Form refused" page."""
+    assert response.status_code == 400
+    assert "Form refused" in response.text
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
