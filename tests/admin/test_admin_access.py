@@ -196,10 +196,8 @@ def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
 
 
 def test_a_user_who_is_not_staff_is_refused_with_a_clear_message(
-    app: Flask, client: FlaskClient
+    client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     response = sign_in(client, member.email)
 
     assert response.status_code == 403
@@ -269,10 +267,8 @@ def test_an_edit_posted_without_the_csrf_token_changes_nothing(
 
 
 def test_an_action_posted_without_the_csrf_token_changes_nothing(
-    app: Flask, staff_client: FlaskClient
+    app: Flask, staff_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     response = staff_client.post(
         "/admin/users/action/", data={"action": "deactivate", "rowid": [str(member.id)]}
     )
@@ -281,8 +277,7 @@ def test_an_action_posted_without_the_csrf_token_changes_nothing(
     assert stored(app, User, member.id).is_active is True
 
 
-def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient) -> None:
-    member = make_user(app)
+def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient, member: User) -> None:
     movie = make_movie(app)
     client.get(ADMIN_LOGIN)  # an admin session in the cookie jar changes nothing for /api
 
@@ -295,7 +290,7 @@ def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient) -> No
     assert response.status_code == 201, response.text
 
 
-def test_api_responses_set_no_session_cookie(app: Flask, client: FlaskClient) -> None:
+def test_api_responses_set_no_session_cookie(client: FlaskClient) -> None:
     response = client.get("/health/")
 
     assert "Set-Cookie" not in response.headers
