@@ -70,9 +70,6 @@ def set_profile(app: Flask, user: User, **values: Any) -> None:
         db.session.commit()
 
 
-# ---- the pure signals ------------------------------------------------------------------------
-
-
 # ---- the engine on the database --------------------------------------------------------------
 
 
@@ -488,26 +485,13 @@ def test_similar_movies_use_the_overview_when_there_is_text(
         genres=[drama],
         overview="A retired safecracker plans one last bank heist with his estranged daughter.",
     )
-    plain = make_movie(
-        app,
-        genres=[drama],
-        overview="Two sisters run a bakery by the sea.",
-        popularity=90.0,
-        vote_average=8.5,
-    )
-    sea = make_movie(
-        app,
-        genres=[drama],
-        overview="A sea captain hunts a whale across the ocean.",
-        popularity=80.0,
-        vote_average=8.0,
-    )
-    twin = make_movie(
-        app,
-        genres=[drama],
-        overview="An aging safecracker is pulled into a bank heist by his daughter.",
-        popularity=1.0,
-        vote_average=5.0,
+    plain, sea, twin = (
+        make_movie(app, genres=[drama], overview=overview, popularity=popularity, vote_average=vote)
+        for overview, popularity, vote in [
+            ("Two sisters run a bakery by the sea.", 90.0, 8.5),
+            ("A sea captain hunts a whale across the ocean.", 80.0, 8.0),
+            ("An aging safecracker is pulled into a bank heist by his daughter.", 1.0, 5.0),
+        ]
     )
     with app.app_context():
         results = similar_movies(heist.id)
