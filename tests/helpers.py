@@ -155,6 +155,17 @@ def result_ids(response: Any) -> list[int]:
     return [item["id"] for item in response.get_json()["results"]]
 
 
+def assert_ordered(
+    client: FlaskClient, url: str, headers: dict[str, str], **ascending: list[Any]
+) -> None:
+    """For each field, `?ordering=<field>` lists the rows as given and `-<field>` reversed."""
+    for field, rows in ascending.items():
+        ids = [row.id for row in rows]
+        for ordering, expected in ((field, ids), (f"-{field}", ids[::-1])):
+            response = client.get(f"{url}?ordering={ordering}", headers=headers)
+            assert result_ids(response) == expected, ordering
+
+
 def titles(client: FlaskClient, query: str = "", **kwargs: Any) -> list[str]:
     """The titles of one catalogue page, in the order served."""
     response = client.get(f"{CATALOGUE}?{query}", **kwargs)

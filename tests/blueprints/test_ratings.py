@@ -17,6 +17,7 @@ from app.models.library import REVIEW_MAX_LENGTH
 from tests.factories import T0, make_entry, make_genre, make_movie, make_recommendation, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import (
+    assert_ordered,
     assert_problem,
     count_rows,
     recommendations_stale,
@@ -499,16 +500,9 @@ def test_list_orders_by_your_rating_title_or_date(
             [("Brazil", 1.0, 9), ("Casablanca", 9.0, 2), ("Alien", 5.0, 6)]
         )
     )
-    expected = {
-        "created_at": [b.id, c.id, a.id],
-        "-created_at": [a.id, c.id, b.id],
-        "title": [a.id, b.id, c.id],
-        "-title": [c.id, b.id, a.id],
-        "rating": [c.id, a.id, b.id],
-        "-rating": [b.id, a.id, c.id],
-    }
-    for ordering, ids in expected.items():
-        assert result_ids(client.get(f"{RATINGS}?ordering={ordering}", headers=headers)) == ids
+    assert_ordered(
+        client, RATINGS, headers, created_at=[b, c, a], title=[a, b, c], rating=[c, a, b]
+    )
 
 
 def test_list_filters_by_genre_and_refuses_unknown_orderings(
