@@ -26,8 +26,10 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
 from app.extensions import cache, db, limiter
-from app.models import Base
+from app.models import Base, Genre
+from app.services.recommendation.model_versions import TRAINING_REQUEST_HOOK
 from app.services.recommender import reset_caches as reset_recommender_caches
+from tests.factories import make_genre
 from tests.fake_tmdb import FakeTMDb, start_fake_tmdb
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -72,7 +74,8 @@ def app(fake_tmdb: FakeTMDb) -> Iterator[Flask]:
 
 @pytest.fixture(autouse=True)
 def _isolate(request: pytest.FixtureRequest, app: Flask, fake_tmdb: FakeTMDb) -> Iterator[None]:
-    """A clean database, cache, rate-limit storage and fake TMDb for every test."""
+    """A clean database, cache, rate-limit storage, fake TMDb and recommendation engine (no
+    cached catalogue or item model) for every test."""
     fake_tmdb.reset()
     with app.app_context():
         cache.clear()
@@ -130,3 +133,17 @@ def is_postgres(app: Flask) -> bool:
 def postgres_only(is_postgres: bool) -> None:
     if not is_postgres:
         pytest.skip("needs the real PostgreSQL (set TEST_DATABASE_URL)")
+
+
+@pytest.fixture
+def training_requests(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The reasons of the item-model training requests made during the test, recorded instead
+    of reaching the job runner (the app's own hook is restored afterwards)."""
+    requests: list[str] = []
+    monkeypatch.setitem(app.extensions, TRAINING_REQUEST_HOOK, requests.append)
+    return requests
+
+
+@pytest.fixture
+def drama(app: Flask) -> Genre:
+    return make_genre(app, tmdb_id=18, name="Drama")

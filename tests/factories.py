@@ -5,13 +5,14 @@ column attributes stay readable."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
 
 from app.extensions import db
-from app.models import Genre, Movie, Recommendation, User
+from app.models import Favorite, Genre, Movie, Rating, Recommendation, User, utcnow
 from app.services.accounts import create_user
 from app.services.tokens import issue_tokens
 
@@ -84,6 +85,22 @@ def make_entry(app: Flask, model: type[Any], user: User, movie: Any, **fields: A
         db.session.refresh(entry)
         db.session.expunge(entry)
         return entry
+
+
+def add_favorites(app: Flask, user: User, *movies: Movie, days_ago: int = 0) -> None:
+    """`user` favorites each of `movies`, now or `days_ago` days back, in one commit."""
+    extra = {"created_at": utcnow() - timedelta(days=days_ago)} if days_ago else {}
+    with app.app_context():
+        db.session.add_all(
+            Favorite(user_id=user.id, movie_id=movie.id, **extra) for movie in movies
+        )
+        db.session.commit()
+
+
+def add_rating(app: Flask, user: User, movie: Movie, value: int | Decimal) -> None:
+    with app.app_context():
+        db.session.add(Rating(user_id=user.id, movie_id=movie.id, rating=value))
+        db.session.commit()
 
 
 def tokens_for(app: Flask, user: User) -> dict[str, str]:

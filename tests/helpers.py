@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import Base, User, UserProfile
+from app.models import Base, ItemModelActivation, User, UserProfile
 from app.services.recommendation.model_versions import train_model_version
 from tests.factories import DEFAULT_PASSWORD
 
@@ -43,6 +43,12 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> dict[
 # --- the API's tokens ----------------------------------------------------------------------
 
 AUTH = "/api/v1/auth"
+
+
+def assert_form_refused(response: Any) -> None:
+    """The admin's answer to a form without a valid CSRF token: the 400 "Form refused" page."""
+    assert response.status_code == 400
+    assert "Form refused" in response.text
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -149,6 +155,17 @@ def result_ids(response: Any) -> list[int]:
     return [item["id"] for item in response.get_json()["results"]]
 
 
+def assert_ordered(
+    client: FlaskClient, url: str, headers: dict[str, str], **ascending: list[Any]
+) -> None:
+    """For each field, `?ordering=<field>` lists the rows as given and `-<field>` reversed."""
+    for field, rows in ascending.items():
+        ids = [row.id for row in rows]
+        for ordering, expected in ((field, ids), (f"-{field}", ids[::-1])):
+            response = client.get(f"{url}?ordering={ordering}", headers=headers)
+            assert result_ids(response) == expected, ordering
+
+
 def titles(client: FlaskClient, query: str = "", **kwargs: Any) -> list[str]:
     """The titles of one catalogue page, in the order served."""
     response = client.get(f"{CATALOGUE}?{query}", **kwargs)
@@ -180,26 +197,36 @@ def write_movielens(
     return directory
 
 
-def two_taste_clusters(directory: Path) -> Path:
-    """10 "A" users rate the 10 A movies, 30 "B" users the 10 B movies, all 4 or 4.5 stars.
+def two_taste_clusters(
+    directory: Path,
+    *,
+    films_per_cluster: int = 10,
+    users: int = 40,
+    ratings_per_user: int = 10,
+    seconds_between_ratings: int = 100,
+) -> Path:
+    """10 "A" users rate the A movies, the other users the B movies, all 4 or 4.5 stars.
 
+    By default: 10 A and 30 B users, 10 films a cluster, each user rating all of theirs.
     Each user rates their cluster's movies in a rotated order, so the two held out (the latest
     20%) differ from user to user. B movies are three times as popular, so popularity ranks
     them first for everybody: right for B users (NDCG 1), wrong for A users (NDCG 0): 0.75
     overall. What an A user liked says exactly which movies are left for them: NDCG 1.
     """
     genres = ("Drama", "Comedy", "Action")
+    ids = range(1, 2 * films_per_cluster + 1)
     movies = [
-        (m, f"{'A' if m <= 10 else 'B'} film {m} (1995)", genres[m % 3]) for m in range(1, 21)
+        (m, f"{'A' if m <= films_per_cluster else 'B'} film {m} (1995)", genres[m % 3]) for m in ids
     ]
-    links = [(m, str(1000 + m)) for m in range(1, 21)]
+    links = [(m, str(1000 + m)) for m in ids]
     ratings = []
-    for user in range(1, 41):
-        first = 1 if user <= 10 else 11
-        for step in range(10):
-            movie = first + (user + step) % 10
+    for user in range(1, users + 1):
+        first = 1 if user <= 10 else films_per_cluster + 1
+        for step in range(ratings_per_user):
+            movie = first + (user + step) % films_per_cluster
             stars = 4.5 if step % 2 else 4.0
-            ratings.append((user, movie, stars, 1_000_000_000 + user * 10_000 + step * 100))
+            moment = 1_000_000_000 + user * 10_000 + step * seconds_between_ratings
+            ratings.append((user, movie, stars, moment))
     return write_movielens(directory, movies, links, ratings)
 
 
@@ -209,3 +236,13 @@ def train_model(app: Flask) -> int:
     whose results depend on the learned model trains one explicitly with this."""
     with app.app_context():
         return train_model_version().id
+
+
+def last_activation(app: Flask) -> tuple[int, str, int | None]:
+    """The newest model activation as (version_id, reason, activated_by_id)."""
+    with app.app_context():
+        last = db.session.scalars(
+            select(ItemModelActivation).order_by(ItemModelActivation.id.desc())
+        ).first()
+        assert last is not None, "no model activation"
+        return last.version_id, last.reason, last.activated_by_id

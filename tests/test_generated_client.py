@@ -109,24 +109,26 @@ def test_a_generated_client_runs_the_whole_journey(
     m = models(api)
     science_fiction = make_genre(app, tmdb_id=878, name="Science Fiction")
     drama = make_genre(app, tmdb_id=18, name="Drama")
+    # Six science-fiction films, then four dramas, each less popular than the one before.
     catalogue = [
         make_movie(
             app,
-            genres=[science_fiction],
-            title=f"Star voyage {n}",
-            overview=f"A crew of astronauts travels through space to a distant planet {n}.",
-            popularity=100.0 - n,
+            genres=[genre],
+            title=f"{title} {n}",
+            overview=f"{overview} {n}.",
+            popularity=top_popularity - n,
         )
-        for n in range(6)
-    ] + [
-        make_movie(
-            app,
-            genres=[drama],
-            title=f"Family drama {n}",
-            overview=f"A family gathers at the farm for a difficult summer {n}.",
-            popularity=50.0 - n,
-        )
-        for n in range(4)
+        for genre, count, title, overview, top_popularity in [
+            (
+                science_fiction,
+                6,
+                "Star voyage",
+                "A crew of astronauts travels through space to a distant planet",
+                100.0,
+            ),
+            (drama, 4, "Family drama", "A family gathers at the farm for a difficult summer", 50.0),
+        ]
+        for n in range(count)
     ]
     anonymous = api.Client(base_url=base_url)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,6 +23,37 @@ from tests.fake_tmdb import FakeTMDb
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+@contextmanager
+def migrated_to(revision: str, url: str, fake_tmdb: FakeTMDb) -> Iterator[None]:
+    """Inside the app context of an app of its own on the database at `url`, migrated from
+    nothing up to `revision`; its connections are closed afterwards."""
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, TMDB_BASE_URL=fake_tmdb.base_url)
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision=revision)
+        try:
+            yield
+        finally:
+            db.engine.dispose()
+
+
+def insert_user_and_films(
+    connection: Connection, username: str, email: str, movie_ids: Iterable[int]
+) -> None:
+    """User 1 and a bare film for each id, in raw SQL (the schema of 0005 or later)."""
+    connection.execute(
+        text(
+            "INSERT INTO users (id, email, username, username_skeleton, date_joined) "
+            "VALUES (1, :email, :username, :username, '2026-01-01 00:00:00')"
+        ),
+        {"email": email, "username": username},
+    )
+    for movie_id in movie_ids:
+        connection.execute(
+            text("INSERT INTO movies (id, tmdb_id, title) VALUES (:id, :id, 'Film')"),
+            {"id": movie_id},
+        )
+
+
 def test_migrated_schema_matches_the_models(app: Flask) -> None:
     with app.app_context(), db.engine.connect() as connection:
         dialect = connection.dialect.name
@@ -39,10 +71,7 @@ def test_migrated_schema_matches_the_models(app: Flask) -> None:
 def test_skeleton_backfill_keeps_existing_look_alike_accounts(
     tmp_path: Path, fake_tmdb: FakeTMDb
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'backfill.db'}"
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, TMDB_BASE_URL=fake_tmdb.base_url)
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0003")
+    with migrated_to("0003", f"sqlite:///{tmp_path / 'backfill.db'}", fake_tmdb):
         with db.engine.begin() as connection:
             for user_id, username in [(1, "alice"), (2, "\u0430lice"), (3, "bob")]:
                 connection.execute(
@@ -57,7 +86,6 @@ def test_skeleton_backfill_keeps_existing_look_alike_accounts(
             rows = connection.execute(
                 text("SELECT id, username, username_skeleton FROM users ORDER BY id")
             ).all()
-        db.engine.dispose()
     assert rows == [(1, "alice", "alice"), (2, "\u0430lice", "alice#2"), (3, "bob", "bob")]
 
 
@@ -110,23 +138,9 @@ def insert_rating(connection: Connection, rating_id: int, movie_id: int, rating:
 def test_half_steps_migration_keeps_integer_ratings_and_refuses_quarter_steps(
     scratch_database_url: str, fake_tmdb: FakeTMDb
 ) -> None:
-    app = create_app(
-        "testing", SQLALCHEMY_DATABASE_URI=scratch_database_url, TMDB_BASE_URL=fake_tmdb.base_url
-    )
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0005")
+    with migrated_to("0005", scratch_database_url, fake_tmdb):
         with db.engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO users (id, email, username, username_skeleton, date_joined) "
-                    "VALUES (1, 'u1@example.com', 'rater', 'rater', '2026-01-01 00:00:00')"
-                )
-            )
-            for movie_id in range(1, 6):
-                connection.execute(
-                    text("INSERT INTO movies (id, tmdb_id, title) VALUES (:id, :id, 'Film')"),
-                    {"id": movie_id},
-                )
+            insert_user_and_films(connection, "rater", "u1@example.com", range(1, 6))
             for rating_id, rating in [(1, 1), (2, 7), (3, 10)]:
                 insert_rating(connection, rating_id, rating_id, rating)
 
@@ -146,7 +160,6 @@ def test_half_steps_migration_keeps_integer_ratings_and_refuses_quarter_steps(
             downgraded = connection.execute(
                 text("SELECT id, rating FROM ratings ORDER BY id")
             ).all()
-        db.engine.dispose()
 
     assert migrated == [
         (1, Decimal("1.0")),
@@ -171,22 +184,9 @@ def test_half_steps_migration_keeps_integer_ratings_and_refuses_quarter_steps(
 def test_recommendation_identity_keeps_clicks_and_never_reuses_ids(
     tmp_path: Path, fake_tmdb: FakeTMDb
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'identity.db'}"
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, TMDB_BASE_URL=fake_tmdb.base_url)
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR), revision="0005")
+    with migrated_to("0005", f"sqlite:///{tmp_path / 'identity.db'}", fake_tmdb):
         with db.engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO users (id, email, username, username_skeleton, date_joined) "
-                    "VALUES (1, 'a@example.com', 'alice', 'alice', '2026-01-01 00:00:00')"
-                )
-            )
-            for movie_id in (1, 2, 3):
-                connection.execute(
-                    text("INSERT INTO movies (id, tmdb_id, title) VALUES (:id, :id, 'Film')"),
-                    {"id": movie_id},
-                )
+            insert_user_and_films(connection, "alice", "a@example.com", (1, 2, 3))
             for row_id, movie_id, clicked in [(1, 1, True), (2, 2, False)]:
                 connection.execute(
                     text(
@@ -211,6 +211,5 @@ def test_recommendation_identity_keeps_clicks_and_never_reuses_ids(
             new_id = connection.execute(
                 text("SELECT id FROM recommendations WHERE movie_id = 3")
             ).scalar()
-        db.engine.dispose()
     assert clicked == [(1, True), (2, False)]
     assert new_id == 3  # 2 was deleted: AUTOINCREMENT never hands it out again

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, flash, g, redirect, request, url_for
@@ -200,6 +200,13 @@ class LibraryEntryView(StaffModelView):
     column_searchable_list = ["user.email", "movie.title"]
     column_labels = {"user.email": "User", "movie.title": "Movie"}
     column_default_sort = ("id", True)
+    # Every entry sorts by id, user and movie; a view appends its own columns to these.
+    ENTRY_SORTS: ClassVar[list[Any]] = [
+        "id",
+        ("user.email", "user.email"),
+        ("movie.title", "movie.title"),
+    ]
+    column_sortable_list = ENTRY_SORTS
 
     def on_model_delete(self, model: Any) -> None:
         mark_recommendations_stale(model.user_id)
@@ -486,46 +493,27 @@ class GenreView(StaffModelView):
 
 class FavoriteView(LibraryEntryView):
     column_list = ["id", "user.email", "movie.title", "created_at"]
-    column_sortable_list = ["id", ("user.email", "user.email"), ("movie.title", "movie.title")]
 
 
 class RatingView(LibraryEntryView):
     column_list = ["id", "user.email", "movie.title", "rating", "review", "created_at"]
-    column_sortable_list = [
-        "id",
-        ("user.email", "user.email"),
-        ("movie.title", "movie.title"),
-        "rating",
-        "created_at",
-    ]
+    column_sortable_list = [*LibraryEntryView.ENTRY_SORTS, "rating", "created_at"]
     column_filters = ["rating"]
     column_searchable_list = ["user.email", "movie.title", "review"]
 
 
 class WatchlistView(LibraryEntryView):
     column_list = ["id", "user.email", "movie.title", "created_at"]
-    column_sortable_list = ["id", ("user.email", "user.email"), ("movie.title", "movie.title")]
 
 
 class HistoryView(LibraryEntryView):
     column_list = ["id", "user.email", "movie.title", "watched_at"]
-    column_sortable_list = [
-        "id",
-        ("user.email", "user.email"),
-        ("movie.title", "movie.title"),
-        "watched_at",
-    ]
+    column_sortable_list = [*LibraryEntryView.ENTRY_SORTS, "watched_at"]
 
 
 class FeedbackView(LibraryEntryView):
     column_list = ["id", "user.email", "movie.title", "feedback_type", "comment", "created_at"]
-    column_sortable_list = [
-        "id",
-        ("user.email", "user.email"),
-        ("movie.title", "movie.title"),
-        "feedback_type",
-        "created_at",
-    ]
+    column_sortable_list = [*LibraryEntryView.ENTRY_SORTS, "feedback_type", "created_at"]
     column_filters = ["feedback_type"]
 
 

@@ -1,5 +1,5 @@
 """Fixtures of the admin tests: a staff member and a superuser, each with a client signed in
-through the real login form."""
+through the real login form, and a member (no staff status) for them to look after."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ def staff(app: Flask) -> User:
 @pytest.fixture
 def superuser(app: Flask) -> User:
     return make_user(app, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def member(app: Flask) -> User:
+    return make_user(app)
 
 
 @pytest.fixture

@@ -17,7 +17,14 @@ from app.extensions import db
 from app.models import User
 from config import ProductionConfig, TestingConfig
 from tests.factories import DEFAULT_PASSWORD, auth_headers, make_movie, make_user
-from tests.helpers import ADMIN_LOGIN, csrf_token_in, post_form, sign_in, stored
+from tests.helpers import (
+    ADMIN_LOGIN,
+    assert_form_refused,
+    csrf_token_in,
+    post_form,
+    sign_in,
+    stored,
+)
 
 ADMIN_PAGES = [
     "/admin/",
@@ -189,10 +196,8 @@ def test_wrong_password_is_refused_without_saying_which_part_was_wrong(
 
 
 def test_a_user_who_is_not_staff_is_refused_with_a_clear_message(
-    app: Flask, client: FlaskClient
+    client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     response = sign_in(client, member.email)
 
     assert response.status_code == 403
@@ -231,8 +236,7 @@ def test_login_form_without_the_csrf_token_is_refused(app: Flask, client: FlaskC
 
     response = client.post(ADMIN_LOGIN, data={"email": staff.email, "password": DEFAULT_PASSWORD})
 
-    assert response.status_code == 400
-    assert "Form refused" in response.text
+    assert_form_refused(response)
     assert client.get("/admin/").status_code == 302
 
 
@@ -245,7 +249,7 @@ def test_login_form_with_a_forged_csrf_token_is_refused(app: Flask, client: Flas
         data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": "forged.token"},
     )
 
-    assert response.status_code == 400
+    assert_form_refused(response)
 
 
 def test_an_edit_posted_without_the_csrf_token_changes_nothing(
@@ -258,25 +262,22 @@ def test_an_edit_posted_without_the_csrf_token_changes_nothing(
         data={"email": member.email, "username": member.username, "first_name": "Changed"},
     )
 
-    assert response.status_code == 400
+    assert_form_refused(response)
     assert stored(app, User, member.id).first_name == "Original"
 
 
 def test_an_action_posted_without_the_csrf_token_changes_nothing(
-    app: Flask, staff_client: FlaskClient
+    app: Flask, staff_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     response = staff_client.post(
         "/admin/users/action/", data={"action": "deactivate", "rowid": [str(member.id)]}
     )
 
-    assert response.status_code == 400
+    assert_form_refused(response)
     assert stored(app, User, member.id).is_active is True
 
 
-def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient) -> None:
-    member = make_user(app)
+def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient, member: User) -> None:
     movie = make_movie(app)
     client.get(ADMIN_LOGIN)  # an admin session in the cookie jar changes nothing for /api
 
@@ -289,7 +290,7 @@ def test_the_json_api_needs_no_csrf_token(app: Flask, client: FlaskClient) -> No
     assert response.status_code == 201, response.text
 
 
-def test_api_responses_set_no_session_cookie(app: Flask, client: FlaskClient) -> None:
+def test_api_responses_set_no_session_cookie(client: FlaskClient) -> None:
     response = client.get("/health/")
 
     assert "Set-Cookie" not in response.headers
@@ -400,8 +401,7 @@ def test_a_login_token_without_its_nonce_cookie_is_refused(app: Flask, client: F
         ADMIN_LOGIN, data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": token}
     )
 
-    assert response.status_code == 400
-    assert "Form refused" in response.text
+    assert_form_refused(response)
     assert client.get("/admin/").status_code == 302
 
 
@@ -417,7 +417,7 @@ def test_a_login_token_taken_from_another_browser_is_refused(
         data={"email": staff.email, "password": DEFAULT_PASSWORD, "csrf_token": attackers_token},
     )
 
-    assert response.status_code == 400
+    assert_form_refused(response)
     assert client.get("/admin/").status_code == 302
 
 

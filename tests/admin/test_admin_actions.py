@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Genre, Movie, Recommendation, User, UserProfile
 from tests.factories import make_genre, make_movie, make_user
 from tests.fake_tmdb import GENRES, FakeTMDb
-from tests.helpers import csrf_token_in, post_form, stored
+from tests.helpers import assert_form_refused, csrf_token_in, post_form, stored
 
 
 def genre_count(app: Flask) -> int:
@@ -88,7 +88,7 @@ def test_genre_sync_with_a_malformed_answer_shows_the_failure(
 def test_genre_sync_needs_the_csrf_token(app: Flask, staff_client: FlaskClient) -> None:
     response = staff_client.post("/admin/genres/sync/")
 
-    assert response.status_code == 400
+    assert_form_refused(response)
     assert genre_count(app) == 0
 
 
@@ -98,8 +98,7 @@ def test_genre_sync_needs_a_signed_in_staff_member(app: Flask, client: FlaskClie
 
     response = client.post("/admin/genres/sync/", data={"csrf_token": csrf_token_in(page.text)})
 
-    assert response.status_code == 400
-    assert "Form refused" in response.text
+    assert_form_refused(response)
     assert genre_count(app) == 0
 
 

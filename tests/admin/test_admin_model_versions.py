@@ -7,13 +7,11 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
-from app.extensions import db
-from app.models import Favorite, ItemModelActivation, User
+from app.models import User
 from app.services.recommendation.model_versions import current_version_id
-from tests.factories import make_genre, make_movie, make_user
-from tests.helpers import post_form, train_model
+from tests.factories import add_favorites, make_genre, make_movie, make_user
+from tests.helpers import last_activation, post_form, train_model
 
 
 def trained_versions(app: Flask, count: int) -> list[int]:
@@ -21,10 +19,7 @@ def trained_versions(app: Flask, count: int) -> list[int]:
     movies = [make_movie(app, genres=[genre]) for _ in range(3)]
     versions = []
     for _ in range(count):
-        user = make_user(app)
-        with app.app_context():
-            db.session.add_all(Favorite(user_id=user.id, movie_id=m.id) for m in movies[:2])
-            db.session.commit()
+        add_favorites(app, make_user(app), *movies[:2])
         versions.append(train_model(app))
     return versions
 
@@ -68,11 +63,7 @@ def test_staff_roll_back_to_an_older_version_and_the_activation_names_them(
     assert response.status_code == 302
     with app.app_context():
         assert current_version_id() == first
-        last = db.session.scalars(
-            select(ItemModelActivation).order_by(ItemModelActivation.id.desc())
-        ).first()
-        assert last is not None
-        assert (last.version_id, last.reason, last.activated_by_id) == (first, "rollback", staff.id)
+    assert last_activation(app) == (first, "rollback", staff.id)
     page = staff_client.get("/admin/model-versions/").text
     assert f"Model version {first} is now current." in page
     assert current_column(page) == ["", "current"]

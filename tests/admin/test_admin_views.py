@@ -197,10 +197,8 @@ def edit_user(client: FlaskClient, user: User, **changes: object) -> object:
 
 
 def test_staff_edit_a_users_names_and_the_email_is_stored_lower_cased(
-    app: Flask, staff_client: FlaskClient
+    app: Flask, staff_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     edit_user(staff_client, member, first_name="Renamed", email="NEW.Address@Example.com")
 
     after = stored(app, User, member.id)
@@ -208,9 +206,9 @@ def test_staff_edit_a_users_names_and_the_email_is_stored_lower_cased(
     assert after.email == "new.address@example.com"
 
 
-def test_staff_deactivate_a_user_from_the_edit_form(app: Flask, staff_client: FlaskClient) -> None:
-    member = make_user(app)
-
+def test_staff_deactivate_a_user_from_the_edit_form(
+    app: Flask, staff_client: FlaskClient, member: User
+) -> None:
     edit_user(staff_client, member, is_active="")
 
     assert stored(app, User, member.id).is_active is False
@@ -243,9 +241,8 @@ def test_a_username_differing_only_in_case_from_a_taken_one_is_refused(
 
 
 def test_the_edit_form_offers_staff_status_only_to_superusers(
-    app: Flask, staff_client: FlaskClient, superuser_client: FlaskClient
+    staff_client: FlaskClient, superuser_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
     page = f"/admin/users/edit/?id={member.id}"
 
     assert 'name="is_staff"' not in staff_client.get(page).text
@@ -253,10 +250,8 @@ def test_the_edit_form_offers_staff_status_only_to_superusers(
 
 
 def test_a_staff_member_who_is_not_superuser_cannot_grant_staff_status(
-    app: Flask, staff_client: FlaskClient
+    app: Flask, staff_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     edit_user(staff_client, member, is_staff="y", first_name="Edited")
 
     after = stored(app, User, member.id)
@@ -275,10 +270,8 @@ def test_a_staff_member_who_is_not_superuser_cannot_withdraw_staff_status(
 
 
 def test_a_superuser_grants_and_withdraws_staff_status(
-    app: Flask, superuser_client: FlaskClient
+    app: Flask, superuser_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     edit_user(superuser_client, member, is_staff="y")
     assert stored(app, User, member.id).is_staff is True
 
@@ -335,10 +328,8 @@ def test_activate_action_reactivates_users(app: Flask, staff_client: FlaskClient
 
 
 def test_users_cannot_be_created_or_deleted_from_the_admin(
-    app: Flask, staff_client: FlaskClient
+    app: Flask, staff_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
-
     assert staff_client.get("/admin/users/new/").status_code == 302
     post_form(
         staff_client,
@@ -381,9 +372,9 @@ def test_set_password_applies_the_policy_and_names_every_broken_rule(
     )
 
 
-def test_set_password_refuses_two_different_entries(app: Flask, staff_client: FlaskClient) -> None:
-    member = make_user(app)
-
+def test_set_password_refuses_two_different_entries(
+    staff_client: FlaskClient, member: User
+) -> None:
     response = set_password(
         staff_client, member.id, "violet-harbour-lantern", "violet-harbour-lanterm"
     )
@@ -393,9 +384,8 @@ def test_set_password_refuses_two_different_entries(app: Flask, staff_client: Fl
 
 
 def test_set_password_changes_the_password_and_revokes_the_users_tokens(
-    app: Flask, client: FlaskClient, staff_client: FlaskClient
+    app: Flask, client: FlaskClient, staff_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
     old_headers = auth_headers(app, member)
     assert client.get("/api/v1/auth/users/me/", headers=old_headers).status_code == 200
 
@@ -418,7 +408,7 @@ def test_set_password_for_an_unknown_user_is_404(staff_client: FlaskClient) -> N
 
 
 def test_changing_ones_own_password_keeps_ones_admin_session(
-    app: Flask, staff_client: FlaskClient, staff: User
+    staff_client: FlaskClient, staff: User
 ) -> None:
     response = set_password(staff_client, staff.id, "violet-harbour-lantern")
 
@@ -525,9 +515,8 @@ def test_a_nonsense_filter_value_is_ignored_not_an_error(
 
 
 def test_lists_show_fifty_rows_a_page_and_load_relations_with_the_page(
-    app: Flask, staff_client: FlaskClient
+    app: Flask, staff_client: FlaskClient, member: User
 ) -> None:
-    member = make_user(app)
     with app.app_context():
         movies = [Movie(tmdb_id=900_000 + n, title=f"Paged film {n:03d}") for n in range(60)]
         db.session.add_all(movies)
@@ -641,8 +630,9 @@ def test_csrf_token_appears_in_every_form_of_a_list_page(staff_client: FlaskClie
         assert csrf_token_in(form)
 
 
-def test_ratings_show_half_steps_and_filter_on_them(app: Flask, staff_client: FlaskClient) -> None:
-    member = make_user(app)
+def test_ratings_show_half_steps_and_filter_on_them(
+    app: Flask, staff_client: FlaskClient, member: User
+) -> None:
     titles = ["Half Step Film", "Whole Film", "Low Film"]
     with app.app_context():
         for title, value in zip(titles, ("7.5", "8", "6.5"), strict=True):

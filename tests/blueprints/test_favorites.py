@@ -15,6 +15,7 @@ from app.models import Favorite, Genre, Movie, User, WatchlistEntry
 from tests.factories import T0, auth_headers, make_entry, make_genre, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import (
+    assert_ordered,
     assert_problem,
     count_rows,
     recommendations_stale,
@@ -336,17 +337,9 @@ def test_list_orders_by_date_added_title_or_vote_average(
         make_movie(app, title="Alien", vote_average=7.0),
         created_at=T0 + timedelta(days=2),
     )
-    expected = {
-        "created_at": [b.id, c.id, a.id],
-        "-created_at": [a.id, c.id, b.id],
-        "title": [a.id, b.id, c.id],
-        "-title": [c.id, b.id, a.id],
-        "rating": [c.id, a.id, b.id],
-        "-rating": [b.id, a.id, c.id],
-    }
-    for ordering, ids in expected.items():
-        response = client.get(FAVORITES + f"?ordering={ordering}", headers=headers)
-        assert result_ids(response) == ids, ordering
+    assert_ordered(
+        client, FAVORITES, headers, created_at=[b, c, a], title=[a, b, c], rating=[c, a, b]
+    )
 
 
 @pytest.mark.parametrize(

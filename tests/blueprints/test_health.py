@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from app import create_app
 from tests.fake_tmdb import FakeTMDb
@@ -56,20 +57,24 @@ def test_readiness_without_a_tmdb_key_is_degraded_but_200(
     assert body["checks"]["tmdb"]["status"] == "degraded"
 
 
-def unreachable_database_app(fake_tmdb: FakeTMDb) -> Flask:
-    # Nothing listens on port 9 (discard): connections are refused at once.
-    return create_app(
+@pytest.fixture
+def without_database(fake_tmdb: FakeTMDb) -> FlaskClient:
+    """A client of another app whose database refuses connections at once: nothing listens
+    on port 9 (discard)."""
+    app = create_app(
         "testing",
         TMDB_BASE_URL=fake_tmdb.base_url,
         SQLALCHEMY_DATABASE_URI="postgresql+psycopg2://nobody@127.0.0.1:9/none",
     )
+    return app.test_client()
 
 
 # Another app with its own engine: it must not share the suite's transaction-bound session.
 @pytest.mark.committing
-def test_health_is_503_naming_the_database_without_leaking_details(fake_tmdb: FakeTMDb) -> None:
-    client = unreachable_database_app(fake_tmdb).test_client()
-    response = client.get("/health/")
+def test_health_is_503_naming_the_database_without_leaking_details(
+    without_database: FlaskClient,
+) -> None:
+    response = without_database.get("/health/")
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "unavailable"
@@ -80,11 +85,10 @@ def test_health_is_503_naming_the_database_without_leaking_details(fake_tmdb: Fa
 
 
 @pytest.mark.committing
-def test_readiness_is_503_when_the_database_is_gone(fake_tmdb: FakeTMDb) -> None:
-    client = unreachable_database_app(fake_tmdb).test_client()
-    response = client.get("/health/ready/")
+def test_readiness_is_503_when_the_database_is_gone(without_database: FlaskClient) -> None:
+    response = without_database.get("/health/ready/")
     assert response.status_code == 503
     body = response.get_json()
     assert body["status"] == "down"
     assert body["checks"]["database"] == {"status": "down", "detail": "unreachable"}
-    assert client.get("/health/live/").status_code == 200
+    assert without_database.get("/health/live/").status_code == 200

@@ -159,7 +159,6 @@ def test_letterboxd_zip_fills_ratings_reviews_history_watchlist_and_likes(
     user: User,
     headers: dict[str, str],
     letterboxd_catalogue: dict[str, Movie],
-    fake_tmdb: FakeTMDb,
 ) -> None:
     response = upload(client, headers, letterboxd_zip(), "letterboxd-alice.zip")
 
@@ -202,12 +201,9 @@ def test_letterboxd_zip_fills_ratings_reviews_history_watchlist_and_likes(
     assert "no movie" in reasons["Nothing Like It"]
 
 
+@pytest.mark.usefixtures("letterboxd_catalogue")
 def test_reimporting_the_same_file_changes_nothing(
-    app: Flask,
-    client: FlaskClient,
-    user: User,
-    headers: dict[str, str],
-    letterboxd_catalogue: dict[str, Movie],
+    app: Flask, client: FlaskClient, headers: dict[str, str]
 ) -> None:
     assert upload(client, headers, letterboxd_zip(), "export.zip").status_code == 201
     queries = {
@@ -227,12 +223,9 @@ def test_reimporting_the_same_file_changes_nothing(
     assert again.get_json()["counts"]["already_present"] == 8
 
 
+@pytest.mark.usefixtures("letterboxd_catalogue")
 def test_a_single_ratings_csv_is_enough(
-    app: Flask,
-    client: FlaskClient,
-    user: User,
-    headers: dict[str, str],
-    letterboxd_catalogue: dict[str, Movie],
+    app: Flask, client: FlaskClient, user: User, headers: dict[str, str]
 ) -> None:
     response = upload(client, headers, LETTERBOXD_RATINGS, "ratings.csv", source="letterboxd")
 
@@ -300,7 +293,7 @@ def test_imdb_ratings_match_by_imdb_id_locally_and_through_tmdb_find(
 
 
 def test_title_and_year_fall_back_to_tmdb_search_preferring_the_exact_year(
-    app: Flask, client: FlaskClient, user: User, headers: dict[str, str], fake_tmdb: FakeTMDb
+    app: Flask, client: FlaskClient, headers: dict[str, str], fake_tmdb: FakeTMDb
 ) -> None:
     fake_tmdb.movies[41] = tmdb_movie(41, title="Solaris", release_date="1972-03-20", popularity=5)
     fake_tmdb.movies[42] = tmdb_movie(42, title="Solaris", release_date="2002-11-27", popularity=90)
@@ -381,7 +374,7 @@ def test_imdb_ratings_are_whole_numbers_and_this_apis_own_half_steps_come_back(
 
 
 def test_trakt_json_matches_by_tmdb_id_and_skips_episodes(
-    app: Flask, client: FlaskClient, user: User, headers: dict[str, str], fake_tmdb: FakeTMDb
+    app: Flask, client: FlaskClient, headers: dict[str, str]
 ) -> None:
     local = make_movie(app, title="Arrival", tmdb_id=329865, release_date=date(2016, 11, 10))
     export = {
@@ -462,11 +455,11 @@ def test_trakt_json_matches_by_tmdb_id_and_skips_episodes(
         (b"Date,Name,Year,Letterboxd URI,Rating\n\xff\xfe,x\n", "ratings.csv", "line 2: not UTF-8"),
     ],
 )
+@pytest.mark.usefixtures("letterboxd_catalogue")
 def test_a_malformed_file_is_a_400_naming_the_line_and_stores_nothing(
     app: Flask,
     client: FlaskClient,
     headers: dict[str, str],
-    letterboxd_catalogue: dict[str, Movie],
     content: str | bytes,
     filename: str,
     where: str,
@@ -500,12 +493,9 @@ def test_a_file_over_the_size_limit_is_a_413(
     assert count_rows(app, Import) == 0
 
 
+@pytest.mark.usefixtures("letterboxd_catalogue")
 def test_a_file_larger_than_max_content_length_but_within_the_import_limit_is_taken(
-    app: Flask,
-    client: FlaskClient,
-    headers: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    letterboxd_catalogue: dict[str, Movie],
+    app: Flask, client: FlaskClient, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 300)
     big = LETTERBOXD_RATINGS + "2024-01-09,Unknown Padding,2001,u,3\n" * 20
@@ -525,11 +515,9 @@ def test_uploading_needs_a_token_and_a_file(client: FlaskClient, headers: dict[s
 # --- reading an import ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("letterboxd_catalogue")
 def test_an_import_is_readable_by_its_owner_only(
-    app: Flask,
-    client: FlaskClient,
-    headers: dict[str, str],
-    letterboxd_catalogue: dict[str, Movie],
+    app: Flask, client: FlaskClient, headers: dict[str, str]
 ) -> None:
     created = upload(client, headers, LETTERBOXD_RATINGS, "ratings.csv").get_json()
 

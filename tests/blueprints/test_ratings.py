@@ -17,6 +17,7 @@ from app.models.library import REVIEW_MAX_LENGTH
 from tests.factories import T0, make_entry, make_genre, make_movie, make_recommendation, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import (
+    assert_ordered,
     assert_problem,
     count_rows,
     recommendations_stale,
@@ -30,6 +31,12 @@ RATINGS = "/api/v1/favorites/ratings/"
 @pytest.fixture
 def movie(app: Flask) -> Movie:
     return make_movie(app, title="Stalker")
+
+
+@pytest.fixture
+def rating(app: Flask, user: User, movie: Movie) -> Rating:
+    """The member's rating of `movie`: a 4, "Too slow."."""
+    return make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
 
 
 def stored_rating(app: Flask, rating_id: int) -> tuple[Decimal, str] | None:
@@ -334,9 +341,13 @@ def test_your_rating_of_an_unknown_movie_is_404_naming_the_movie(
 
 
 def test_put_replaces_the_rating_and_the_review(
-    app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
+    app: Flask,
+    client: FlaskClient,
+    user: User,
+    headers: dict[str, str],
+    movie: Movie,
+    rating: Rating,
 ) -> None:
-    rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
     recommendation = make_recommendation(app, user, movie).id
     update_profile(app, user, recommendations_stale=False)
 
@@ -352,38 +363,16 @@ def test_put_replaces_the_rating_and_the_review(
 
 
 def test_put_without_a_review_empties_it(
-    app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
+    app: Flask, client: FlaskClient, headers: dict[str, str], rating: Rating
 ) -> None:
-    rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
-
     client.put(f"{RATINGS}{rating.id}/", json={"rating": 5}, headers=headers)
 
     assert stored_rating(app, rating.id) == (5, "")
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [{}, {"review": "no score"}, {"rating": 0}, {"rating": 8.25}, {"rating": 8, "movie": 3}],
-)
-def test_put_with_an_invalid_body_is_400_and_changes_nothing(
-    app: Flask,
-    client: FlaskClient,
-    user: User,
-    headers: dict[str, str],
-    movie: Movie,
-    payload: dict[str, Any],
-) -> None:
-    rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
-
-    assert_problem(client.put(f"{RATINGS}{rating.id}/", json=payload, headers=headers), 400)
-
-    assert stored_rating(app, rating.id) == (4, "Too slow.")
-
-
 def test_patch_changes_only_the_fields_sent(
-    app: Flask, client: FlaskClient, user: User, headers: dict[str, str], movie: Movie
+    app: Flask, client: FlaskClient, headers: dict[str, str], rating: Rating
 ) -> None:
-    rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
     path = f"{RATINGS}{rating.id}/"
 
     assert client.patch(path, json={"review": "Patient."}, headers=headers).status_code == 200
@@ -399,30 +388,32 @@ def test_patch_changes_only_the_fields_sent(
 
 
 @pytest.mark.parametrize(
-    ("payload", "field"),
+    ("method", "payload", "field"),
     [
-        ({}, "_schema"),
-        ({"rating": 11}, "rating"),
-        ({"rating": 8.75}, "rating"),
-        ({"rating": "9"}, "rating"),
-        ({"user": 1}, "user"),
+        ("put", {}, "rating"),
+        ("put", {"review": "no score"}, "rating"),
+        ("put", {"rating": 0}, "rating"),
+        ("put", {"rating": 8.25}, "rating"),
+        ("put", {"rating": 8, "movie": 3}, "movie"),
+        ("patch", {}, "_schema"),
+        ("patch", {"rating": 11}, "rating"),
+        ("patch", {"rating": 8.75}, "rating"),
+        ("patch", {"rating": "9"}, "rating"),
+        ("patch", {"user": 1}, "user"),
     ],
 )
-def test_patch_with_an_invalid_body_is_400_and_changes_nothing(
+def test_an_invalid_put_or_patch_is_400_naming_the_field_and_changes_nothing(
     app: Flask,
     client: FlaskClient,
-    user: User,
     headers: dict[str, str],
-    movie: Movie,
+    rating: Rating,
+    method: str,
     payload: dict[str, Any],
     field: str,
 ) -> None:
-    rating = make_entry(app, Rating, user, movie, rating=4, review="Too slow.")
+    response = getattr(client, method)(f"{RATINGS}{rating.id}/", json=payload, headers=headers)
 
-    body = assert_problem(
-        client.patch(f"{RATINGS}{rating.id}/", json=payload, headers=headers), 400
-    )
-
+    body = assert_problem(response, 400)
     assert field in body["errors"]
     assert stored_rating(app, rating.id) == (4, "Too slow.")
 
@@ -509,16 +500,9 @@ def test_list_orders_by_your_rating_title_or_date(
             [("Brazil", 1.0, 9), ("Casablanca", 9.0, 2), ("Alien", 5.0, 6)]
         )
     )
-    expected = {
-        "created_at": [b.id, c.id, a.id],
-        "-created_at": [a.id, c.id, b.id],
-        "title": [a.id, b.id, c.id],
-        "-title": [c.id, b.id, a.id],
-        "rating": [c.id, a.id, b.id],
-        "-rating": [b.id, a.id, c.id],
-    }
-    for ordering, ids in expected.items():
-        assert result_ids(client.get(f"{RATINGS}?ordering={ordering}", headers=headers)) == ids
+    assert_ordered(
+        client, RATINGS, headers, created_at=[b, c, a], title=[a, b, c], rating=[c, a, b]
+    )
 
 
 def test_list_filters_by_genre_and_refuses_unknown_orderings(

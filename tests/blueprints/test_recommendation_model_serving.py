@@ -4,42 +4,25 @@ version reaches them without a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import db
-from app.models import Favorite, Genre, ItemModelVersion, Movie, User
+from app.models import Genre, ItemModelVersion, Movie
 from app.services.recommendation import item_model
-from app.services.recommendation.model_versions import register_training_request_hook
-from tests.factories import auth_headers, make_genre, make_movie, make_user
+from tests.factories import (
+    add_favorites,
+    auth_headers,
+    make_movie,
+    make_user,
+)
 from tests.helpers import count_rows, train_model
 from tests.worker_processes import WorkerProcess
 
 URL = "/api/v1/recommendations/"
 PERSONAL_TYPES_WITHOUT_A_MODEL = {"content_based", "trending"}
-
-
-@pytest.fixture
-def drama(app: Flask) -> Genre:
-    return make_genre(app, tmdb_id=18, name="Drama")
-
-
-@pytest.fixture
-def training_requests(app: Flask) -> Iterator[list[str]]:
-    requests: list[str] = []
-    register_training_request_hook(app, requests.append)
-    yield requests
-    app.extensions.pop("recommender_training_request_hook", None)
-
-
-def favorite(app: Flask, user: User, *movies: Movie) -> None:
-    with app.app_context():
-        db.session.add_all(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies)
-        db.session.commit()
 
 
 def taste_groups(app: Flask, genre: Genre) -> tuple[Movie, Movie, Movie]:
@@ -48,7 +31,7 @@ def taste_groups(app: Flask, genre: Genre) -> tuple[Movie, Movie, Movie]:
     companion = make_movie(app, title="Ronin", genres=[genre])
     stranger = make_movie(app, title="Stranger", genres=[genre])
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     return heat, companion, stranger
 
 
@@ -66,7 +49,7 @@ def test_no_request_trains_a_model_whatever_the_new_interactions(
     monkeypatch.setitem(app.config, "RECOMMENDER_REBUILD_AFTER", 1)
     heat, companion, _ = taste_groups(app, drama)
     user = make_user(app)
-    favorite(app, user, heat)
+    add_favorites(app, user, heat)
     headers = auth_headers(app, user)
     monkeypatch.setattr(item_model, "learn_item_similarity", no_learning)
 
@@ -74,7 +57,7 @@ def test_no_request_trains_a_model_whatever_the_new_interactions(
         assert client.get(URL, headers=headers).status_code == 200
         assert client.post(URL + "refresh/", headers=headers).status_code == 200
         assert client.get(f"{URL}similar/{heat.id}/").status_code == 200
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
 
     assert count_rows(app, ItemModelVersion) == 0
     assert len(training_requests) == 1  # asked for, once, and left to the job runner
@@ -85,7 +68,7 @@ def test_without_a_version_results_come_from_the_non_collaborative_signals(
 ) -> None:
     heat, companion, _ = taste_groups(app, drama)
     user = make_user(app)
-    favorite(app, user, heat)
+    add_favorites(app, user, heat)
     headers = auth_headers(app, user)
 
     fallback = client.post(URL + "refresh/", headers=headers).get_json()["recommendations"]
@@ -125,7 +108,7 @@ def test_two_worker_processes_serve_the_current_version_alike_and_pick_up_a_newe
         assert first[0][2]["results"][0]["movie"]["id"] == companion.id
 
         for _ in range(6):  # tastes move on; a job trains a newer version
-            favorite(app, make_user(app), heat, stranger)
+            add_favorites(app, make_user(app), heat, stranger)
         train_model(app)
 
         second = [worker.get(path) for worker in workers]

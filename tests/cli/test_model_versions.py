@@ -7,19 +7,25 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.extensions import db
-from app.models import Favorite, ItemModelActivation, ItemModelVersion
+from app.models import ItemModelActivation, ItemModelVersion
 from app.services.recommendation.model_versions import current_version_id
-from tests.factories import make_movie, make_user
+from tests.factories import add_favorites, make_movie, make_user
 from tests.helpers import count_rows
 
 
 def like_two_movies(app: Flask) -> None:
-    first, second = make_movie(app), make_movie(app)
-    user = make_user(app)
+    add_favorites(app, make_user(app), make_movie(app), make_movie(app))
+
+
+def train_twice(app: Flask, runner: Any) -> int:
+    """Two versions from the command line; returns the id of the newest (current) one."""
+    like_two_movies(app)
+    runner.invoke(args=["recommender", "train"])
+    runner.invoke(args=["recommender", "train"])
     with app.app_context():
-        db.session.add_all(Favorite(user_id=user.id, movie_id=m.id) for m in (first, second))
-        db.session.commit()
+        newest = current_version_id()
+    assert newest is not None
+    return newest
 
 
 def test_train_stores_a_current_version_and_prints_its_figures(app: Flask, runner: Any) -> None:
@@ -53,12 +59,7 @@ def test_train_if_due_trains_only_when_no_version_or_enough_new_interactions(
 
 def test_versions_lists_newest_first_and_marks_the_current_one(app: Flask, runner: Any) -> None:
     assert "No model version yet" in runner.invoke(args=["recommender", "versions"]).output
-    like_two_movies(app)
-    runner.invoke(args=["recommender", "train"])
-    runner.invoke(args=["recommender", "train"])
-    with app.app_context():
-        newest = current_version_id()
-    assert newest is not None
+    newest = train_twice(app, runner)
 
     lines = runner.invoke(args=["recommender", "versions"]).output.splitlines()
 
@@ -69,12 +70,7 @@ def test_versions_lists_newest_first_and_marks_the_current_one(app: Flask, runne
 
 
 def test_activate_rolls_back_to_an_older_version(app: Flask, runner: Any) -> None:
-    like_two_movies(app)
-    runner.invoke(args=["recommender", "train"])
-    runner.invoke(args=["recommender", "train"])
-    with app.app_context():
-        newest = current_version_id()
-    assert newest is not None
+    newest = train_twice(app, runner)
 
     result = runner.invoke(args=["recommender", "activate", str(newest - 1)])
 

@@ -10,24 +10,15 @@ from flask import Flask
 
 from app.extensions import db
 from app.models import TunedConfiguration
-from tests.helpers import write_movielens
+from tests.helpers import two_taste_clusters
 
 
 def larger_clusters(directory: Path) -> Path:
     """Two taste clusters of 16 films each; every user rates 15 of their cluster's films, so
     after the evaluation's split (3 held out) 12 remain, enough for the tuner's own split."""
-    genres = ("Drama", "Comedy", "Action")
-    movies = [
-        (m, f"{'A' if m <= 16 else 'B'} film {m} (1995)", genres[m % 3]) for m in range(1, 33)
-    ]
-    links = [(m, str(1000 + m)) for m in range(1, 33)]
-    ratings = []
-    for user in range(1, 31):
-        first = 1 if user <= 10 else 17
-        for step in range(15):
-            movie = first + (user + step) % 16
-            ratings.append((user, movie, 4.5 if step % 2 else 4.0, 10**9 + user * 10**4 + step))
-    return write_movielens(directory, movies, links, ratings)
+    return two_taste_clusters(
+        directory, films_per_cluster=16, users=30, ratings_per_user=15, seconds_between_ratings=1
+    )
 
 
 def test_tune_on_a_movielens_folder_records_a_configuration_and_prints_it(

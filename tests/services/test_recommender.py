@@ -3,7 +3,6 @@ start, explanations, similar movies and a query count that does not grow with th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,10 +14,8 @@ from sqlalchemy import event, insert, select, update
 from app.errors import NotFound
 from app.extensions import db
 from app.models import (
-    Favorite,
     Genre,
     Movie,
-    Rating,
     RecommendationFeedback,
     User,
     UserProfile,
@@ -35,18 +32,8 @@ from app.services.recommender import (
     train_model_version,
     warm_caches,
 )
-from tests.factories import make_genre, make_movie, make_user
+from tests.factories import add_favorites, add_rating, make_genre, make_movie, make_user
 from tests.helpers import train_model
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    """Every test starts without a cached catalogue or item model (both are per app)."""
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
 
 
 @pytest.fixture
@@ -68,14 +55,6 @@ def add(app: Flask, *rows: Any) -> None:
         db.session.commit()
 
 
-def favorite(app: Flask, user: User, *movies: Movie) -> None:
-    add(app, *(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies))
-
-
-def rate(app: Flask, user: User, movie: Movie, value: int | Decimal) -> None:
-    add(app, Rating(user_id=user.id, movie_id=movie.id, rating=value))
-
-
 def recommend(app: Flask, user: User, limit: int = 20) -> list[RecommendedMovie]:
     with app.app_context():
         return recommend_for_user(user.id, limit)
@@ -91,9 +70,6 @@ def set_profile(app: Flask, user: User, **values: Any) -> None:
         db.session.commit()
 
 
-# ---- the pure signals ------------------------------------------------------------------------
-
-
 # ---- the engine on the database --------------------------------------------------------------
 
 
@@ -106,8 +82,8 @@ def test_liked_genres_rank_first_and_explanations_name_the_liked_movies(
     liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
     others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
     user = make_user(app)
-    favorite(app, user, alien)
-    rate(app, user, blade_runner, 9)
+    add_favorites(app, user, alien)
+    add_rating(app, user, blade_runner, 9)
 
     results = recommend(app, user, limit=6)
 
@@ -128,8 +104,8 @@ def test_a_half_step_of_7_or_more_is_liked_and_one_below_7_is_not(
     liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
     others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
     user = make_user(app)
-    rate(app, user, arrival, Decimal("7.5"))
-    rate(app, user, mamma_mia, Decimal("6.5"))
+    add_rating(app, user, arrival, Decimal("7.5"))
+    add_rating(app, user, mamma_mia, Decimal("6.5"))
 
     results = recommend(app, user, limit=6)
 
@@ -145,7 +121,7 @@ def test_every_result_has_a_known_type_a_confidence_in_0_1_and_an_explanation(
     for n in range(12):
         make_movie(app, genres=[list(genres.values())[n % len(genres)]], popularity=n)
     user = make_user(app)
-    favorite(app, user, make_movie(app, genres=[genres["Drama"]]))
+    add_favorites(app, user, make_movie(app, genres=[genres["Drama"]]))
     results = recommend(app, user)
     assert len(results) == 12
     for result in results:
@@ -160,10 +136,10 @@ def test_liked_rated_and_watched_movies_are_never_recommended(
     drama = genres["Drama"]
     movies = [make_movie(app, genres=[drama]) for _ in range(8)]
     user = make_user(app)
-    favorite(app, user, movies[0])
-    rate(app, user, movies[1], 9)  # liked
-    rate(app, user, movies[2], 5)  # rated in the middle: the original recommended these
-    rate(app, user, movies[3], 2)  # dismissed
+    add_favorites(app, user, movies[0])
+    add_rating(app, user, movies[1], 9)  # liked
+    add_rating(app, user, movies[2], 5)  # rated in the middle: the original recommended these
+    add_rating(app, user, movies[3], 2)  # dismissed
     add(app, WatchHistory(user_id=user.id, movie_id=movies[4].id))
 
     assert set(ids(recommend(app, user))) == {m.id for m in movies[5:]}
@@ -175,7 +151,7 @@ def test_disliked_and_not_interested_movies_never_return_even_without_their_reco
     action = genres["Action"]
     movies = [make_movie(app, genres=[action], popularity=100 - n) for n in range(6)]
     user = make_user(app)
-    favorite(app, user, movies[0])
+    add_favorites(app, user, movies[0])
     # Feedback outlives a refreshed batch: its recommendation_id is NULL by then.
     add(
         app,
@@ -217,7 +193,7 @@ def test_a_perfect_score_from_three_votes_ranks_below_a_well_voted_good_film(
     solid = make_movie(app, genres=[horror], vote_average=8.0, vote_count=5000)
     make_movie(app, genres=[horror], vote_average=6.0, vote_count=4000)
     user = make_user(app)
-    favorite(app, user, make_movie(app, genres=[horror]))
+    add_favorites(app, user, make_movie(app, genres=[horror]))
     order = ids(recommend(app, user))
     assert order.index(solid.id) < order.index(lucky.id)
 
@@ -230,7 +206,7 @@ def test_among_equal_films_the_recent_and_the_popular_rank_higher(
     new = make_movie(app, genres=[western], release_date=date.today() - timedelta(days=30))
     obscure = make_movie(app, genres=[western], release_date=date(1990, 1, 1), popularity=1.0)
     user = make_user(app)
-    favorite(app, user, make_movie(app, genres=[western]))
+    add_favorites(app, user, make_movie(app, genres=[western]))
     assert ids(recommend(app, user)) == [new.id, old.id, obscure.id]
 
 
@@ -245,11 +221,11 @@ def test_users_who_liked_the_same_movie_teach_the_collaborative_signal(
     strangers = [make_movie(app, genres=[drama]) for _ in range(4)]
     for _ in range(4):
         fan = make_user(app)
-        favorite(app, fan, alien, companion)
+        add_favorites(app, fan, alien, companion)
     loner = make_user(app)
-    favorite(app, loner, *strangers[:1])
+    add_favorites(app, loner, *strangers[:1])
     user = make_user(app)
-    favorite(app, user, alien)
+    add_favorites(app, user, alien)
     with app.app_context():
         stats = train_model_version()
     assert stats.users == 6 and stats.interactions == 10
@@ -270,7 +246,7 @@ def test_no_more_than_three_consecutive_results_share_their_top_genre(
     for n in range(4):
         make_movie(app, genres=[comedy], popularity=10 - n)
     user = make_user(app)
-    favorite(app, user, make_movie(app, genres=[action]))
+    add_favorites(app, user, make_movie(app, genres=[action]))
     results = recommend(app, user, limit=14)
     with app.app_context():
         rows = db.session.execute(select(movie_genres.c.movie_id, Genre.name).join(Genre))
@@ -292,7 +268,7 @@ def test_too_few_movies_matching_the_user_are_padded_with_popular_well_rated_one
         for n in range(25)
     ]
     user = make_user(app)
-    favorite(app, user, make_movie(app, genres=[western]))
+    add_favorites(app, user, make_movie(app, genres=[western]))
 
     results = recommend(app, user, limit=20)
 
@@ -338,7 +314,7 @@ def test_weights_come_from_the_configuration(
     same_genre = make_movie(app, genres=[drama], popularity=1)
     famous = make_movie(app, genres=[comedy], popularity=5000)
     user = make_user(app)
-    favorite(app, user, make_movie(app, genres=[drama]))
+    add_favorites(app, user, make_movie(app, genres=[drama]))
     assert ids(recommend(app, user)) == [same_genre.id, famous.id]
     for name in ("GENRE", "QUALITY", "RECENCY", "COLLABORATIVE"):
         monkeypatch.setitem(app.config, f"RECOMMENDER_WEIGHT_{name}", 0.0)
@@ -356,7 +332,7 @@ def test_the_cached_catalogue_follows_new_changed_and_removed_movies(
 ) -> None:
     western = genres["Western"]
     user = make_user(app)
-    favorite(app, user, make_movie(app, genres=[western]))
+    add_favorites(app, user, make_movie(app, genres=[western]))
     first = make_movie(app, genres=[western])
     assert ids(recommend(app, user)) == [first.id]
 
@@ -438,9 +414,9 @@ def test_the_number_of_sql_statements_is_the_same_for_50_and_500_movies(
     other = make_user(app)
     with app.app_context():
         movie_ids = db.session.scalars(select(Movie.id).limit(6)).all()
-    favorite(app, user, *(db_movie(app, m) for m in movie_ids[:3]))
-    favorite(app, other, *(db_movie(app, m) for m in movie_ids[2:6]))
-    rate(app, user, db_movie(app, movie_ids[4]), 2)
+    add_favorites(app, user, *(db_movie(app, m) for m in movie_ids[:3]))
+    add_favorites(app, other, *(db_movie(app, m) for m in movie_ids[2:6]))
+    add_rating(app, user, db_movie(app, movie_ids[4]), 2)
     add(
         app,
         RecommendationFeedback(
@@ -509,26 +485,13 @@ def test_similar_movies_use_the_overview_when_there_is_text(
         genres=[drama],
         overview="A retired safecracker plans one last bank heist with his estranged daughter.",
     )
-    plain = make_movie(
-        app,
-        genres=[drama],
-        overview="Two sisters run a bakery by the sea.",
-        popularity=90.0,
-        vote_average=8.5,
-    )
-    sea = make_movie(
-        app,
-        genres=[drama],
-        overview="A sea captain hunts a whale across the ocean.",
-        popularity=80.0,
-        vote_average=8.0,
-    )
-    twin = make_movie(
-        app,
-        genres=[drama],
-        overview="An aging safecracker is pulled into a bank heist by his daughter.",
-        popularity=1.0,
-        vote_average=5.0,
+    plain, sea, twin = (
+        make_movie(app, genres=[drama], overview=overview, popularity=popularity, vote_average=vote)
+        for overview, popularity, vote in [
+            ("Two sisters run a bakery by the sea.", 90.0, 8.5),
+            ("A sea captain hunts a whale across the ocean.", 80.0, 8.0),
+            ("An aging safecracker is pulled into a bank heist by his daughter.", 1.0, 5.0),
+        ]
     )
     with app.app_context():
         results = similar_movies(heist.id)
@@ -544,7 +507,7 @@ def test_similar_movies_learn_from_users_who_liked_both(
     companion = make_movie(app, genres=[western])
     make_movie(app, genres=[western])
     for _ in range(3):
-        favorite(app, make_user(app), source, companion)
+        add_favorites(app, make_user(app), source, companion)
     with app.app_context():
         train_model_version()
         results = similar_movies(source.id)
@@ -588,7 +551,7 @@ def test_warmed_caches_leave_nothing_for_the_first_similar_movies_request_to_loa
     monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
     monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
     movies = [make_movie(app, title=f"Film {n}", genres=[genres["Drama"]]) for n in range(5)]
-    favorite(app, make_user(app), movies[0], movies[1])
+    add_favorites(app, make_user(app), movies[0], movies[1])
     train_model(app)
     with app.app_context():
         warm_caches()  # what the gunicorn master does before it forks the workers

@@ -3,27 +3,12 @@ worker to inherit, and never train one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from flask import Flask
 
 from app.models import ItemModelVersion
-from app.services.recommendation.model_versions import register_training_request_hook
 from app.services.recommendation.state import model_holder
-from app.services.recommender import reset_caches
 from app.services.startup import prepare_for_workers
 from tests.helpers import count_rows, train_model
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
-        app.extensions.pop("recommender_training_request_hook", None)
 
 
 def test_the_master_loads_the_current_version_for_the_workers_to_inherit(app: Flask) -> None:
@@ -36,13 +21,12 @@ def test_the_master_loads_the_current_version_for_the_workers_to_inherit(app: Fl
     assert served is not None and served.version_id == version
 
 
-def test_without_a_version_the_master_requests_training_and_trains_nothing(app: Flask) -> None:
-    requests: list[str] = []
-    register_training_request_hook(app, requests.append)
-
+def test_without_a_version_the_master_requests_training_and_trains_nothing(
+    app: Flask, training_requests: list[str]
+) -> None:
     prepare_for_workers(app)
 
     with app.app_context():
         assert model_holder().served is None
     assert count_rows(app, ItemModelVersion) == 0
-    assert len(requests) == 1
+    assert len(training_requests) == 1

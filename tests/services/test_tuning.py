@@ -3,7 +3,6 @@ serving then use the configuration it chose."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +21,7 @@ from app.services.recommendation.tuning import (
     Trial,
     TuningResult,
 )
-from app.services.recommender import recommend_for_user, reset_caches
+from app.services.recommender import recommend_for_user
 from tests.factories import make_movie, make_user
 
 CHOSEN = EngineConfiguration(
@@ -31,15 +30,6 @@ CHOSEN = EngineConfiguration(
     weights=Weights(0.0, 0.0, 0.0, 0.0, 1.0),
     max_same_genre_run=5,
 )
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
 
 
 def two_clusters_in_the_database(app: Flask) -> tuple[list[User], list[Movie]]:

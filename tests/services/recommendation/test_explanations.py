@@ -25,6 +25,16 @@ PADDING_SENTENCES = {
     ("popular",): "Popular right now",
 }
 
+# Learned neighbours of films 5 (Drama) and 8 (Action), across genres, for a user liking both.
+NEIGHBOURS_OF_5_AND_8 = {
+    (5, 11): 0.9,
+    (8, 11): 0.3,
+    (5, 20): 0.8,
+    (8, 21): 0.7,
+    (8, 30): 0.2,
+    (5, 42): 0.1,
+}
+
 
 def small_catalogue() -> Catalogue:
     """60 films: Action, Drama, Comedy or Western (some two genres), varied quality and age."""
@@ -106,11 +116,7 @@ def check_reasons(results: list[RecommendedMovie]) -> set[str]:
 
 def test_reasons_match_the_sentence_for_every_kind_of_result() -> None:
     catalogue = small_catalogue()
-    # Film 5 (Drama) and 8 (Action) liked; learned neighbours of both, across genres.
-    similarity = similarity_from(
-        catalogue,
-        {(5, 11): 0.9, (8, 11): 0.3, (5, 20): 0.8, (8, 21): 0.7, (8, 30): 0.2, (5, 42): 0.1},
-    )
+    similarity = similarity_from(catalogue, NEIGHBOURS_OF_5_AND_8)
     user = user_liking(catalogue, [5, 8])
     seen: set[str] = set()
     for weights in (
@@ -155,10 +161,7 @@ def test_a_cold_user_is_told_the_genre_and_that_it_is_popular() -> None:
 
 def test_the_type_filter_agrees_with_the_type_each_result_is_explained_with() -> None:
     catalogue = small_catalogue()
-    similarity = similarity_from(
-        catalogue,
-        {(5, 11): 0.9, (8, 11): 0.3, (5, 20): 0.8, (8, 21): 0.7, (8, 30): 0.2, (5, 42): 0.1},
-    )
+    similarity = similarity_from(catalogue, NEIGHBOURS_OF_5_AND_8)
     user = user_liking(catalogue, [5, 8])
     weights = Weights(genre=1.0, quality=0.2, popularity=0.2, recency=0.1, collaborative=1.0)
     everything = rank_filtered(catalogue, user, weights, TODAY, 60, similarity)

@@ -3,15 +3,13 @@ binary form."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import numpy as np
 import pytest
 from flask import Flask
 
-from app.extensions import db
-from app.models import Favorite, Genre, Movie, Rating, User
+from app.models import Genre
 from app.services.recommendation.item_model import (
     from_bytes,
     learn_item_model,
@@ -19,35 +17,7 @@ from app.services.recommendation.item_model import (
     to_bytes,
 )
 from app.services.recommendation.model_versions import load_version, train_model_version
-from app.services.recommender import reset_caches
-from tests.factories import make_genre, make_movie, make_user
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
-
-
-@pytest.fixture
-def drama(app: Flask) -> Genre:
-    return make_genre(app, tmdb_id=18, name="Drama")
-
-
-def favorite(app: Flask, user: User, *movies: Movie) -> None:
-    with app.app_context():
-        db.session.add_all(Favorite(user_id=user.id, movie_id=movie.id) for movie in movies)
-        db.session.commit()
-
-
-def rate(app: Flask, user: User, movie: Movie, value: int | Decimal) -> None:
-    with app.app_context():
-        db.session.add(Rating(user_id=user.id, movie_id=movie.id, rating=value))
-        db.session.commit()
-
+from tests.factories import add_favorites, add_rating, make_movie, make_user
 
 # ---- learning --------------------------------------------------------------------------------
 
@@ -90,10 +60,10 @@ def test_training_learns_from_favorites_and_ratings_of_seven_or_more_only(
 ) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(4)]
     fan, critic = make_user(app), make_user(app)
-    favorite(app, fan, movies[0], movies[1])
-    rate(app, critic, movies[1], 7)
-    rate(app, critic, movies[2], 6)  # not a positive interaction
-    rate(app, critic, movies[3], 10)
+    add_favorites(app, fan, movies[0], movies[1])
+    add_rating(app, critic, movies[1], 7)
+    add_rating(app, critic, movies[2], 6)  # not a positive interaction
+    add_rating(app, critic, movies[3], 10)
     with app.app_context():
         version = train_model_version()
         loaded = load_version(version.id)
@@ -113,9 +83,9 @@ def test_a_half_step_rating_of_7_5_is_a_positive_interaction_and_6_5_is_not(
 ) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(3)]
     critic = make_user(app)
-    rate(app, critic, movies[0], Decimal("7.5"))
-    rate(app, critic, movies[1], Decimal("6.5"))  # not a positive interaction
-    rate(app, critic, movies[2], Decimal("9.5"))
+    add_rating(app, critic, movies[0], Decimal("7.5"))
+    add_rating(app, critic, movies[1], Decimal("6.5"))  # not a positive interaction
+    add_rating(app, critic, movies[2], Decimal("9.5"))
     with app.app_context():
         version = train_model_version()
         loaded = load_version(version.id)

@@ -3,8 +3,6 @@ validation stored at training time, and a process that picks a newer version up 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,44 +11,19 @@ from sqlalchemy import select
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import Favorite, Genre, ItemModelActivation, ItemModelVersion, Movie, User, utcnow
+from app.models import Genre, ItemModelActivation, ItemModelVersion, Movie
 from app.services.recommendation import state
 from app.services.recommendation.model_versions import (
     activate_version,
     current_version_id,
     list_versions,
-    register_training_request_hook,
     train_model_version,
     training_due,
 )
 from app.services.recommendation.state import served_model
-from app.services.recommender import reset_caches, similar_movies
-from tests.factories import make_genre, make_movie, make_user
-from tests.helpers import train_model
-
-
-@pytest.fixture(autouse=True)
-def fresh_engine(app: Flask) -> Iterator[None]:
-    with app.app_context():
-        reset_caches()
-    yield
-    with app.app_context():
-        reset_caches()
-        app.extensions.pop("recommender_training_request_hook", None)
-
-
-@pytest.fixture
-def drama(app: Flask) -> Genre:
-    return make_genre(app, tmdb_id=18, name="Drama")
-
-
-def favorite(app: Flask, user: User, *movies: Movie, days_ago: int = 0) -> None:
-    with app.app_context():
-        moment = utcnow() - timedelta(days=days_ago)
-        db.session.add_all(
-            Favorite(user_id=user.id, movie_id=movie.id, created_at=moment) for movie in movies
-        )
-        db.session.commit()
+from app.services.recommender import similar_movies
+from tests.factories import add_favorites, make_movie, make_user
+from tests.helpers import last_activation, train_model
 
 
 def version_rows(app: Flask) -> list[tuple[Any, ...]]:
@@ -76,11 +49,11 @@ def test_each_training_stores_a_new_current_version_and_leaves_the_older_ones_as
     app: Flask, drama: Genre
 ) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(3)]
-    favorite(app, make_user(app), movies[0], movies[1])
+    add_favorites(app, make_user(app), movies[0], movies[1])
     first = train_model(app)
     before = version_rows(app)
 
-    favorite(app, make_user(app), movies[1], movies[2])
+    add_favorites(app, make_user(app), movies[1], movies[2])
     second = train_model(app)
 
     assert second > first
@@ -100,10 +73,10 @@ def test_a_rollback_makes_an_older_version_current_without_changing_any_version(
 ) -> None:
     heat, companion, other = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     first = train_model(app)
     for _ in range(6):
-        favorite(app, make_user(app), heat, other)
+        add_favorites(app, make_user(app), heat, other)
     second = train_model(app)
     assert similar_ids(app, heat)[0] == other.id
     before = version_rows(app)
@@ -115,11 +88,7 @@ def test_a_rollback_makes_an_older_version_current_without_changing_any_version(
     assert version_rows(app) == before
     with app.app_context():
         assert current_version_id() == first
-        last = db.session.scalars(
-            select(ItemModelActivation).order_by(ItemModelActivation.id.desc())
-        ).first()
-        assert last is not None
-        assert (last.reason, last.activated_by_id) == ("rollback", staff.id)
+    assert last_activation(app) == (first, "rollback", staff.id)
     assert similar_ids(app, heat)[0] == companion.id  # served from the first version again
     # The next training makes the newest version current again.
     third = train_model(app)
@@ -137,11 +106,11 @@ def test_rolling_back_to_an_unknown_version_is_not_found_and_changes_nothing(app
 def test_a_newer_version_is_served_without_a_restart(app: Flask, drama: Genre) -> None:
     heat, companion, other = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     train_model(app)
     assert similar_ids(app, heat)[0] == companion.id
     for _ in range(6):
-        favorite(app, make_user(app), heat, other)
+        add_favorites(app, make_user(app), heat, other)
     assert similar_ids(app, heat)[0] == companion.id  # no new version yet: unchanged
 
     newer = train_model(app)
@@ -159,11 +128,11 @@ def test_between_checks_the_loaded_version_serves_without_a_lookup(
     monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
     heat, companion, other = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     first = train_model(app)
     assert similar_ids(app, heat)[0] == companion.id
     for _ in range(6):
-        favorite(app, make_user(app), heat, other)
+        add_favorites(app, make_user(app), heat, other)
     train_model(app)
 
     assert similar_ids(app, heat)[0] == companion.id  # within the interval: the loaded one
@@ -174,13 +143,13 @@ def test_between_checks_the_loaded_version_serves_without_a_lookup(
     assert similar_ids(app, heat)[0] == other.id
 
 
-def test_training_is_requested_once_while_no_version_exists(app: Flask, drama: Genre) -> None:
-    requests: list[str] = []
-    register_training_request_hook(app, requests.append)
+def test_training_is_requested_once_while_no_version_exists(
+    app: Flask, drama: Genre, training_requests: list[str]
+) -> None:
     movie = make_movie(app, genres=[drama])
     for _ in range(3):
         similar_ids(app, movie)
-    assert len(requests) == 1 and "no item model version" in requests[0]
+    assert len(training_requests) == 1 and "no item model version" in training_requests[0]
 
 
 def test_training_is_due_after_the_configured_number_of_new_interactions(
@@ -189,12 +158,12 @@ def test_training_is_due_after_the_configured_number_of_new_interactions(
     monkeypatch.setitem(app.config, "RECOMMENDER_REBUILD_AFTER", 3)
     movies = [make_movie(app, genres=[drama]) for _ in range(4)]
     user = make_user(app)
-    favorite(app, user, movies[0])
+    add_favorites(app, user, movies[0])
     train_model(app)
-    favorite(app, user, movies[1], movies[2])
+    add_favorites(app, user, movies[1], movies[2])
     with app.app_context():
         assert training_due() is False  # two new: not yet
-    favorite(app, user, movies[3])
+    add_favorites(app, user, movies[3])
     with app.app_context():
         assert training_due() is True
 
@@ -210,8 +179,8 @@ def test_training_stores_its_offline_validation_on_a_temporal_split(
         for n in range(6):
             user = make_user(app)
             earlier = [movie for i, movie in enumerate(group) if i != n][:4]
-            favorite(app, user, *earlier, days_ago=30)
-            favorite(app, user, group[n], days_ago=1)
+            add_favorites(app, user, *earlier, days_ago=30)
+            add_favorites(app, user, group[n], days_ago=1)
 
     with app.app_context():
         version = train_model_version()
@@ -222,7 +191,7 @@ def test_training_stores_its_offline_validation_on_a_temporal_split(
 
 def test_with_too_few_interactions_the_validation_is_left_empty(app: Flask, drama: Genre) -> None:
     movies = [make_movie(app, genres=[drama]) for _ in range(2)]
-    favorite(app, make_user(app), *movies)
+    add_favorites(app, make_user(app), *movies)
     with app.app_context():
         version = train_model_version()
     assert (version.validation_users, version.ndcg_at_10, version.coverage_at_10) == (
@@ -237,7 +206,7 @@ def test_a_version_gone_before_it_loads_leaves_the_loaded_one_serving(
 ) -> None:
     heat, companion, _ = (make_movie(app, genres=[drama]) for _ in range(3))
     for _ in range(3):
-        favorite(app, make_user(app), heat, companion)
+        add_favorites(app, make_user(app), heat, companion)
     first = train_model(app)
     assert similar_ids(app, heat)[0] == companion.id
     train_model(app)
