@@ -69,9 +69,11 @@ load-mix: $(VENV)/.installed-load
 bench-requests: install
 	$(BIN)/python -m benchmarks.requests
 
-# Model versions: training time, stored size, a web worker's peak RSS with the model loaded.
+# Model versions: training time, stored size, a web worker's peak RSS with the model loaded;
+# then the workers' RSS, PSS and private memory under gunicorn (preload_app) on that data.
 bench-models: install
 	$(BIN)/python -m benchmarks.model_versions
+	$(BIN)/python -m benchmarks.worker_memory
 
 # `flask recommend --all` over 5,000 users on one Celery worker process, then two (docs/scaling.md).
 # Needs BENCH_DATABASE_URL (PostgreSQL) and BENCH_REDIS_URL; says so and stops without them.
