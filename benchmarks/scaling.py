@@ -175,7 +175,9 @@ def run(database_url: str, broker_url: str, processes: int) -> float:
         wait_for_group(app, chunks, worker)
     finally:
         stop_worker(worker)
-        redis.Redis.from_url(broker_url).delete(queue)
+        # The queue and kombu's routing keys for it: the broker database is left as found.
+        bindings = (f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        redis.Redis.from_url(broker_url).delete(queue, *bindings)
     seconds, failed, batches = makespan(app)
     print(
         f"{processes} worker process(es): {users:,} users in {chunks} chunks, "
