@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run worker test lint typecheck format bench bench-requests bench-models load load-mix fuzz e2e install clean
+.PHONY: run worker test lint typecheck format bench bench-requests bench-models bench-scaling load load-mix fuzz e2e install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -69,9 +69,16 @@ load-mix: $(VENV)/.installed-load
 bench-requests: install
 	$(BIN)/python -m benchmarks.requests
 
-# Model versions: training time, stored size, a web worker's peak RSS with the model loaded.
+# Model versions: training time, stored size, a web worker's peak RSS with the model loaded;
+# then the workers' RSS, PSS and private memory under gunicorn (preload_app) on that data.
 bench-models: install
 	$(BIN)/python -m benchmarks.model_versions
+	$(BIN)/python -m benchmarks.worker_memory
+
+# `flask recommend --all` over 5,000 users on one Celery worker process, then two (docs/scaling.md).
+# Needs BENCH_DATABASE_URL (PostgreSQL) and BENCH_REDIS_URL; says so and stops without them.
+bench-scaling: install
+	$(BIN)/python -m benchmarks.scaling
 
 # Swagger UI and the admin in headless chromium (installed with apt-get when missing)
 # against gunicorn; screenshots go to docs/screenshots/.

@@ -54,6 +54,18 @@ def peak_rss_mib() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
+def resident_mib() -> dict[str, float]:
+    """This process's resident memory now: anonymous (its own heap, numpy arrays, Python
+    objects) and file-backed (mapped shared libraries such as numpy's and ICU's, which the
+    page cache shares with every process that maps them)."""
+    figures = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                figures[line.split(":")[0]] = round(int(line.split()[1]) / 1024, 1)  # kB
+    return figures
+
+
 def worker(url: str, users: int, sample: int) -> dict[str, object]:
     """A web worker's life: build the app, load the current version, serve requests."""
     app = make_app(url)
@@ -78,6 +90,7 @@ def worker(url: str, users: int, sample: int) -> dict[str, object]:
         "version": served.version_id if served else None,
         "booted_mib": round(booted, 1),
         "peak_mib": round(peak_rss_mib(), 1),
+        **resident_mib(),
     }
 
 
@@ -142,6 +155,10 @@ def main() -> int:
         f"{with_model['peak_mib']} MiB with version {with_model['version']} loaded, "
         f"{without_model['peak_mib']} MiB with no version (app built: "
         f"{with_model['booted_mib']} MiB)"
+    )
+    print(
+        f"resident at the end, with the version: {with_model['RssAnon']} MiB anonymous, "
+        f"{with_model['RssFile']} MiB file-backed (shared libraries)"
     )
     print(f"a process that trains one version peaks at {training['peak_mib']} MiB")
     print(f"load average now {load_average()}")

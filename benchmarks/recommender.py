@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
 from flask_migrate import upgrade
@@ -177,7 +178,9 @@ def generate_data(app: Flask, sizes: Sizes) -> dict[str, int]:
         for index, positions in enumerate(movie_genre_positions):
             for p in positions:
                 by_genre[p].append(index + 1)
-        weights = [movie["popularity"] for movie in movies]
+        # Cumulative once: rng.choices(weights=...) would add them up again on every call
+        # (the same draws either way).
+        cumulative = list(accumulate(cast(float, movie["popularity"]) for movie in movies))
         users, profiles, ratings, favorites = [], [], [], []
         per_user = sizes.ratings // sizes.users
         for u in range(1, sizes.users + 1):
@@ -206,7 +209,7 @@ def generate_data(app: Flask, sizes: Sizes) -> dict[str, int]:
                     pool = by_genre[rng.choice(tastes)]
                     movie_id = pool[min(len(pool) - 1, int(rng.expovariate(1 / 60)))]
                 else:
-                    movie_id = rng.choices(range(1, sizes.movies + 1), weights)[0]
+                    movie_id = rng.choices(range(1, sizes.movies + 1), cum_weights=cumulative)[0]
                 rated.add(movie_id)
             for movie_id in rated:
                 in_taste = bool(set(movie_genre_positions[movie_id - 1]) & set(tastes))

@@ -146,3 +146,25 @@ def test_one_worker_or_redis_or_development_may_start() -> None:
     check_worker_processes(1, "production", "")
     check_worker_processes(5, "production", "redis://127.0.0.1:6379/0")
     check_worker_processes(5, "development", "")
+
+
+def test_a_web_worker_loads_no_module_only_account_writes_or_jobs_need() -> None:
+    """Building the app (what every gunicorn worker does) leaves out the password policy's
+    dictionaries, ICU and the tuner's ALS library: memory a worker that only reads never
+    needs (docs/scaling.md). Signing up still checks the password and the username."""
+    lazy = ("zxcvbn", "icu", "implicit")
+    script = (
+        "import sys; from app import create_app; create_app(); "
+        f"print(sorted(name for name in {lazy!r} if name in sys.modules))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("SECRET_KEY")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**clean, "APP_ENV": "development", "REDIS_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -7,7 +7,6 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import icu
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -25,6 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import Base, SoftDeleteMixin, TimestampMixin, utcnow
 
 if TYPE_CHECKING:
+    import icu
+
     from app.models.library import Favorite, Rating, WatchHistory, WatchlistEntry
     from app.models.recommendations import Recommendation, RecommendationFeedback
 
@@ -33,6 +34,10 @@ BIO_MAX_LENGTH = 500
 
 @cache
 def _spoof_checker() -> icu.SpoofChecker:
+    # Imported on the first username written, not with the app: ICU is 12 MiB of a web
+    # worker's memory that only sign-ups and username changes use (docs/scaling.md).
+    import icu
+
     return icu.SpoofChecker()
 
 

@@ -9,8 +9,6 @@ from functools import cache
 from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST, PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -71,9 +69,16 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher().check_needs_rehash(password_hash)
 
 
+# zxcvbn is imported where a password is checked, not with the app: its dictionaries are
+# 12 MiB of every web worker's memory, and only sign-ups and password changes use them
+# (docs/scaling.md, "Memory of a web worker").
+
+
 @cache
 def common_passwords() -> frozenset[str]:
     """The 30,000 most common passwords, as shipped (and maintained) by zxcvbn."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
@@ -139,6 +144,8 @@ def password_problems(
 def strength_problem(password: str, user_inputs: list[str]) -> str | None:
     """Why zxcvbn estimates `password` easy to guess (knowing the user's own details),
     or None when its score is at least MIN_STRENGTH_SCORE."""
+    from zxcvbn import zxcvbn
+
     words = [part for value in user_inputs for part in re.split(r"[\W_]+", value.lower()) if part]
     estimate = zxcvbn(password[:STRENGTH_ESTIMATE_LENGTH], user_inputs=[*user_inputs, *words])
     if estimate["score"] >= MIN_STRENGTH_SCORE:

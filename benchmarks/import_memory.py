@@ -1,0 +1,70 @@
+"""Where a web worker's memory goes before its first request (`python -m benchmarks.import_memory`).
+
+Imports the app's heavy dependencies one at a time in a fresh interpreter, then the app and
+create_app(), and prints what each step added to the resident memory: anonymous (this
+process's own: code objects, Python objects, numpy's tables) and file-backed (the pages of
+shared libraries, which the page cache shares with every process mapping them). A module
+counts where it is first imported, so the order matters: it follows what the app needs
+first. Also lists the modules a built app should not have loaded (LAZY_MODULES).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# In the order the app's own imports reach them.
+STEPS = (
+    ("numpy", "numpy"),
+    ("scipy.sparse", "scipy.sparse (the model's weights, the TF-IDF vectors)"),
+    ("sqlalchemy", "SQLAlchemy"),
+    ("flask_sqlalchemy", "Flask and Flask-SQLAlchemy"),
+    ("celery.app.task", "Celery (enqueueing jobs)"),
+    ("redis", "redis-py"),
+    ("alembic.migration", "Alembic (the readiness probe's migration check, Flask-Migrate)"),
+    ("flask_admin", "Flask-Admin"),
+    ("flask_smorest", "flask-smorest, marshmallow, apispec"),
+)
+# Imported where they are used, not with the app.
+LAZY_MODULES = ("zxcvbn", "icu", "implicit")
+
+
+def resident_kib() -> tuple[int, int]:
+    figures = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                figures[line.split(":")[0]] = int(line.split()[1])
+    return figures["RssAnon"], figures["RssFile"]
+
+
+def main() -> int:
+    anon, mapped = resident_kib()
+    print(f"{'step':66} {'anon MiB':>9} {'file MiB':>9}")
+    print(f"{'interpreter':66} {anon / 1024:9.1f} {mapped / 1024:9.1f}")
+
+    def step(label: str) -> None:
+        nonlocal anon, mapped
+        now_anon, now_mapped = resident_kib()
+        print(f"{label:66} {(now_anon - anon) / 1024:+9.1f} {(now_mapped - mapped) / 1024:+9.1f}")
+        anon, mapped = now_anon, now_mapped
+
+    for module, label in STEPS:
+        importlib.import_module(module)
+        step(label)
+    from app import create_app
+
+    step("the app's own modules and the rest of its dependencies")
+    create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://", REDIS_URL="")
+    step("create_app()")
+    print(f"{'total':66} {anon / 1024:9.1f} {mapped / 1024:9.1f}")
+    loaded = [name for name in LAZY_MODULES if name in sys.modules]
+    print(f"loaded although only account writes or jobs use them: {loaded or 'none'}")
+    for module in LAZY_MODULES[:2]:
+        importlib.import_module(module)
+        step(f"(were {module} imported: what it would add)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
