@@ -7,7 +7,8 @@ from celery import Task, shared_task
 from flask import current_app
 
 from app.services.jobs.precompute import chunks, regenerate_batches, stale_active_user_ids
-from app.services.jobs.training import interactions_since_training, retrain_due, train_model
+from app.services.jobs.training import retrain_due, train_model
+from app.services.recommendation.model_versions import interactions_since_current_version
 from app.tasks.job import job_run, nothing_to_do
 
 # Users regenerated between two progress reports of the precompute job.
@@ -28,7 +29,7 @@ def retrain_if_due(self: Task) -> None:
     if not retrain_due(current_app.config["JOBS_RETRAIN_AFTER_INTERACTIONS"]):
         nothing_to_do(self, "Not due: too few new interactions.")
         return
-    since = interactions_since_training()
+    since = interactions_since_current_version()
     reason = "never trained" if since is None else f"{since} new interactions"
     with job_run(self, f"reason={reason}") as job:
         job.result = "Trained: " + train_model().describe()

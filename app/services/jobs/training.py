@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from app.extensions import db
-from app.models import ItemModelVersion
-from app.services.recommendation.loading import interaction_watermark
-from app.services.recommendation.model_versions import current_version_id, train_model_version
+from app.services.recommendation.model_versions import (
+    interactions_since_current_version,
+    train_model_version,
+)
 
 
 @dataclass(frozen=True)
@@ -34,11 +32,6 @@ class TrainingSummary:
         )
 
 
-def current_watermark() -> int:
-    """Favorites and ratings added so far, as the engine counts them (two index lookups)."""
-    return int(db.session.scalar(select(interaction_watermark())) or 0)
-
-
 def train_model() -> TrainingSummary:
     """Learn the item model from every interaction now and store it as the current version.
     Commits."""
@@ -53,19 +46,7 @@ def train_model() -> TrainingSummary:
     )
 
 
-def interactions_since_training() -> int | None:
-    """Interactions added (or removed) since the current version was trained; None: no
-    version yet."""
-    version_id = current_version_id()
-    if version_id is None:
-        return None
-    trained = db.session.scalar(
-        select(ItemModelVersion.interaction_watermark).where(ItemModelVersion.id == version_id)
-    )
-    return abs(current_watermark() - int(trained or 0))
-
-
 def retrain_due(after_interactions: int) -> bool:
     """No version yet, or at least `after_interactions` interactions since the current one."""
-    since = interactions_since_training()
+    since = interactions_since_current_version()
     return since is None or since >= max(1, after_interactions)

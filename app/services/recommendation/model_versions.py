@@ -194,18 +194,25 @@ def activate_version(version_id: int, *, activated_by_id: int | None = None) -> 
     logger.info("item model version %s made current (by user %s)", version_id, activated_by_id)
 
 
-def training_due(rebuild_after: int | None = None) -> bool:
-    """No version yet, or `rebuild_after` (default RECOMMENDER_REBUILD_AFTER) positive
-    interactions added or removed since the current version was trained."""
-    threshold = rebuild_after or int(current_app.config["RECOMMENDER_REBUILD_AFTER"])
+def interactions_since_current_version() -> int | None:
+    """Positive interactions added or removed since the current version was trained (None:
+    no version yet): two index lookups and a primary-key read."""
     version_id = current_version_id()
     if version_id is None:
-        return True
+        return None
     trained_at = db.session.scalar(
         select(ItemModelVersion.interaction_watermark).where(ItemModelVersion.id == version_id)
     )
     now = int(db.session.scalar(select(interaction_watermark())) or 0)
-    return abs(now - int(trained_at or 0)) >= max(threshold, 1)
+    return abs(now - int(trained_at or 0))
+
+
+def training_due(rebuild_after: int | None = None) -> bool:
+    """No version yet, or `rebuild_after` (default RECOMMENDER_REBUILD_AFTER) positive
+    interactions added or removed since the current version was trained."""
+    threshold = rebuild_after or int(current_app.config["RECOMMENDER_REBUILD_AFTER"])
+    since = interactions_since_current_version()
+    return since is None or since >= max(threshold, 1)
 
 
 def request_training(reason: str) -> None:
