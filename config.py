@@ -255,6 +255,10 @@ class Config:
     # through this app invalidates the pages at once; this bounds everything else. Unset: 60
     # with Redis, 0 with the in-process cache, which other workers' changes cannot reach.
     CATALOGUE_PAGE_CACHE_SECONDS = env_optional_int("CATALOGUE_PAGE_CACHE_SECONDS")
+    # How long a worker reuses the catalogue generation it read from the cache (0: read it on
+    # every page). Its own changes it sees at once; another worker's, within this many
+    # seconds: far less than HTTP_CACHE_MAX_AGE, which lets clients reuse a page anyway.
+    CATALOGUE_GENERATION_CHECK_SECONDS = env_float("CATALOGUE_GENERATION_CHECK_SECONDS", 1.0)
     # Seconds browsers and shared caches may reuse an anonymous catalogue read
     # (Cache-Control: public, max-age=N); ETags revalidate it after that.
     HTTP_CACHE_MAX_AGE = env_int("HTTP_CACHE_MAX_AGE", 60)
@@ -351,6 +355,7 @@ class TestingConfig(Config):
     # Tests see every catalogue change and every new model version at once.
     RECOMMENDER_CATALOGUE_CHECK_SECONDS = 0.0
     RECOMMENDER_MODEL_CHECK_SECONDS = 0.0
+    CATALOGUE_GENERATION_CHECK_SECONDS = 0.0
 
 
 class ProductionConfig(Config):

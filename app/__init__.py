@@ -33,7 +33,11 @@ from app.observability import (
     register_metrics_endpoint,
     register_request_tracking,
 )
-from app.ratelimit import RATE_LIMIT_HEADERS, register_rate_limit_headers
+from app.ratelimit import (
+    RATE_LIMIT_HEADERS,
+    rate_limit_storage_uri,
+    register_rate_limit_headers,
+)
 from app.redis_connections import redis_client_options
 from app.security import TrustedProxyFix, register_json_depth_limit, register_security_headers
 from app.services.catalogue_cache import register_session_listeners
@@ -128,8 +132,11 @@ def configure_rate_limit_storage(app: Flask) -> None:
     """Counters in Redis when REDIS_URL is set; while Redis is down, Flask-Limiter counts in
     each process (and logs a warning) and goes back to Redis once it answers again."""
     config = app.config
-    config.setdefault("RATELIMIT_STORAGE_URI", config["REDIS_URL"] or "memory://")
-    if config["RATELIMIT_STORAGE_URI"].startswith("redis"):
+    redis_url = config["REDIS_URL"]
+    config.setdefault(
+        "RATELIMIT_STORAGE_URI", rate_limit_storage_uri(redis_url) if redis_url else "memory://"
+    )
+    if "redis" in config["RATELIMIT_STORAGE_URI"].split("://", 1)[0]:
         config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_client_options(config))
         config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
 

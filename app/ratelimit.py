@@ -10,15 +10,17 @@ a callable read from the config at request time.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_app_context, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter import Limiter
 from jwt.exceptions import PyJWTError
 from limits import parse_many
+from limits.storage import RedisStorage
 
 BEARER_PREFIX = "Bearer "
 
@@ -159,3 +161,69 @@ def register_rate_limit_headers(app: Flask, limiter: Limiter) -> None:
         for name, value in zip(RATE_LIMIT_HEADERS, values, strict=True):
             response.headers[name] = str(value)
         return response
+
+
+# --- Counting in Redis in one round trip -----------------------------------------------------
+# Flask-Limiter counts a request with one INCR, then asks the same window's count (GET) and
+# expiry (TTL) again for the X-RateLimit-* headers: three round trips on every request. The
+# increment below answers all three at once and the request keeps the answer.
+
+WINDOW_SCHEME = "window+"
+# INCRBY, the expiry on a new window (as limits' own script), and the window's count and TTL.
+INCR_WINDOW_SCRIPT = """
+local current = redis.call("incrby", KEYS[1], ARGV[2])
+if tonumber(current) == tonumber(ARGV[2]) then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return {current, redis.call("ttl", KEYS[1])}
+"""
+
+
+class WindowRedisStorage(RedisStorage):
+    """limits' Redis storage whose increment also returns the window's count and expiry,
+    kept for the rest of the request (`g`), so the headers need no further round trip.
+
+    Selected by a `window+redis://` (or `window+rediss://`) storage URI. Outside a request
+    (the admin's login form counts in an app context) it behaves as RedisStorage.
+    """
+
+    STORAGE_SCHEME = [f"{WINDOW_SCHEME}redis", f"{WINDOW_SCHEME}rediss"]
+
+    def __init__(self, uri: str, **options: Any) -> None:
+        super().__init__(uri.removeprefix(WINDOW_SCHEME), **options)
+
+    def initialize_storage(self, uri: str) -> None:
+        super().initialize_storage(uri)
+        self.lua_incr_window = self.get_connection().register_script(INCR_WINDOW_SCRIPT)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        count, ttl = self.lua_incr_window([self.prefixed_key(key)], [expiry, amount])
+        windows = _request_windows()
+        if windows is not None:
+            windows[key] = (int(count), time.time() + max(int(ttl), 0))
+        return int(count)
+
+    def get(self, key: str) -> int:
+        seen = _seen_window(key)
+        return seen[0] if seen else super().get(key)
+
+    def get_expiry(self, key: str) -> float:
+        seen = _seen_window(key)
+        return seen[1] if seen else super().get_expiry(key)
+
+
+def _request_windows() -> dict[str, tuple[int, float]] | None:
+    """The windows this request counted in (key -> count, expiry), None outside one."""
+    if not has_app_context():
+        return None
+    return g.setdefault("rate_limit_windows", {})
+
+
+def _seen_window(key: str) -> tuple[int, float] | None:
+    windows = _request_windows()
+    return windows.get(key) if windows else None
+
+
+def rate_limit_storage_uri(redis_url: str) -> str:
+    """The storage URI for counters in the Redis at `redis_url`, in one round trip each."""
+    return f"{WINDOW_SCHEME}{redis_url}"

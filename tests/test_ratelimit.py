@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 
+from app.extensions import limiter
+from app.ratelimit import WindowRedisStorage, rate_limit_storage_uri
 from tests.factories import auth_headers, make_user
 
 
@@ -46,3 +49,45 @@ def test_an_exhausted_budget_never_blocks_logging_in(
         json={"email": "kim@example.com", "password": "a-long-and-unusual-phrase"},
     )
     assert response.status_code == 200
+
+
+def test_counting_a_request_in_redis_takes_one_round_trip(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count, the remaining budget and the reset time of the headers all come from the
+    one increment (Flask-Limiter alone would ask Redis three times a request)."""
+    if not app.config["REDIS_URL"]:
+        pytest.skip("needs Redis (set TEST_REDIS_URL)")
+    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "5/minute")
+    with app.app_context():
+        storage = limiter.storage
+    assert isinstance(storage, WindowRedisStorage)
+    commands: list[str] = []
+    send = storage.storage.execute_command
+
+    def counted(*args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]))
+        return send(*args, **options)
+
+    monkeypatch.setattr(storage.storage, "execute_command", counted)
+    before = time.time()
+    responses = [client.get("/api/v1/movies/genres/") for _ in range(3)]
+    assert [int(r.headers["X-RateLimit-Remaining"]) for r in responses] == [4, 3, 2]
+    assert {r.headers["X-RateLimit-Limit"] for r in responses} == {"5"}
+    reset = int(responses[0].headers["X-RateLimit-Reset"])
+    assert before + 55 <= reset <= time.time() + 61  # the end of this one-minute window
+    assert commands == ["EVALSHA"] * 3
+
+
+def test_the_window_storage_answers_like_limits_own_outside_a_request(app: Flask) -> None:
+    """The admin's login form counts in an app context, with no request to keep the window
+    in: reading it then asks Redis, as limits' RedisStorage does."""
+    if not app.config["REDIS_URL"]:
+        pytest.skip("needs Redis (set TEST_REDIS_URL)")
+    storage = WindowRedisStorage(rate_limit_storage_uri(app.config["REDIS_URL"]))
+    assert not has_app_context()
+    storage.clear("window-test")
+    assert [storage.incr("window-test", 60) for _ in range(2)] == [1, 2]
+    assert storage.get("window-test") == 2
+    assert time.time() + 55 <= storage.get_expiry("window-test") <= time.time() + 61
+    storage.clear("window-test")

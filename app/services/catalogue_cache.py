@@ -16,6 +16,13 @@ older page:
 raw connection). It is 0 by default with the in-process cache, whose pages other processes'
 changes could not invalidate.
 
+Each process also keeps the pages it served last (`LocalPages`), under the same keys, and
+the generation it read last, for `CATALOGUE_GENERATION_CHECK_SECONDS` (1 s): a repeated
+page then costs no round trip to Redis at all (it cost two, and an unpickling). The price:
+another worker's change reaches this one up to that second late, a sliver of the
+`max-age` for which clients may reuse the page anyway; a worker's own changes it sees at
+once. A page keeps the time it was made, so no copy outlives `CATALOGUE_PAGE_CACHE_SECONDS`.
+
 `register_session_listeners` (called by `create_app`) installs the listeners that see the
 changes.
 """
@@ -25,6 +32,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -53,21 +63,55 @@ def mark_changed(session: Session) -> None:
 
 def generation() -> str:
     """The current generation: a random token, so that a key the cache lost (evicted, pruned,
-    flushed) is replaced by a new generation, never by an old one whose pages may remain."""
+    flushed) is replaced by a new generation, never by an old one whose pages may remain.
+
+    A worker reuses what it read for `CATALOGUE_GENERATION_CHECK_SECONDS`, so a page served
+    from this process's own copies costs no round trip at all; the generations it starts
+    itself it knows at once (`advance_generation`)."""
+    known, read_at = _snapshot().state
+    seconds = current_app.config["CATALOGUE_GENERATION_CHECK_SECONDS"]
+    if known is not None and time.monotonic() - read_at < seconds:
+        return known
     current = cache.get(GENERATION_KEY)
     if current is None:
         cache.add(GENERATION_KEY, secrets.token_hex(8), timeout=0)  # the first writer wins
         current = cache.get(GENERATION_KEY)
+    _snapshot().remember(str(current))
     return str(current)
 
 
 def advance_generation() -> None:
     """Start a new generation. Runs after the database commit, so a cache failure here is
     logged, not raised: the write is saved, and the pages expire by themselves."""
+    new = secrets.token_hex(8)
     try:
-        cache.set(GENERATION_KEY, secrets.token_hex(8), timeout=0)
+        cache.set(GENERATION_KEY, new, timeout=0)
     except Exception:  # any cache backend's failure
         logger.exception("could not advance the catalogue generation")
+        _snapshot().forget()  # the next page asks the cache again
+        return
+    _snapshot().remember(new)
+
+
+class GenerationSnapshot:
+    """The generation this app last read or started, and when (time.monotonic); one tuple,
+    replaced whole, so the request threads of a worker never see half of an update."""
+
+    def __init__(self) -> None:
+        self.state: tuple[str | None, float] = (None, 0.0)
+
+    def remember(self, value: str) -> None:
+        self.state = (value, time.monotonic())
+
+    def forget(self) -> None:
+        self.state = (None, 0.0)
+
+
+def _snapshot() -> GenerationSnapshot:
+    snapshot: GenerationSnapshot = current_app.extensions.setdefault(
+        "catalogue_generation", GenerationSnapshot()
+    )
+    return snapshot
 
 
 def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> str | None:
@@ -77,7 +121,45 @@ def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> s
     if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0 or filters.search:
         return None
     request_key = repr((filters, page, page_size, adult)).encode()
-    return f"catalogue:page:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
+    return f"catalogue:page:v2:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
+
+
+CachedPage = tuple[float, int, list[dict[str, Any]]]  # made at (epoch), count, movies
+
+
+class LocalPages:
+    """The pages this process served last, by key (which names the generation), each until
+    `CATALOGUE_PAGE_CACHE_SECONDS` after it was made. Bounded: the least recently used go."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._pages: OrderedDict[str, CachedPage] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, seconds: float) -> CachedPage | None:
+        with self._lock:
+            cached = self._pages.get(key)
+            if cached is None:
+                return None
+            if cached[0] + seconds <= time.time():
+                del self._pages[key]
+                return None
+            self._pages.move_to_end(key)
+            return cached
+
+    def put(self, key: str, cached: CachedPage) -> None:
+        with self._lock:
+            self._pages[key] = cached
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+
+
+local_pages = LocalPages()
 
 
 def movie_data(movie: Movie) -> dict[str, Any]:
@@ -95,16 +177,30 @@ def list_movies(
     Out-of-range pages raise NotFound and are not cached.
     """
     key = page_key(filters, page, page_size, may_see_adult_titles(viewer_id))
-    cached = cache.get(key) if key else None
+    cached = _cached_page(key) if key else None
     if cached is not None:
-        count, movies = cached
+        _made_at, count, movies = cached
     else:
         listed = catalogue.list_movies(filters, page, page_size, viewer_id=viewer_id)
         count, movies = listed.count, [movie_data(movie) for movie in listed.items]
         if key:
-            seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
-            cache.set(key, (count, movies), timeout=seconds)
+            _cache_page(key, (time.time(), count, movies))
     return Page(items=movies, count=count, page=page, page_size=page_size)
+
+
+def _cached_page(key: str) -> CachedPage | None:
+    seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
+    cached = local_pages.get(key, seconds)
+    if cached is None:
+        cached = cache.get(key)
+        if cached is not None:
+            local_pages.put(key, cached)
+    return cached
+
+
+def _cache_page(key: str, page: CachedPage) -> None:
+    cache.set(key, page, timeout=current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"])
+    local_pages.put(key, page)
 
 
 # --- Seeing changes -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -12,9 +13,10 @@ from sqlalchemy import select, text
 from app import configure_page_cache
 from app.extensions import cache, db
 from app.models import Genre, Movie
+from app.services import catalogue_cache
 from app.services.accounts import create_user
 from app.services.catalogue import upsert_movies
-from app.services.catalogue_cache import GENERATION_KEY, generation
+from app.services.catalogue_cache import GENERATION_KEY, LocalPages, generation
 from tests.factories import auth_headers, make_movie, make_user
 from tests.fake_tmdb import FakeTMDb
 from tests.helpers import CATALOGUE, titles, update_profile
@@ -283,3 +285,76 @@ def test_a_cache_failure_after_the_commit_does_not_undo_or_fail_the_write(
         monkeypatch.undo()
         assert db.session.scalar(select(Movie.title)) == "Heat (1995)"
     assert "could not advance the catalogue generation" in caplog.text
+
+
+def cache_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys read from the shared cache from now on."""
+    keys: list[str] = []
+    read = cache.get
+
+    def counted(key: str) -> Any:
+        keys.append(key)
+        return read(key)
+
+    monkeypatch.setattr(cache, "get", counted)
+    return keys
+
+
+def test_a_page_this_worker_served_costs_one_cache_read_the_generation(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_movie(app, title="Heat")
+    first = page(client)
+    keys = cache_reads(monkeypatch)
+    assert page(client) == first
+    assert keys == [GENERATION_KEY]
+
+
+def test_a_worker_reuses_the_generation_for_the_check_interval_and_its_own_changes_at_once(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "CATALOGUE_GENERATION_CHECK_SECONDS", 60)
+    movie = make_movie(app, title="Heat")
+    assert titles(client) == ["Heat"]
+    keys = cache_reads(monkeypatch)
+    assert titles(client) == ["Heat"]
+    assert keys == []  # the generation and the page, both known to this worker
+    with app.app_context():
+        stored = db.session.get(Movie, movie.id)
+        assert stored is not None
+        stored.title = "Heat (1995)"
+        db.session.commit()  # a change made here: seen on the very next page
+    assert titles(client) == ["Heat (1995)"]
+
+
+def test_another_workers_change_is_seen_once_the_check_interval_has_passed(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "CATALOGUE_GENERATION_CHECK_SECONDS", 60)
+    make_movie(app, title="Heat")
+    assert titles(client) == ["Heat"]
+    with app.app_context():
+        db.session.execute(text("UPDATE movies SET title = 'Heat (1995)'"))
+        db.session.commit()
+        cache.set(GENERATION_KEY, "set-by-another-worker", timeout=0)  # as its commit does
+    assert titles(client) == ["Heat"]  # within the interval: the generation this worker read
+    later = time.monotonic() + 61
+    monkeypatch.setattr(catalogue_cache.time, "monotonic", lambda: later)
+    assert titles(client) == ["Heat (1995)"]
+
+
+def test_a_worker_keeps_a_page_no_longer_than_the_page_cache_seconds() -> None:
+    pages = LocalPages(size=2)
+    pages.put("old", (time.time() - 61, 1, [{"title": "Heat"}]))
+    pages.put("new", (time.time(), 1, [{"title": "Alien"}]))
+    assert pages.get("old", seconds=60) is None
+    assert pages.get("new", seconds=60) is not None
+
+
+def test_a_worker_keeps_only_its_most_recently_used_pages() -> None:
+    pages = LocalPages(size=2)
+    for key in ("a", "b"):
+        pages.put(key, (time.time(), 0, []))
+    assert pages.get("a", seconds=60) is not None  # "b" is now the least recently used
+    pages.put("c", (time.time(), 0, []))
+    assert [key for key in "abc" if pages.get(key, seconds=60)] == ["a", "c"]
