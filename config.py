@@ -88,6 +88,9 @@ class Config:
     DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 2.0)
     DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 3000)
     DATABASE_CLI_STATEMENT_TIMEOUT_MS = env_int("DATABASE_CLI_STATEMENT_TIMEOUT_MS", 0)
+    # A pooled PostgreSQL connection idle this long is pinged (SELECT 1) before it is handed
+    # out; one returned sooner is not (0: ping every checkout).
+    DATABASE_PING_AFTER_IDLE_SECONDS = env_float("DATABASE_PING_AFTER_IDLE_SECONDS", 1.0)
 
     REDIS_URL = env_str("REDIS_URL")
     # Seconds to connect to or hear from Redis before it counts as down; the cache then

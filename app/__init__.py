@@ -89,7 +89,11 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     if is_postgres(app.config["SQLALCHEMY_DATABASE_URI"]):
         with app.app_context():
-            install_deadlines(db.engine, statement_timeout_ms(app.config))
+            install_deadlines(
+                db.engine,
+                statement_timeout_ms(app.config),
+                ping_after_idle=app.config["DATABASE_PING_AFTER_IDLE_SECONDS"],
+            )
     migrate.init_app(
         app,
         db,

@@ -69,13 +69,26 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def install_deadlines(engine: Engine, statement_ms: int) -> None:
-    """Watch every statement (for `statement_ms` plus a grace) and ping on checkout."""
+def install_deadlines(engine: Engine, statement_ms: int, ping_after_idle: float = 0.0) -> None:
+    """Watch every statement (for `statement_ms` plus a grace) and ping on checkout a
+    connection that sat in the pool for `ping_after_idle` seconds or more (0: every one).
+
+    A connection returned a moment ago is handed out unpinged: under load that is every
+    checkout, and the ping was a round trip on every request. Its statements are still
+    watched, so a server that died since costs that request a 503, never a hang."""
     statement_seconds = statement_ms / 1000 + STATEMENT_GRACE_SECONDS if statement_ms else 0.0
     driver_error = engine.dialect.loaded_dbapi.Error
 
+    @event.listens_for(engine, "checkin")
+    def note_checkin(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["checked_in_at"] = time.monotonic()
+
     @event.listens_for(engine, "checkout")
     def ping_before_use(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("checked_in_at")
+        if idle_since is not None and time.monotonic() - idle_since < ping_after_idle:
+            return
         key = id(dbapi_connection)
         watchdog.arm(key, dbapi_connection.fileno(), PING_SECONDS)
         try:
