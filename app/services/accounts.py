@@ -29,6 +29,7 @@ from app.services.passwords import (
 )
 from app.services.recommendation.staleness import mark_recommendations_stale
 from app.services.tokens import issue_tokens
+from app.services.unit_of_work import unit_of_work
 
 USERNAME_MIN_LENGTH = 3
 USERNAME_MAX_LENGTH = 150
@@ -202,6 +203,15 @@ def create_user(
         _raise_if_taken(email, username)
         raise
     return user
+
+
+def create_superuser(*, email: str, username: str, password: str) -> User:
+    """An active staff and superuser account (`flask create-superuser`), under the email,
+    username and password rules of registration. Commits."""
+    with unit_of_work():
+        return create_user(
+            email=email, username=username, password=password, is_staff=True, is_superuser=True
+        )
 
 
 def register_user(
