@@ -65,44 +65,39 @@ class DomainError(Exception):
         self.extra = extra or {}
         self.headers = headers or {}
 
-
-class ValidationFailed(DomainError):
-    status = 400
-    code = "validation_error"
-
-
-class AuthenticationFailed(DomainError):
-    status = 401
-    code = "authentication_failed"
+    def __init_subclass__(cls, *, status: int, code: str, **kwargs: Any) -> None:
+        """Each kind of error names its HTTP status and its default code in its class line."""
+        super().__init_subclass__(**kwargs)
+        cls.status = status
+        cls.code = code
 
 
-class PermissionDenied(DomainError):
-    status = 403
-    code = "permission_denied"
+class ValidationFailed(DomainError, status=400, code="validation_error"):
+    """The input breaks a rule the schemas cannot check (a password policy, a wrong password)."""
 
 
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
+class AuthenticationFailed(DomainError, status=401, code="authentication_failed"):
+    """The credentials are wrong, or the account cannot log in."""
 
 
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
+class PermissionDenied(DomainError, status=403, code="permission_denied"):
+    """The caller may not do this (staff only, say)."""
 
 
-class UpstreamError(DomainError):
+class NotFound(DomainError, status=404, code="not_found"):
+    """No such row, or not one of the caller's."""
+
+
+class Conflict(DomainError, status=409, code="conflict"):
+    """The row already exists (a duplicate favourite, a taken username)."""
+
+
+class UpstreamError(DomainError, status=502, code="upstream_error"):
     """The upstream service answered, but not usefully (for example a bad TMDb key)."""
 
-    status = 502
-    code = "upstream_error"
 
-
-class UpstreamUnavailable(DomainError):
+class UpstreamUnavailable(DomainError, status=503, code="upstream_unavailable"):
     """The upstream service is not configured, unreachable, timing out or failing."""
-
-    status = 503
-    code = "upstream_unavailable"
 
 
 def problem_response(

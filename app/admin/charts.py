@@ -98,13 +98,17 @@ def _x_label(x: float, text: str) -> str:
     )
 
 
+def _start(title: str, series: Sequence[Series], percent: bool) -> tuple[_Frame, list[str]]:
+    """The frame scaled to the largest value, and the chart's opening: title, axes, legend."""
+    frame = _Frame(nice_ceiling(max((v for one in series for v in one.values), default=0.0)))
+    return frame, _open(title) + _axes(frame, percent) + _legend(series)
+
+
 def line_chart(
     title: str, labels: Sequence[str], series: Sequence[Series], *, percent: bool = False
 ) -> Markup:
     """One line per series over `labels` (e.g. days), a dot with its value at each point."""
-    top = nice_ceiling(max((v for one in series for v in one.values), default=0.0))
-    frame = _Frame(top)
-    parts = _open(title) + _axes(frame, percent) + _legend(series)
+    frame, parts = _start(title, series, percent)
     count = len(labels)
     step = frame.width / max(count - 1, 1)
     every = max(1, math.ceil(count / MAX_X_LABELS))
@@ -135,9 +139,7 @@ def bar_chart(
     title: str, labels: Sequence[str], series: Sequence[Series], *, percent: bool = False
 ) -> Markup:
     """Grouped bars: for each label (e.g. a model version and type) one bar per series."""
-    top = nice_ceiling(max((v for one in series for v in one.values), default=0.0))
-    frame = _Frame(top)
-    parts = _open(title) + _axes(frame, percent) + _legend(series)
+    frame, parts = _start(title, series, percent)
     slot = frame.width / max(len(labels), 1)
     bar = min(slot * 0.8 / max(len(series), 1), MAX_BAR_WIDTH)
     for index, label in enumerate(labels):

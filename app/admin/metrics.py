@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -43,48 +45,56 @@ def group_label(group: GroupFigures) -> str:
     return label if len(label) <= LABEL_LENGTH else label[: LABEL_LENGTH - 1] + "…"
 
 
+@dataclass(frozen=True)
+class Chart:
+    """A chart of the page: its title, its series (legend name, figure attribute) and whether
+    the figures are rates."""
+
+    title: str
+    series: tuple[tuple[str, str], ...]
+    percent: bool = False
+
+
+IMPRESSIONS = (("impressions", "impressions"),)
+RATES = (
+    ("click-through", "click_through_rate"),
+    ("conversion", "conversion_rate"),
+    ("dismissal", "dismissal_rate"),
+)
+REACH = (("catalogue coverage", "catalogue_coverage"), ("cold-start share", "cold_start_share"))
+
+# Line charts over the days, then bars over the (type, model version) groups.
+DAILY_CHARTS = (
+    Chart("Impressions per day", IMPRESSIONS),
+    Chart("Rates per day", RATES, percent=True),
+)
+GROUP_CHARTS = (
+    Chart("Impressions by type and model version", IMPRESSIONS),
+    Chart("Rates by type and model version", RATES, percent=True),
+    Chart("Coverage and cold start by type and model version", REACH, percent=True),
+)
+
+
+def chart_series(chart: Chart, rows: Sequence[Any]) -> list[Series]:
+    """One series per (name, attribute) of `chart`: that attribute of every row."""
+    return [
+        Series(name, [getattr(row, attribute) for row in rows]) for name, attribute in chart.series
+    ]
+
+
 def build_charts(metrics: OnlineMetrics) -> list[Markup]:
     days = [day.day.strftime("%m-%d") for day in metrics.daily]
     groups = [group_label(group) for group in metrics.groups]
     return [
-        line_chart(
-            "Impressions per day",
-            days,
-            [Series("impressions", [day.impressions for day in metrics.daily])],
+        *(
+            line_chart(chart.title, days, chart_series(chart, metrics.daily), percent=chart.percent)
+            for chart in DAILY_CHARTS
         ),
-        line_chart(
-            "Rates per day",
-            days,
-            [
-                Series("click-through", [day.click_through_rate for day in metrics.daily]),
-                Series("conversion", [day.conversion_rate for day in metrics.daily]),
-                Series("dismissal", [day.dismissal_rate for day in metrics.daily]),
-            ],
-            percent=True,
-        ),
-        bar_chart(
-            "Impressions by type and model version",
-            groups,
-            [Series("impressions", [group.impressions for group in metrics.groups])],
-        ),
-        bar_chart(
-            "Rates by type and model version",
-            groups,
-            [
-                Series("click-through", [group.click_through_rate for group in metrics.groups]),
-                Series("conversion", [group.conversion_rate for group in metrics.groups]),
-                Series("dismissal", [group.dismissal_rate for group in metrics.groups]),
-            ],
-            percent=True,
-        ),
-        bar_chart(
-            "Coverage and cold start by type and model version",
-            groups,
-            [
-                Series("catalogue coverage", [g.catalogue_coverage for g in metrics.groups]),
-                Series("cold-start share", [g.cold_start_share for g in metrics.groups]),
-            ],
-            percent=True,
+        *(
+            bar_chart(
+                chart.title, groups, chart_series(chart, metrics.groups), percent=chart.percent
+            )
+            for chart in GROUP_CHARTS
         ),
     ]
 

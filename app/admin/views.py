@@ -217,10 +217,8 @@ class LibraryEntryView(StaffModelView):
 
 class UserView(StaffModelView):
     can_edit = True
-    column_list = [
-        "id",
-        "email",
-        "username",
+    # The account's state and dates, in the list and in the details alike.
+    ACCOUNT_STATE: ClassVar[list[str]] = [
         "is_active",
         "is_staff",
         "is_superuser",
@@ -228,18 +226,14 @@ class UserView(StaffModelView):
         "date_joined",
         "last_login",
     ]
+    column_list = ["id", "email", "username", *ACCOUNT_STATE]
     column_details_list = [
         "id",
         "email",
         "username",
         "first_name",
         "last_name",
-        "is_active",
-        "is_staff",
-        "is_superuser",
-        "email_verified",
-        "date_joined",
-        "last_login",
+        *ACCOUNT_STATE,
         "deleted_at",
     ]
     column_searchable_list = ["email", "username"]

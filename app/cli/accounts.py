@@ -6,9 +6,8 @@ import click
 from flask.cli import with_appcontext
 
 from app.errors import Conflict, ValidationFailed
-from app.services.accounts import create_user
+from app.services.accounts import create_superuser
 from app.services.tokens import prune_expired_tokens
-from app.services.unit_of_work import unit_of_work
 
 
 @click.command("prune-tokens")
@@ -33,14 +32,7 @@ def prune_tokens_command() -> None:
 def create_superuser_command(email: str, username: str, password: str) -> None:
     """Create an active staff and superuser account."""
     try:
-        with unit_of_work():
-            user = create_user(
-                email=email,
-                username=username,
-                password=password,
-                is_staff=True,
-                is_superuser=True,
-            )
+        user = create_superuser(email=email, username=username, password=password)
     except (ValidationFailed, Conflict) as error:
         messages = [
             f"{field}: {message}"

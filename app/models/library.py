@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from app.models.base import Base, TimestampMixin, utcnow
 
@@ -58,66 +58,62 @@ def rating_on_scale(value: object) -> Decimal | None:
     return exact.quantize(ONE_DECIMAL_PLACE)
 
 
-class Favorite(TimestampMixin, Base):
-    __tablename__ = "favorites"
-    __table_args__ = (
+def one_entry_per_movie(table: str) -> tuple[UniqueConstraint, Index]:
+    """The constraints of a library list: one entry per (user, movie), and the index that
+    lists a user's entries newest first."""
+    return (
         UniqueConstraint("user_id", "movie_id"),
-        Index("ix_favorites_user_created", "user_id", "created_at"),
+        Index(f"ix_{table}_user_created", "user_id", "created_at"),
     )
+
+
+class LibraryEntryMixin:
+    """A row of one user's library about one movie, deleted with either of them."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
 
+    @declared_attr
+    def movie(cls) -> Mapped[Movie]:
+        return relationship("Movie")
+
+
+class Favorite(LibraryEntryMixin, TimestampMixin, Base):
+    __tablename__ = "favorites"
+    __table_args__ = one_entry_per_movie("favorites")
+
     user: Mapped[User] = relationship(back_populates="favorites")
-    movie: Mapped[Movie] = relationship()
 
 
-class Rating(TimestampMixin, Base):
+class Rating(LibraryEntryMixin, TimestampMixin, Base):
     """A rating from 1 to 10 in steps of 0.5 (an exact NUMERIC), with an optional review."""
 
     __tablename__ = "ratings"
     __table_args__ = (
-        UniqueConstraint("user_id", "movie_id"),
+        *one_entry_per_movie("ratings"),
         CheckConstraint(RATING_SCALE_CHECK, name="rating_scale"),
-        Index("ix_ratings_user_created", "user_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
     rating: Mapped[Decimal] = mapped_column(Numeric(3, 1))
     review: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     user: Mapped[User] = relationship(back_populates="ratings")
-    movie: Mapped[Movie] = relationship()
 
 
-class WatchlistEntry(TimestampMixin, Base):
+class WatchlistEntry(LibraryEntryMixin, TimestampMixin, Base):
     __tablename__ = "watchlist_entries"
-    __table_args__ = (
-        UniqueConstraint("user_id", "movie_id"),
-        Index("ix_watchlist_entries_user_created", "user_id", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
+    __table_args__ = one_entry_per_movie("watchlist_entries")
 
     user: Mapped[User] = relationship(back_populates="watchlist")
-    movie: Mapped[Movie] = relationship()
 
 
-class WatchHistory(Base):
+class WatchHistory(LibraryEntryMixin, Base):
     """Every viewing, with its time: the same movie may appear many times."""
 
     __tablename__ = "watch_history"
     __table_args__ = (Index("ix_watch_history_user_watched", "user_id", "watched_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"), index=True)
     watched_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="history")
-    movie: Mapped[Movie] = relationship()

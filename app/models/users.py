@@ -52,6 +52,12 @@ def _default_skeleton(context: Any) -> str:
     return username_skeleton(context.get_current_parameters()["username"])
 
 
+def rows_of_the_user() -> Any:
+    """A list of the user's rows in another table (its `user` relationship), which the
+    database deletes with the user (ON DELETE CASCADE: no load before the delete)."""
+    return relationship(back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+
+
 class User(SoftDeleteMixin, Base):
     __tablename__ = "users"
 
@@ -79,24 +85,12 @@ class User(SoftDeleteMixin, Base):
     profile: Mapped[UserProfile] = relationship(
         back_populates="user", cascade="all, delete-orphan", uselist=False
     )
-    favorites: Mapped[list[Favorite]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    ratings: Mapped[list[Rating]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    watchlist: Mapped[list[WatchlistEntry]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    history: Mapped[list[WatchHistory]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    recommendations: Mapped[list[Recommendation]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
-    feedback: Mapped[list[RecommendationFeedback]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
-    )
+    favorites: Mapped[list[Favorite]] = rows_of_the_user()
+    ratings: Mapped[list[Rating]] = rows_of_the_user()
+    watchlist: Mapped[list[WatchlistEntry]] = rows_of_the_user()
+    history: Mapped[list[WatchHistory]] = rows_of_the_user()
+    recommendations: Mapped[list[Recommendation]] = rows_of_the_user()
+    feedback: Mapped[list[RecommendationFeedback]] = rows_of_the_user()
 
     @property
     def full_name(self) -> str:

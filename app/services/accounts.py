@@ -29,6 +29,7 @@ from app.services.passwords import (
 )
 from app.services.recommendation.staleness import mark_recommendations_stale
 from app.services.tokens import issue_tokens
+from app.services.unit_of_work import unit_of_work
 
 USERNAME_MIN_LENGTH = 3
 USERNAME_MAX_LENGTH = 150
@@ -204,6 +205,15 @@ def create_user(
     return user
 
 
+def create_superuser(*, email: str, username: str, password: str) -> User:
+    """An active staff and superuser account (`flask create-superuser`), under the email,
+    username and password rules of registration. Commits."""
+    with unit_of_work():
+        return create_user(
+            email=email, username=username, password=password, is_staff=True, is_superuser=True
+        )
+
+
 def register_user(
     *, email: str, username: str, password: str, first_name: str = "", last_name: str = ""
 ) -> SignedIn:
@@ -254,15 +264,19 @@ def get_account(user_id: int) -> User:
     return user
 
 
+def account_confirmed_by_password(user_id: int, password: str, field: str, name: str) -> User:
+    """The user, once `password` (sent in `field`, called `name` in the message) proves to be
+    theirs; a wrong one is a 400 (wrong_password) naming `field`."""
+    user = get_account(user_id)
+    if not verify_password(user.password_hash, password):
+        message = f"The {name} is incorrect."
+        raise ValidationFailed(message, code="wrong_password", errors={field: [message]})
+    return user
+
+
 def change_password(user_id: int, old_password: str, new_password: str) -> dict[str, str]:
     """Set a new password, revoke every token issued so far and return a fresh pair."""
-    user = get_account(user_id)
-    if not verify_password(user.password_hash, old_password):
-        raise ValidationFailed(
-            "The old password is incorrect.",
-            code="wrong_password",
-            errors={"old_password": ["The old password is incorrect."]},
-        )
+    user = account_confirmed_by_password(user_id, old_password, "old_password", "old password")
     problems = password_policy_problems(new_password, user)
     if verify_password(user.password_hash, new_password):
         problems.append("The new password must differ from the old one.")
@@ -323,13 +337,7 @@ def delete_account(user_id: int, password: str) -> None:
     The database cascades the delete to every row that belongs to the user (profile,
     library, recommendations, feedback, blocklist); the user's tokens then name no one.
     """
-    user = get_account(user_id)
-    if not verify_password(user.password_hash, password):
-        raise ValidationFailed(
-            "The password is incorrect.",
-            code="wrong_password",
-            errors={"password": ["The password is incorrect."]},
-        )
+    user = account_confirmed_by_password(user_id, password, "password", "password")
     user_id = user.id
     db.session.expunge_all()
     db.session.execute(delete(User).where(User.id == user_id))

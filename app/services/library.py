@@ -9,7 +9,7 @@ transaction, and each public function that writes commits its own unit of work.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -91,14 +91,23 @@ def _order_by(model: type[Entry], ordering: str) -> list[Any]:
     return [column.asc(), model.id.asc()]
 
 
+class ListOptions(TypedDict, total=False):
+    """How to list a library list: a TMDb genre id to keep, the ordering and the page."""
+
+    genre: int | None
+    ordering: str
+    page: int
+    page_size: int
+
+
 def _list_entries(
     model: type[Entry],
     user_id: int,
     *,
-    genre: int | None,
-    ordering: str,
-    page: int,
-    page_size: int,
+    genre: int | None = None,
+    ordering: str = DEFAULT_ORDERING,
+    page: int = 1,
+    page_size: int = 20,
 ) -> Page[Entry]:
     statement = _entries(model, user_id)
     if genre is not None:
@@ -149,18 +158,9 @@ def _load_movie(entry: Entry) -> Entry:
 # --- favourites ----------------------------------------------------------------------------
 
 
-def list_favorites(
-    user_id: int,
-    *,
-    genre: int | None = None,
-    ordering: str = DEFAULT_ORDERING,
-    page: int = 1,
-    page_size: int = 20,
-) -> Page[Favorite]:
+def list_favorites(user_id: int, **options: Unpack[ListOptions]) -> Page[Favorite]:
     """A page of the user's favourites, newest first unless `ordering` says otherwise."""
-    return _list_entries(
-        Favorite, user_id, genre=genre, ordering=ordering, page=page, page_size=page_size
-    )
+    return _list_entries(Favorite, user_id, **options)
 
 
 def add_favorite(
@@ -218,18 +218,9 @@ def check_review(review: str) -> None:
         )
 
 
-def list_ratings(
-    user_id: int,
-    *,
-    genre: int | None = None,
-    ordering: str = DEFAULT_ORDERING,
-    page: int = 1,
-    page_size: int = 20,
-) -> Page[Rating]:
+def list_ratings(user_id: int, **options: Unpack[ListOptions]) -> Page[Rating]:
     """A page of the user's ratings, newest first unless `ordering` says otherwise."""
-    return _list_entries(
-        Rating, user_id, genre=genre, ordering=ordering, page=page, page_size=page_size
-    )
+    return _list_entries(Rating, user_id, **options)
 
 
 def get_rating(user_id: int, rating_id: int) -> Rating:
@@ -321,18 +312,9 @@ def delete_rating(user_id: int, rating_id: int) -> None:
 # --- watchlist -----------------------------------------------------------------------------
 
 
-def list_watchlist(
-    user_id: int,
-    *,
-    genre: int | None = None,
-    ordering: str = DEFAULT_ORDERING,
-    page: int = 1,
-    page_size: int = 20,
-) -> Page[WatchlistEntry]:
+def list_watchlist(user_id: int, **options: Unpack[ListOptions]) -> Page[WatchlistEntry]:
     """A page of the user's watchlist, newest first unless `ordering` says otherwise."""
-    return _list_entries(
-        WatchlistEntry, user_id, genre=genre, ordering=ordering, page=page, page_size=page_size
-    )
+    return _list_entries(WatchlistEntry, user_id, **options)
 
 
 def add_to_watchlist(

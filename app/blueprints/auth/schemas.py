@@ -6,6 +6,7 @@ refused with 400); output schemas are dump-only and never carry a password hash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -80,9 +81,15 @@ def name_field(example: str) -> ma.fields.String:
     )
 
 
-def check_confirmation(data: dict[str, Any], field: str, confirm_field: str) -> None:
-    if data.get(field) != data.get(confirm_field):
-        raise ma.ValidationError("The two passwords do not match.", confirm_field)
+def passwords_confirmed(field: str, confirm_field: str) -> Callable[..., None]:
+    """A schema validator: `confirm_field` must repeat the password in `field`."""
+
+    @ma.validates_schema
+    def passwords_match(schema: ma.Schema, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get(field) != data.get(confirm_field):
+            raise ma.ValidationError("The two passwords do not match.", confirm_field)
+
+    return passwords_match
 
 
 # Tokens
@@ -236,9 +243,7 @@ class RegisterSchema(ma.Schema):
     first_name = name_field("Ada")
     last_name = name_field("Lovelace")
 
-    @ma.validates_schema
-    def passwords_match(self, data: dict[str, Any], **kwargs: Any) -> None:
-        check_confirmation(data, "password", "password_confirm")
+    passwords_match = passwords_confirmed("password", "password_confirm")
 
 
 class LoginSchema(ma.Schema):
@@ -261,9 +266,7 @@ class PasswordChangeSchema(ma.Schema):
     new_password = password_field("The new password (same policy as registration)")
     new_password_confirm = password_field("The new password again")
 
-    @ma.validates_schema
-    def passwords_match(self, data: dict[str, Any], **kwargs: Any) -> None:
-        check_confirmation(data, "new_password", "new_password_confirm")
+    passwords_match = passwords_confirmed("new_password", "new_password_confirm")
 
 
 class PasswordChangedSchema(ma.Schema):

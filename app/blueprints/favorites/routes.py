@@ -5,6 +5,7 @@ Every operation acts on the caller's own entries: another user's entry is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
@@ -43,6 +44,19 @@ UPSTREAM_ERROR = "tmdb_id: TMDb answered with an error"
 UPSTREAM_UNAVAILABLE = "tmdb_id: TMDb is not configured or unreachable"
 
 
+def movie_reference_problems(*, conflict: str) -> Callable[[Any], Any]:
+    """The errors of adding a movie named by local id or TMDb id: no such movie, already
+    there (`conflict`; the 409 names the stored entry), and TMDb failing."""
+
+    def decorate(view: Any) -> Any:
+        view = problem(503, UPSTREAM_UNAVAILABLE)(view)
+        view = problem(502, UPSTREAM_ERROR)(view)
+        view = problem(409, conflict, schema=DuplicateProblemSchema)(view)
+        return problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")(view)
+
+    return decorate
+
+
 # --- favourites ----------------------------------------------------------------------------
 
 
@@ -57,18 +71,11 @@ class Favorites(MethodView):
         """Your favourites, newest first, each with its movie."""
         return page_body(library.list_favorites(current_user_id(), **args))
 
+    @blp.doc(operationId="createFavorite")
     @login_required
     @blp.arguments(FavoriteCreateSchema, example={"movie": 12}, description="`movie` or `tmdb_id`")
     @blp.response(201, FavoriteSchema)
-    @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
-    @problem(
-        409,
-        "Already a favourite; `existing_id` names the stored entry",
-        schema=DuplicateProblemSchema,
-    )
-    @blp.doc(operationId="createFavorite")
-    @problem(502, UPSTREAM_ERROR)
-    @problem(503, UPSTREAM_UNAVAILABLE)
+    @movie_reference_problems(conflict="Already a favourite; `existing_id` names the stored entry")
     def post(self, data: dict[str, Any]) -> Favorite:
         """Add a movie to your favourites, by local id (`movie`) or TMDb id (`tmdb_id`)."""
         return library.add_favorite(
@@ -112,6 +119,7 @@ class Ratings(MethodView):
         """Your ratings, newest first, each with its movie and review."""
         return page_body(library.list_ratings(current_user_id(), **args))
 
+    @blp.doc(operationId="createRating")
     @login_required
     @blp.arguments(RatingWatchlistArgs, location="query")
     @blp.arguments(
@@ -120,15 +128,9 @@ class Ratings(MethodView):
         description="`movie` or `tmdb_id`; `rating` from 1 to 10 in steps of 0.5",
     )
     @blp.response(201, RatingSchema)
-    @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
-    @problem(
-        409,
-        "Already rated; update it with PUT or PATCH (`existing_id` names it)",
-        schema=DuplicateProblemSchema,
+    @movie_reference_problems(
+        conflict="Already rated; update it with PUT or PATCH (`existing_id` names it)"
     )
-    @blp.doc(operationId="createRating")
-    @problem(502, UPSTREAM_ERROR)
-    @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, query: dict[str, Any], data: dict[str, Any]) -> Rating:
         """Rate a movie from 1 to 10, with an optional review.
 
@@ -221,20 +223,15 @@ class Watchlist(MethodView):
         """The movies you want to see, newest first."""
         return page_body(library.list_watchlist(current_user_id(), **args))
 
+    @blp.doc(operationId="createWatchlistEntry")
     @login_required
     @blp.arguments(
         WatchlistEntryCreateSchema, example={"tmdb_id": 603}, description="`movie` or `tmdb_id`"
     )
     @blp.response(201, WatchlistEntrySchema)
-    @problem(404, "The movie does not exist (locally, or on TMDb for tmdb_id)")
-    @problem(
-        409,
-        "Already on your watchlist; `existing_id` names the stored entry",
-        schema=DuplicateProblemSchema,
+    @movie_reference_problems(
+        conflict="Already on your watchlist; `existing_id` names the stored entry"
     )
-    @blp.doc(operationId="createWatchlistEntry")
-    @problem(502, UPSTREAM_ERROR)
-    @problem(503, UPSTREAM_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> WatchlistEntry:
         """Add a movie to your watchlist, by local id (`movie`) or TMDb id (`tmdb_id`)."""
         return library.add_to_watchlist(

@@ -35,6 +35,15 @@ def review_field(**kwargs: Any) -> ma.fields.String:
     )
 
 
+def ordering_field(description: str, *, example: str) -> ma.fields.String:
+    """A library list's `ordering`: one of the library orderings, newest first by default."""
+    return ma.fields.String(
+        load_default=DEFAULT_ORDERING,
+        validate=validate.OneOf(LIBRARY_ORDERINGS),
+        metadata={"description": description, "example": example},
+    )
+
+
 # --- query strings -------------------------------------------------------------------------
 
 
@@ -51,14 +60,10 @@ class LibraryListArgs(PageArgs):
 
 
 class FavoriteListArgs(LibraryListArgs):
-    ordering = ma.fields.String(
-        load_default=DEFAULT_ORDERING,
-        validate=validate.OneOf(LIBRARY_ORDERINGS),
-        metadata={
-            "description": "created_at (date added), title, or rating (the movie's TMDb "
-            "vote average); a leading '-' reverses. Newest first by default.",
-            "example": "-created_at",
-        },
+    ordering = ordering_field(
+        "created_at (date added), title, or rating (the movie's TMDb vote average); a "
+        "leading '-' reverses. Newest first by default.",
+        example="-created_at",
     )
 
 
@@ -67,14 +72,10 @@ class WatchlistListArgs(FavoriteListArgs):
 
 
 class RatingListArgs(LibraryListArgs):
-    ordering = ma.fields.String(
-        load_default=DEFAULT_ORDERING,
-        validate=validate.OneOf(LIBRARY_ORDERINGS),
-        metadata={
-            "description": "created_at (date rated), title, or rating (your own rating); "
-            "a leading '-' reverses. Newest first by default.",
-            "example": "-rating",
-        },
+    ordering = ordering_field(
+        "created_at (date rated), title, or rating (your own rating); a leading '-' "
+        "reverses. Newest first by default.",
+        example="-rating",
     )
 
 

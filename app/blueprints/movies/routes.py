@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import marshmallow as ma
 from flask.views import MethodView
 
 from app.api import (
@@ -54,6 +56,20 @@ def tmdb_alt_responses(view: Any) -> Any:
     return view
 
 
+def tmdb_page_read(operation_id: str, args_schema: type[ma.Schema]) -> Callable[[Any], Any]:
+    """A public read of one page of a TMDb list: the operation's name, its query arguments,
+    a page of movies and TMDb's failures (the dialect's order, written once)."""
+
+    def decorate(view: Any) -> Any:
+        view = tmdb_alt_responses(view)
+        view = blp.response(200, MoviePageSchema)(view)
+        view = blp.arguments(args_schema, location="query")(view)
+        view = public_read()(view)
+        return blp.doc(operationId=operation_id)(view)
+
+    return decorate
+
+
 def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
     """TMDb pages in our page shape: count is TMDb's total, the links are our URLs (up to
     the last page TMDb serves)."""
@@ -102,11 +118,7 @@ class MovieDetail(MethodView):
 
 @blp.route("/movies/trending/")
 class Trending(MethodView):
-    @blp.doc(operationId="listTrendingMovies")
-    @public_read()
-    @blp.arguments(TrendingArgs, location="query")
-    @blp.response(200, MoviePageSchema)
-    @tmdb_alt_responses
+    @tmdb_page_read("listTrendingMovies", TrendingArgs)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """TMDb's trending movies of the day or the week."""
         return browsed_page_body(catalogue.browse_trending(args["time_window"], args["page"]))
@@ -114,11 +126,7 @@ class Trending(MethodView):
 
 @blp.route("/movies/popular/")
 class Popular(MethodView):
-    @blp.doc(operationId="listPopularMovies")
-    @public_read()
-    @blp.arguments(TMDbPageArgs, location="query")
-    @blp.response(200, MoviePageSchema)
-    @tmdb_alt_responses
+    @tmdb_page_read("listPopularMovies", TMDbPageArgs)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """TMDb's popular movies."""
         return browsed_page_body(catalogue.browse_popular(args["page"]))
@@ -126,11 +134,7 @@ class Popular(MethodView):
 
 @blp.route("/movies/top_rated/")
 class TopRated(MethodView):
-    @blp.doc(operationId="listTopRatedMovies")
-    @public_read()
-    @blp.arguments(TMDbPageArgs, location="query")
-    @blp.response(200, MoviePageSchema)
-    @tmdb_alt_responses
+    @tmdb_page_read("listTopRatedMovies", TMDbPageArgs)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """TMDb's top rated movies."""
         return browsed_page_body(catalogue.browse_top_rated(args["page"]))
@@ -138,11 +142,7 @@ class TopRated(MethodView):
 
 @blp.route("/movies/search/")
 class Search(MethodView):
-    @blp.doc(operationId="searchMovies")
-    @public_read()
-    @blp.arguments(SearchArgs, location="query")
-    @blp.response(200, MoviePageSchema)
-    @tmdb_alt_responses
+    @tmdb_page_read("searchMovies", SearchArgs)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Search TMDb by title."""
         return browsed_page_body(catalogue.search_tmdb(args["q"], args["page"]))

@@ -62,6 +62,15 @@ def image_url_of(field: str, example: str) -> ma.fields.Function:
 # --- Inputs ----------------------------------------------------------------------------
 
 
+def with_text_stripped(data: Any, field: str) -> Any:
+    """`data` with the white space around its text `field` stripped (a query string's
+    MultiDict is read-only: it is copied into a dict first)."""
+    if hasattr(data, "get") and isinstance(data.get(field), str):
+        data = {key: data[key] for key in data}
+        data[field] = data[field].strip()
+    return data
+
+
 class MovieListArgs(PageArgs):
     genre = CommaSeparatedIntegers(
         metadata={
@@ -95,10 +104,7 @@ class MovieListArgs(PageArgs):
 
     @ma.pre_load
     def strip_search(self, data: Any, **kwargs: Any) -> Any:
-        if hasattr(data, "get") and isinstance(data.get("search"), str):
-            data = {key: data[key] for key in data}
-            data["search"] = data["search"].strip()
-        return data
+        return with_text_stripped(data, "search")
 
 
 class TMDbPageArgs(ma.Schema):
@@ -122,10 +128,7 @@ class SearchArgs(TMDbPageArgs):
 
     @ma.pre_load
     def strip_query(self, data: Any, **kwargs: Any) -> Any:
-        if hasattr(data, "get") and isinstance(data.get("q"), str):
-            data = {key: data[key] for key in data}
-            data["q"] = data["q"].strip()
-        return data
+        return with_text_stripped(data, "q")
 
 
 class HistoryCreateSchema(ma.Schema):

@@ -400,6 +400,16 @@ def parse_tmdb_id(value: Any) -> int | None:
     return int(text)
 
 
+def rated_row(
+    file: str, line: int, movie: MovieRef, value: str, parse: Callable[[str], Decimal]
+) -> list[HistoryRow]:
+    """The row of a ratings export: its movie rated `value` (read by `parse`); a row
+    without a rating is invalid."""
+    if not value:
+        raise InvalidRow("the row has no rating")
+    return [HistoryRow("rating", file, line, movie, rating=parse(value))]
+
+
 # --- Letterboxd -----------------------------------------------------------------------------
 
 
@@ -408,11 +418,7 @@ def letterboxd_movie(record: dict[str, str]) -> MovieRef:
 
 
 def letterboxd_rating_row(file: str, line: int, record: dict[str, str]) -> list[HistoryRow]:
-    movie = letterboxd_movie(record)
-    if not record["Rating"]:
-        raise InvalidRow("the row has no rating")
-    rating = stars_to_rating(record["Rating"])
-    return [HistoryRow("rating", file, line, movie, rating=rating)]
+    return rated_row(file, line, letterboxd_movie(record), record["Rating"], stars_to_rating)
 
 
 def letterboxd_diary_row(file: str, line: int, record: dict[str, str]) -> list[HistoryRow]:
@@ -485,11 +491,7 @@ def imdb_movie(record: dict[str, str]) -> MovieRef:
 
 
 def imdb_rating_row(file: str, line: int, record: dict[str, str]) -> list[HistoryRow]:
-    movie = imdb_movie(record)
-    if not record["Your Rating"]:
-        raise InvalidRow("the row has no rating")
-    rating = parse_rating10(record["Your Rating"])
-    return [HistoryRow("rating", file, line, movie, rating=rating)]
+    return rated_row(file, line, imdb_movie(record), record["Your Rating"], parse_rating10)
 
 
 def imdb_watchlist_row(file: str, line: int, record: dict[str, str]) -> list[HistoryRow]:

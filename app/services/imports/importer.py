@@ -10,7 +10,7 @@ call `run_import(import_id)` unchanged; without one the API calls it inline.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -50,9 +50,8 @@ COUNT_NAMES = (
 )
 
 
-class PayloadTooLarge(DomainError):
-    status = 413
-    code = "payload_too_large"
+class PayloadTooLarge(DomainError, status=413, code="payload_too_large"):
+    """The uploaded file is larger than IMPORT_MAX_BYTES."""
 
 
 def max_upload_bytes() -> int:
@@ -127,19 +126,18 @@ def get_import(user_id: int, import_id: int) -> Import:
     return entry
 
 
-def import_file(
-    user_id: int,
-    *,
-    data: bytes,
-    filename: str = "",
-    source: str | None = None,
-    on_conflict: str = "keep",
-) -> Import:
+class Upload(TypedDict, total=False):
+    """An uploaded export and how to import it: the keyword arguments of create_import."""
+
+    data: Required[bytes]
+    filename: str
+    source: str | None
+    on_conflict: str
+
+
+def import_file(user_id: int, **upload: Unpack[Upload]) -> Import:
     """Store an upload and run it at once (no job runner): the import, finished."""
-    entry = create_import(
-        user_id, data=data, filename=filename, source=source, on_conflict=on_conflict
-    )
-    return run_import(entry.id)
+    return run_import(create_import(user_id, **upload).id)
 
 
 def run_import(import_id: int) -> Import:

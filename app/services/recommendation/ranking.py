@@ -108,59 +108,55 @@ def diversify(
     return chosen
 
 
+@dataclass(frozen=True)
+class Pool:
+    """What a list is ranked from: the `personal` movies (a mask over catalogue positions)
+    by `scores`, then the `padding` ones by `padding_score`."""
+
+    personal: np.ndarray
+    padding: np.ndarray
+    scores: np.ndarray
+    padding_score: np.ndarray
+
+    def ranked(self, movie_ids: np.ndarray) -> np.ndarray:
+        """Every personal position by score, then every padding one by padding score."""
+        return np.concatenate(
+            [
+                rank_positions(np.nonzero(self.personal)[0], self.scores, movie_ids),
+                rank_positions(np.nonzero(self.padding)[0], self.padding_score, movie_ids),
+            ]
+        )
+
+
 def rank_and_diversify(
-    catalogue: Catalogue,
-    personal: np.ndarray,
-    padding: np.ndarray,
-    scores: np.ndarray,
-    padding_score: np.ndarray,
-    limit: int,
-    max_run: int = MAX_SAME_GENRE_RUN,
+    catalogue: Catalogue, pool: Pool, limit: int, max_run: int = MAX_SAME_GENRE_RUN
 ) -> list[int]:
-    """The `personal` movies by score, then the `padding` ones by `padding_score`, walked by
-    `diversify` down to `limit` positions."""
-    personal_positions = np.nonzero(personal)[0]
-    padding_positions = np.nonzero(padding)[0]
+    """The pool ranked (personal movies first), walked by `diversify` down to `limit`
+    positions."""
+    personal_positions = np.nonzero(pool.personal)[0]
+    padding_positions = np.nonzero(pool.padding)[0]
     # Sorting the best few hundred is enough unless the diversity walk needs more: then it
     # would have taken padding before a personal movie further down, or come up short.
     window = max(limit * 25, 500)
-    personal_ranked = rank_positions(personal_positions, scores, catalogue.movie_ids, window)
-    padding_ranked = rank_positions(padding_positions, padding_score, catalogue.movie_ids, window)
+    personal_ranked = rank_positions(personal_positions, pool.scores, catalogue.movie_ids, window)
+    padding_ranked = rank_positions(
+        padding_positions, pool.padding_score, catalogue.movie_ids, window
+    )
     chosen = diversify(
         np.concatenate([personal_ranked, padding_ranked]), catalogue.top_genre, limit, max_run
     )
     cut_personal = personal_ranked.size < personal_positions.size
     cut_padding = padding_ranked.size < padding_positions.size
-    if (cut_personal and not personal[chosen].all()) or (
+    if (cut_personal and not pool.personal[chosen].all()) or (
         len(chosen) < limit and (cut_personal or cut_padding)
     ):
-        ranked = np.concatenate(
-            [
-                rank_positions(personal_positions, scores, catalogue.movie_ids),
-                rank_positions(padding_positions, padding_score, catalogue.movie_ids),
-            ]
-        )
-        chosen = diversify(ranked, catalogue.top_genre, limit, max_run)
+        chosen = diversify(pool.ranked(catalogue.movie_ids), catalogue.top_genre, limit, max_run)
     return chosen
 
 
-def fill_up(
-    chosen: list[int],
-    catalogue: Catalogue,
-    personal: np.ndarray,
-    padding: np.ndarray,
-    scores: np.ndarray,
-    padding_score: np.ndarray,
-    limit: int,
-) -> list[int]:
-    """`chosen`, then the best of the other `personal` and `padding` movies, to `limit`."""
+def fill_up(chosen: list[int], ranked: np.ndarray, limit: int) -> list[int]:
+    """`chosen`, then the best of the other `ranked` positions, to `limit`."""
     taken = set(chosen)
-    ranked = np.concatenate(
-        [
-            rank_positions(np.nonzero(personal)[0], scores, catalogue.movie_ids),
-            rank_positions(np.nonzero(padding)[0], padding_score, catalogue.movie_ids),
-        ]
-    )
     rest = [int(position) for position in ranked if int(position) not in taken]
     return chosen + rest[: limit - len(chosen)]
 
@@ -234,21 +230,12 @@ def rank_filtered(
     matched = int(wanted.sum())
     if limit <= 0:
         return FilteredRanking([], matched)
-    chosen = rank_and_diversify(
-        catalogue,
-        wanted & personal,
-        wanted & ~personal,
-        scores,
-        padding,
-        limit,
-        max_same_genre_run,
-    )
+    pool = Pool(wanted & personal, wanted & ~personal, scores, padding)
+    chosen = rank_and_diversify(catalogue, pool, limit, max_same_genre_run)
     if filters.narrows and len(chosen) < min(limit, matched):
         # A filter can leave too few genres for the diversity rule (one genre: 3 films);
         # the user asked for these films, so the rest follow in rank order.
-        chosen = fill_up(
-            chosen, catalogue, wanted & personal, wanted & ~personal, scores, padding, limit
-        )
+        chosen = fill_up(chosen, pool.ranked(catalogue.movie_ids), limit)
     # Explain each result.
     context = explanation_context(catalogue, user, signals, weights, chosen, similarity)
     results = []
