@@ -105,10 +105,11 @@ def when_ready(server: Any) -> None:
     if app is None:
         server.log.info(f"Ready: API docs at {base_url}/api/docs/")
         return
-    from app.services.startup import prepare_for_workers, ready_message
+    from app.services.startup import prepare_for_workers, ready_message, settle_memory_for_fork
 
     message = ready_message(app, base_url)
     prepare_for_workers(app)
+    settle_memory_for_fork()
     server.log.info(message)
 
 
