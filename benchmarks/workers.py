@@ -25,8 +25,9 @@ it starts `gunicorn --config gunicorn.conf.py wsgi:app` with the production conf
    workers were replaced, and from the access log the latency of each replacement's first
    requests against the run's median.
 
-Without PostgreSQL, Redis or wrk it says so and exits 0. Every server is stopped at the end of
-its step; each wrk run is bounded in time.
+BENCH_STEPS ("steady,recycling") chooses the steps: 1-3 are "steady", 4 is "recycling".
+Without BENCH_DATABASE_URL (PostgreSQL), BENCH_REDIS_URL or wrk it says so and exits 0.
+Every server is stopped at the end of its step; each wrk run is bounded in time.
 """
 
 from __future__ import annotations
@@ -59,9 +60,8 @@ ACCESS_LOG_FORMAT = "%(p)s %(D)s %(s)s"
 FIRST_REQUESTS = 5  # a replacement worker's requests compared with the run's median
 
 # loadtest/run.py reads its settings when imported: point them at this benchmark's.
-os.environ.setdefault("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench_workers")
-os.environ["LOAD_DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
-os.environ["LOAD_REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
+os.environ["LOAD_DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", "")
+os.environ["LOAD_REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "")
 os.environ["LOAD_PORT"] = os.environ.get("BENCH_PORT", "8250")
 os.environ["LOAD_MOVIES"] = os.environ.get("BENCH_MOVIES", "10000")
 from loadtest import run as loadtest  # noqa: E402  (the database and the server's env)
@@ -99,7 +99,9 @@ def settings_missing() -> str:
     if shutil.which("wrk") is None:
         return "wrk is not installed (apt-get install wrk)"
     if not loadtest.DATABASE_URL.startswith("postgresql"):
-        return "BENCH_DATABASE_URL must name a PostgreSQL database"
+        return "set BENCH_DATABASE_URL (a PostgreSQL database, emptied first)"
+    if not loadtest.REDIS_URL.startswith("redis"):
+        return "set BENCH_REDIS_URL (a Redis database number, flushed first)"
     import redis
 
     try:
@@ -397,14 +399,15 @@ def main() -> int:
     log_path = LOG_DIR / f"movie-api-bench-workers-{loadtest.PORT}.log"
     try:
         with log_path.open("w") as log:
-            for workers in [
-                int(n) for n in os.environ.get("BENCH_WORKER_COUNTS", "2,5").split(",")
-            ]:
+            steps = os.environ.get("BENCH_STEPS", "steady,recycling").split(",")
+            for workers in worker_counts():
                 print(f"\n== {workers} workers (load average {load_average()})", flush=True)
-                results[str(workers)] = {
-                    **steady_state(workers, tokens, token, log),
-                    "recycling": recycling(workers, tokens, token, log),
-                }
+                figures: dict[str, Any] = {}
+                if "steady" in steps:
+                    figures.update(steady_state(workers, tokens, token, log))
+                if "recycling" in steps:
+                    figures["recycling"] = recycling(workers, tokens, token, log)
+                results[str(workers)] = figures
     finally:
         tokens.unlink(missing_ok=True)
     print(f"\nload average now {load_average()}")

@@ -104,6 +104,35 @@ def test_gunicorn_master_settles_its_memory_before_forking_the_workers(tmp_path:
     assert before == 0 and after > 0
 
 
+@pytest.mark.parametrize(("exit_code", "torn_down"), [(0, False), (3, True)])
+def test_a_worker_that_stops_cleanly_leaves_at_once_and_errors_keep_their_exit_code(
+    tmp_path: Path, exit_code: int, torn_down: bool
+) -> None:
+    """A recycled worker skips Python's teardown, so the master replaces it at once; a
+    worker failing (3: gunicorn's boot error, on which the master halts) exits as before."""
+    script = (
+        "import atexit, runpy, sys, types\n"
+        "settings = runpy.run_path(sys.argv[1])\n"
+        "atexit.register(lambda: print('torn down'))\n"
+        "server = types.SimpleNamespace(app=None)\n"
+        "worker = types.SimpleNamespace(booted=True)\n"
+        "try:\n"
+        f"    sys.exit({exit_code})\n"
+        "finally:\n"
+        "    settings['worker_exit'](server, worker)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(GUNICORN_CONF)],
+        cwd=ROOT,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == exit_code
+    assert ("torn down" in result.stdout) is torn_down
+
+
 @pytest.mark.parametrize("workers", [2, 5])
 def test_gunicorn_workers_sharing_the_load_are_never_recycled_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int

@@ -64,6 +64,13 @@ def forget_inherited_connections(app: Flask) -> None:
             engine.dispose(close=False)
 
 
+def close_database_connections(app: Flask) -> None:
+    """Close this process's pooled database connections (a worker about to exit)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+
+
 def settle_memory_for_fork() -> None:
     """Just before the master forks the workers: collect garbage, freeze what survives and
     give the heap that loading freed back to the system.
