@@ -25,7 +25,9 @@ it starts `gunicorn --config gunicorn.conf.py wsgi:app` with the production conf
    workers were replaced, and from the access log the latency of each replacement's first
    requests against the run's median.
 
-BENCH_STEPS ("steady,recycling") chooses the steps: 1-3 are "steady", 4 is "recycling".
+BENCH_STEPS ("steady,recycling") chooses the steps: 1-3 are "steady", 4 is "recycling";
+"profile" (not run by default) adds where one refresh's time goes, in-process under
+cProfile, on the same data and configuration (`profile_refresh`).
 Without BENCH_DATABASE_URL (PostgreSQL), BENCH_REDIS_URL or wrk it says so and exits 0.
 Every server is stopped at the end of its step; each wrk run is bounded in time.
 """
@@ -381,12 +383,52 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def worker_counts() -> list[int]:
-    return [int(n) for n in os.environ.get("BENCH_WORKER_COUNTS", "2,5").split(",")]
+    return [int(n) for n in os.environ.get("BENCH_WORKER_COUNTS", "2,5").split(",") if n]
+
+
+def profile_refresh(tokens: Path) -> None:
+    """Where one refresh's time goes, in-process (run inside the server's env): the app as a
+    worker has it (the master's preparation done), the test client, 20 warm-up refreshes,
+    the median wall and CPU time of 100, then cProfile over 100 more (each a different user
+    in turn). cProfile inflates every call: read the shares, not the totals."""
+    import cProfile
+    import pstats
+
+    from app import create_app
+    from app.services.startup import prepare_for_workers
+
+    app = create_app()
+    prepare_for_workers(app)
+    client = app.test_client()
+    headers = [{"Authorization": f"Bearer {token}"} for token in tokens.read_text().split()]
+    for header in headers[:20]:
+        assert client.post(REFRESH_URL, headers=header).status_code == 200
+    wall, cpu = [], []
+    for header in headers[20:120]:
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        client.post(REFRESH_URL, headers=header)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
+    print(
+        f"refresh in-process, {len(wall)} users: median {statistics.median(wall):.1f} ms wall, "
+        f"{statistics.median(cpu):.1f} ms CPU (load average {load_average()})"
+    )
+    profile = cProfile.Profile()
+    profile.enable()
+    for header in (headers[120:] + headers)[:100]:
+        client.post(REFRESH_URL, headers=header)
+    profile.disable()
+    shown = r"app/|flask_smorest/response|flask_limiter/_ext|marshmallow/schema|orm/session"
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(shown, 40)
+    pstats.Stats(profile).sort_stats("tottime").print_stats(8)
 
 
 def main() -> int:
     if "--tokens" in sys.argv:
         write_tokens(Path(sys.argv[sys.argv.index("--tokens") + 1]))
+        return 0
+    if "--profile" in sys.argv:
+        profile_refresh(Path(sys.argv[sys.argv.index("--profile") + 1]))
         return 0
     missing = settings_missing()
     if missing:
@@ -400,7 +442,7 @@ def main() -> int:
     try:
         with log_path.open("w") as log:
             steps = os.environ.get("BENCH_STEPS", "steady,recycling").split(",")
-            for workers in worker_counts():
+            for workers in worker_counts() if {"steady", "recycling"} & set(steps) else []:
                 print(f"\n== {workers} workers (load average {load_average()})", flush=True)
                 figures: dict[str, Any] = {}
                 if "steady" in steps:
@@ -408,6 +450,10 @@ def main() -> int:
                 if "recycling" in steps:
                     figures["recycling"] = recycling(workers, tokens, token, log)
                 results[str(workers)] = figures
+            if "profile" in steps:
+                command = [sys.executable, "-m", "benchmarks.workers", "--profile", str(tokens)]
+                env = server_environment(1)
+                subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=600)
     finally:
         tokens.unlink(missing_ok=True)
     print(f"\nload average now {load_average()}")
