@@ -145,10 +145,12 @@ def worker_exit(server: Any, worker: Any) -> None:
     its requests are done) closes its database connections and leaves at once. Python's
     own teardown of the interpreter took 0.1-0.7 s here, and the master forks the
     replacement only once the old worker is gone (docs/performance.md). Any other exit
-    (a boot error, a crash) keeps Python's way out and its exit code, which the master
-    reads."""
+    keeps Python's way out: a boot error or a crash (and its exit code, which the master
+    reads), or a stop with requests still running (past graceful_timeout, or a quick
+    shutdown), which the interpreter's teardown lets finish."""
     leaving = sys.exc_info()[1]
-    if not (isinstance(leaving, SystemExit) and leaving.code in (0, None) and worker.booted):
+    clean = isinstance(leaving, SystemExit) and leaving.code in (0, None)
+    if not (clean and worker.booted and getattr(worker, "nr_conns", 0) == 0):
         return
     app = _preloaded_app(server)
     if app is not None:

@@ -104,18 +104,21 @@ def test_gunicorn_master_settles_its_memory_before_forking_the_workers(tmp_path:
     assert before == 0 and after > 0
 
 
-@pytest.mark.parametrize(("exit_code", "torn_down"), [(0, False), (3, True)])
-def test_a_worker_that_stops_cleanly_leaves_at_once_and_errors_keep_their_exit_code(
-    tmp_path: Path, exit_code: int, torn_down: bool
+@pytest.mark.parametrize(
+    ("exit_code", "open_connections", "torn_down"), [(0, 0, False), (0, 1, True), (3, 0, True)]
+)
+def test_a_worker_that_stops_cleanly_leaves_at_once_and_others_exit_as_before(
+    tmp_path: Path, exit_code: int, open_connections: int, torn_down: bool
 ) -> None:
-    """A recycled worker skips Python's teardown, so the master replaces it at once; a
-    worker failing (3: gunicorn's boot error, on which the master halts) exits as before."""
+    """A recycled worker skips Python's teardown, so the master replaces it at once; one
+    still serving a request, or failing (3: gunicorn's boot error, on which the master
+    halts), exits as before."""
     script = (
         "import atexit, runpy, sys, types\n"
         "settings = runpy.run_path(sys.argv[1])\n"
         "atexit.register(lambda: print('torn down'))\n"
         "server = types.SimpleNamespace(app=None)\n"
-        "worker = types.SimpleNamespace(booted=True)\n"
+        f"worker = types.SimpleNamespace(booted=True, nr_conns={open_connections})\n"
         "try:\n"
         f"    sys.exit({exit_code})\n"
         "finally:\n"
