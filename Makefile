@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
-.PHONY: run worker test lint typecheck format bench bench-requests bench-models bench-scaling load load-mix fuzz e2e install clean
+.PHONY: run worker test lint typecheck format bench bench-requests bench-models bench-scaling bench-workers load load-mix fuzz e2e install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -79,6 +79,12 @@ bench-models: install
 # Needs BENCH_DATABASE_URL (PostgreSQL) and BENCH_REDIS_URL; says so and stops without them.
 bench-scaling: install
 	$(BIN)/python -m benchmarks.scaling
+
+# gunicorn as deployed (production config, PostgreSQL, Redis, 10,000 movies) with 2 and 5
+# workers: boot to the first answer, refresh p50/p95/p99, recycling, each process's RSS and
+# PSS (docs/performance.md). Needs BENCH_DATABASE_URL (PostgreSQL), BENCH_REDIS_URL and wrk.
+bench-workers: install
+	$(BIN)/python -m benchmarks.workers
 
 # Swagger UI and the admin in headless chromium (installed with apt-get when missing)
 # against gunicorn; screenshots go to docs/screenshots/.

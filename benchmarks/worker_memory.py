@@ -6,10 +6,10 @@
 
 Runs the project's gunicorn.conf.py (preload_app: the master imports the app and loads the
 catalogue arrays and the current model version once, then forks the workers) with
-BENCH_WORKERS workers (2) on a free port against the database `python -m
-benchmarks.model_versions` built (its data and model version; run that first). Sends
-BENCH_SAMPLE (40) refreshes and as many similar-movie requests over HTTP, then reads each
-process's /proc/PID/smaps_rollup:
+BENCH_WORKERS workers (2) on port BENCH_PORT (a free one by default) against the database
+`python -m benchmarks.model_versions` built (its data and model version; run that first).
+Sends BENCH_SAMPLE (40) refreshes and as many similar-movie requests over HTTP, then reads
+each process's /proc/PID/smaps_rollup:
 
 - RSS counts every page a worker maps, the ones it shares with the master and the other
   workers included: added up over the workers it counts the shared pages once per worker;
@@ -145,7 +145,7 @@ def main() -> int:
         users = db.session.scalars(select(User).order_by(User.id).limit(sample)).all()
         tokens = [issue_tokens(user)["access"] for user in users]
         db.engine.dispose()
-    port = free_port()
+    port = env_int("BENCH_PORT", 0) or free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_gunicorn(url, port, workers)
     try:

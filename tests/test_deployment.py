@@ -79,6 +79,63 @@ def test_gunicorn_loads_the_app_once_before_forking(tmp_path: Path) -> None:
     assert gunicorn_settings(tmp_path)["preload_app"] is True
 
 
+def test_gunicorn_master_settles_its_memory_before_forking_the_workers(tmp_path: Path) -> None:
+    """When the master is ready (the app loaded and warmed), its surviving objects are
+    frozen, so the workers' garbage collections leave the pages they share alone."""
+    script = (
+        "import gc, runpy, sys, types; settings = runpy.run_path(sys.argv[1]); "
+        "from app import create_app; "
+        "app = create_app('testing', SQLALCHEMY_DATABASE_URI='sqlite://'); "
+        "log = types.SimpleNamespace(info=lambda message: None); "
+        "server = types.SimpleNamespace(app=types.SimpleNamespace(callable=app), log=log); "
+        "before = gc.get_freeze_count(); settings['when_ready'](server); "
+        "print(before, gc.get_freeze_count())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(GUNICORN_CONF)],
+        cwd=ROOT,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    before, after = map(int, result.stdout.split()[-2:])
+    assert before == 0 and after > 0
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "open_connections", "torn_down"), [(0, 0, False), (0, 1, True), (3, 0, True)]
+)
+def test_a_worker_that_stops_cleanly_leaves_at_once_and_others_exit_as_before(
+    tmp_path: Path, exit_code: int, open_connections: int, torn_down: bool
+) -> None:
+    """A recycled worker skips Python's teardown, so the master replaces it at once; one
+    still serving a request, or failing (3: gunicorn's boot error, on which the master
+    halts), exits as before."""
+    script = (
+        "import atexit, runpy, sys, types\n"
+        "settings = runpy.run_path(sys.argv[1])\n"
+        "atexit.register(lambda: print('torn down'))\n"
+        "server = types.SimpleNamespace(app=None)\n"
+        f"worker = types.SimpleNamespace(booted=True, nr_conns={open_connections})\n"
+        "try:\n"
+        f"    sys.exit({exit_code})\n"
+        "finally:\n"
+        "    settings['worker_exit'](server, worker)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(GUNICORN_CONF)],
+        cwd=ROOT,
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == exit_code
+    assert ("torn down" in result.stdout) is torn_down
+
+
 @pytest.mark.parametrize("workers", [2, 5])
 def test_gunicorn_workers_sharing_the_load_are_never_recycled_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
+from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy import select
@@ -59,3 +62,34 @@ def forget_inherited_connections(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)
+
+
+def close_database_connections(app: Flask) -> None:
+    """Close this process's pooled database connections (a worker about to exit)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def settle_memory_for_fork() -> None:
+    """Just before the master forks the workers: collect garbage, freeze what survives and
+    give the heap that loading freed back to the system.
+
+    A forked worker's RSS starts as the master's resident memory, and the master keeps the
+    heap that building the app and the engine's arrays freed (malloc holds on to it):
+    returned now, no worker carries it (docs/scaling.md). gc.freeze() puts the master's
+    objects out of the collector's reach, so a worker's collections never write to (and so
+    copy) the pages that hold them: they stay shared by every worker."""
+    gc.collect()
+    gc.freeze()
+    trim = malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None

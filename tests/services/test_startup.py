@@ -3,11 +3,14 @@ worker to inherit, and never train one."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from flask import Flask
 
 from app.models import ItemModelVersion
 from app.services.recommendation.state import model_holder
-from app.services.startup import prepare_for_workers
+from app.services.startup import malloc_trim, prepare_for_workers, settle_memory_for_fork
 from tests.helpers import count_rows, train_model
 
 
@@ -30,3 +33,28 @@ def test_without_a_version_the_master_requests_training_and_trains_nothing(
         assert model_holder().served is None
     assert count_rows(app, ItemModelVersion) == 0
     assert len(training_requests) == 1
+
+
+class Node:
+    link: Node | None = None
+
+
+def test_before_forking_garbage_is_collected_and_the_survivors_frozen() -> None:
+    """What the workers inherit is only what is alive, out of the collector's reach."""
+    gc.disable()  # no automatic collection in between: only settling may free the cycle
+    try:
+        cycle = Node()
+        cycle.link = cycle
+        collected = weakref.ref(cycle)
+        del cycle
+        settle_memory_for_fork()
+        assert collected() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_malloc_trim_is_glibcs_on_linux() -> None:
+    trim = malloc_trim()
+    assert trim is not None and trim(0) in (0, 1)
