@@ -7,7 +7,8 @@ than MIN_INTERACTIONS keep all of theirs for training); held-out favourites and 
 LIKED_RATING or more are relevant. Every candidate learns its item model from the training
 part only and ranks with `rank_for_user`, exactly as the API does. The search walks the
 space one dimension at a time from the defaults (SEARCH_SPACE, in order), keeps a change
-only when it raises NDCG@10 and keeps coverage@10 at or above the floor, and stops starting
+only when it raises NDCG@10, beats the defaults by more than the validation noise and keeps
+coverage@10 at or above the floor, and stops starting
 candidates once the time budget is spent: the chosen configuration is never worse on
 validation than the defaults, which are always measured first.
 """
@@ -408,7 +409,7 @@ def search_space(best: EngineConfiguration, stage: str) -> Iterator[EngineConfig
         yield from (replace(best, max_same_genre_run=run) for run in SAME_GENRE_RUNS)
 
 
-# A change is kept when it beats the best so far by this many standard errors of the paired
+# A change is kept when it beats the defaults by this many standard errors of the paired
 # per-user NDCG difference (about a one-sided 84% confidence at 1).
 SIGNIFICANCE_MARGIN = 1.0
 STAGES = (
@@ -472,9 +473,10 @@ def tune(
     """Search from `default` stage by stage and return the best eligible configuration.
 
     The coverage floor is the larger of `min_coverage` and the defaults' own coverage, so the
-    choice never covers less of the catalogue than the defaults; it must also score at least
-    the defaults' NDCG@10, and each change must beat the best so far by `margin` standard
-    errors (`clearly_better`): noise is not taken for a gain. No candidate starts once
+    choice never covers less of the catalogue than the defaults. A change is kept when it
+    scores above the best so far and beats the defaults by `margin` standard errors of the
+    paired per-user difference (`clearly_better`): noise is not taken for a gain over the
+    defaults, while gains too small to show alone can still add up. No candidate starts once
     `budget_seconds` have passed, nor when the slowest candidate so far would not finish
     within the budget.
     """
@@ -518,10 +520,13 @@ def tune(
             slowest = max(slowest, trial.seconds)
             result.trials.append(trial)
             figures = trial.figures
+            # Better than the best so far, and clearly better than the defaults: steady
+            # small gains may add up, but the choice must beat the defaults by more than
+            # the validation users' noise.
             if (
                 figures.coverage >= floor
-                and figures.ndcg >= result.default_figures.ndcg
-                and clearly_better(figures, result.figures, margin)
+                and figures.ndcg > result.figures.ndcg
+                and clearly_better(figures, result.default_figures, margin)
             ):
                 result.chosen, result.figures = candidate, figures
         if result.out_of_time:
