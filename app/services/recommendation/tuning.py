@@ -421,6 +421,7 @@ STAGES = (
     "popularity",
     "inputs",
     "diversity",
+    "seeds",  # again: how seeds are weighed interacts with the model chosen since
 )
 
 
