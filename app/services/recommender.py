@@ -30,6 +30,7 @@ from app.services.pagination import Page
 from app.services.recommendation import loading, model_versions, state
 from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import (
+    DEFAULT_SERVING,
     MAX_SAME_GENRE_RUN,
     FilteredRanking,
     RecommendedMovie,
@@ -90,9 +91,10 @@ def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters)
     truncation), and how many passed."""
     catalogue, _ = state.current_catalogue()
     similarity = state.current_similarity(catalogue)
-    user = loading.load_user_signals(user_id, catalogue)
-    # A model trained with a tuned configuration brings its blend and diversity.
+    # A model trained with a tuned configuration brings its blend, diversity and serving.
     model = state.served_item_model()
+    serving = model.serving if model is not None else DEFAULT_SERVING
+    user = loading.load_user_signals(user_id, catalogue, graded=serving.graded_seeds)
     weights = Weights.from_config(current_app.config)
     if model is not None and model.weights is not None:
         weights = model.weights
@@ -106,6 +108,7 @@ def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters)
         similarity,
         filters,
         max_same_genre_run=max_run,
+        released_only=serving.released_only,
     )
 
 

@@ -13,6 +13,7 @@ from app.models import Movie, Rating, TunedConfiguration, User
 from app.services import tuning
 from app.services.recommendation.item_model import ModelSettings
 from app.services.recommendation.model_versions import load_version, train_model_version
+from app.services.recommendation.ranking import ServingSettings
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.tuning import (
     EngineConfiguration,
@@ -124,3 +125,25 @@ def test_without_a_tuned_configuration_training_keeps_the_defaults(app: Flask) -
         model = load_version(train_model_version().id).model
         assert model is not None
         assert model.settings == ModelSettings() and model.weights is None
+
+
+def test_training_learns_the_sequence_from_the_interactions_times(app: Flask) -> None:
+    # Each user of the first cluster rates its films in a cycle starting at their own index:
+    # film 11 is followed by film 0 in time, never in id order.
+    _, movies = two_clusters_in_the_database(app)
+    newcomer = make_user(app)
+    with app.app_context():
+        db.session.add(Rating(user_id=newcomer.id, movie_id=movies[11].id, rating=9))
+        db.session.commit()
+    sequential = EngineConfiguration(
+        model=ModelSettings("ease", l2=1.0, sequence_mix=1.0, sequence_window=1),
+        weights=Weights(0.0, 0.0, 0.0, 0.0, 1.0),
+        serving=ServingSettings(graded_seeds=True, released_only=True),
+    )
+    record(app, sequential)
+    with app.app_context():
+        model = load_version(train_model_version().id).model
+        assert model.serving == sequential.serving
+        results = recommend_for_user(newcomer.id, limit=3)
+        assert results[0].movie_id == movies[0].id
+        assert results[0].recommendation_type == "collaborative"

@@ -33,9 +33,19 @@ from app.services.recommendation.movielens import (
     MovieLensRatings,
     read_movielens,
 )
-from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN, rank_for_user
+from app.services.recommendation.ranking import (
+    DEFAULT_SERVING,
+    MAX_SAME_GENRE_RUN,
+    rank_for_user,
+)
 from app.services.recommendation.scoring import Weights
-from app.services.recommendation.signals import LIKED_RATING, RATING, RECENCY_DAYS, UserSignals
+from app.services.recommendation.signals import (
+    LIKED_RATING,
+    RATING,
+    RECENCY_DAYS,
+    UserSignals,
+    graded_liking,
+)
 from app.services.recommendation.tuning import (
     EngineConfiguration,
     Interactions,
@@ -70,9 +80,10 @@ class EvaluationUser:
 class EvaluationSet:
     catalogue: Catalogue
     users: list[EvaluationUser]
-    train_users: np.ndarray  # every training rating: user id, catalogue position, rating
+    train_users: np.ndarray  # every training rating: user id, catalogue position, rating, time
     train_positions: np.ndarray
     train_ratings: np.ndarray
+    train_timestamps: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,7 @@ def build_evaluation_set(data: MovieLensData) -> EvaluationSet:
         train_users=ratings.user_ids[train],
         train_positions=rated_positions[train],
         train_ratings=ratings.ratings[train],
+        train_timestamps=ratings.timestamps[train],
     )
 
 
@@ -210,7 +222,7 @@ def learn_configured_similarity(
         positions=evaluation.train_positions,
         kinds=np.full(evaluation.train_users.size, RATING, dtype=np.int64),
         ratings=evaluation.train_ratings,
-        timestamps=np.zeros(evaluation.train_users.size, dtype=np.int64),
+        timestamps=evaluation.train_timestamps,
     )
     values = interaction_values(interactions, configuration.inputs)
     used = values > 0
@@ -220,6 +232,7 @@ def learn_configured_similarity(
         evaluation.train_positions[used],
         evaluation.catalogue.size,
         values[used],
+        evaluation.train_timestamps[used],
     )
 
 
@@ -229,23 +242,35 @@ def engine_ranker(
     """Rank with app.services.recommendation.ranking.rank_for_user, as the API does: with the
     default model and `weights`, or with everything a tuned `configuration` chose."""
     catalogue = evaluation.catalogue
-    max_run = MAX_SAME_GENRE_RUN
+    max_run, serving = MAX_SAME_GENRE_RUN, DEFAULT_SERVING
     if configuration is None:
         similarity = learn_training_similarity(evaluation)
     else:
         similarity = learn_configured_similarity(evaluation, configuration)
         weights, max_run = configuration.weights, configuration.max_same_genre_run
+        serving = configuration.serving
 
     def rank(user: EvaluationUser, limit: int) -> np.ndarray:
-        liked = user.train_movies[user.train_ratings >= LIKED_RATING]
+        is_liked = user.train_ratings >= LIKED_RATING
+        liked = user.train_movies[is_liked]
+        liking = np.ones(liked.size)
+        if serving.graded_seeds:
+            liking = np.array([graded_liking(r) for r in user.train_ratings[is_liked]])
         signals = UserSignals(
             liked=liked,
-            liked_weight=np.ones(liked.size),
+            liked_weight=liking,
             excluded=user.train_movies,
             favorite_genres=np.empty(0, dtype=np.int64),
         )
         results = rank_for_user(
-            catalogue, signals, weights, user.cutoff, limit, similarity, max_same_genre_run=max_run
+            catalogue,
+            signals,
+            weights,
+            user.cutoff,
+            limit,
+            similarity,
+            max_same_genre_run=max_run,
+            released_only=serving.released_only,
         )
         return catalogue.positions([r.movie_id for r in results])
 

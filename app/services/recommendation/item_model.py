@@ -19,7 +19,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue
-from app.services.recommendation.ranking import MAX_SAME_GENRE_RUN
+from app.services.recommendation.ranking import (
+    DEFAULT_SERVING,
+    MAX_SAME_GENRE_RUN,
+    ServingSettings,
+)
 from app.services.recommendation.scoring import Weights
 
 # Neighbours kept per item: enough for recall, small enough to score a user in microseconds.
@@ -40,6 +44,8 @@ class ModelSettings:
 
     `popularity_exponent` re-weights each target item by (1 + its interactions)^-exponent: a
     positive value penalises popular items (wider coverage), a negative one boosts them.
+    `sequence_mix` (0..1) blends in what people liked next (recommendation.sequence, over
+    `sequence_window` steps): (1 - mix) x the family's weights + mix x the sequence's.
     """
 
     family: str = "ease"
@@ -52,12 +58,16 @@ class ModelSettings:
     regularization: float = 0.05  # ALS
     iterations: int = 15  # ALS
     popularity_exponent: float = 0.0
+    sequence_mix: float = 0.0
+    sequence_window: int = 50
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"unknown item model family {self.family!r}")
         if self.max_items < 2 or self.neighbours < 1 or self.factors < 1 or self.iterations < 1:
             raise ValueError("max_items, neighbours, factors and iterations must be positive")
+        if not 0 <= self.sequence_mix <= 1 or self.sequence_window < 1:
+            raise ValueError("sequence_mix must be within 0..1 and sequence_window positive")
 
 
 DEFAULT_MODEL_SETTINGS = ModelSettings()
@@ -89,6 +99,7 @@ class ItemModel:
     # trained it (None: the app's configured weights).
     weights: Weights | None = None
     max_same_genre_run: int = MAX_SAME_GENRE_RUN
+    serving: ServingSettings = DEFAULT_SERVING
     version: int = field(default_factory=lambda: next(_versions))
 
 
@@ -178,14 +189,67 @@ def strongest_neighbours(
     return sp.csr_matrix(similarity, dtype=np.float32)
 
 
+def keep_strongest_per_row(similarity: sp.csr_matrix, neighbours: int) -> sp.csr_matrix:
+    """float32 copy of a sparse item x item matrix: negatives dropped, each row's
+    `neighbours` largest kept (ties by column), scaled so the largest weight is 1."""
+    matrix = sp.csr_matrix(similarity, dtype=np.float64)
+    matrix.data = np.maximum(matrix.data, 0.0)
+    matrix.eliminate_zeros()
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    order = np.lexsort((matrix.indices, -matrix.data, rows))
+    rank = np.arange(order.size) - matrix.indptr[rows[order]]
+    keep = order[rank < neighbours]
+    kept = sp.csr_matrix(
+        (matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape
+    )
+    if kept.nnz:
+        kept.data /= kept.data.max()
+    return sp.csr_matrix(kept, dtype=np.float32)
+
+
 def learn_similarity(
     settings: ModelSettings,
     user_index: np.ndarray,
     item_index: np.ndarray,
     n_items: int,
     values: np.ndarray | None = None,
+    timestamps: np.ndarray | None = None,
 ) -> sp.csr_matrix:
-    """Item-to-item weights of the family `settings` names, popularity re-weighted."""
+    """Item-to-item weights of the family `settings` names, blended with the sequence model
+    when `settings.sequence_mix` > 0 (which needs each interaction's `timestamps`), then
+    popularity re-weighted."""
+    similarity = learn_family_similarity(settings, user_index, item_index, n_items, values)
+    if settings.sequence_mix > 0:
+        # Imported here: the sequence model imports this module's helpers.
+        from app.services.recommendation.sequence import learn_sequence_similarity
+
+        if timestamps is None:
+            raise ValueError("a sequence_mix needs the interactions' timestamps")
+        sequence = learn_sequence_similarity(
+            user_index,
+            item_index,
+            timestamps,
+            n_items,
+            window=settings.sequence_window,
+            neighbours=settings.neighbours,
+            values=values,
+        )
+        mix = settings.sequence_mix
+        similarity = keep_strongest_per_row(
+            (1 - mix) * similarity.astype(np.float64) + mix * sequence.astype(np.float64),
+            settings.neighbours,
+        )
+    return reweight_by_popularity(similarity, item_index, settings.popularity_exponent)
+
+
+def learn_family_similarity(
+    settings: ModelSettings,
+    user_index: np.ndarray,
+    item_index: np.ndarray,
+    n_items: int,
+    values: np.ndarray | None = None,
+) -> sp.csr_matrix:
+    """Item-to-item weights of the family `settings` names (EASE, RP3beta or ALS)."""
     # Imported here: the families import this module's helpers.
     from app.services.recommendation.als import learn_als_similarity
     from app.services.recommendation.rp3beta import learn_rp3beta_similarity
@@ -223,7 +287,7 @@ def learn_similarity(
             neighbours=settings.neighbours,
             values=values,
         )
-    return reweight_by_popularity(similarity, item_index, settings.popularity_exponent)
+    return similarity
 
 
 def reweight_by_popularity(
@@ -250,14 +314,17 @@ def learn_item_model(
     values: np.ndarray | None = None,
     weights: Weights | None = None,
     max_same_genre_run: int = MAX_SAME_GENRE_RUN,
+    timestamps: np.ndarray | None = None,
+    serving: ServingSettings = DEFAULT_SERVING,
 ) -> ItemModel:
     """Learn a model from parallel arrays of (user id, item key) interactions, each weighted
-    by `values` (default 1), with the family and parameters of `settings`."""
+    by `values` (default 1) and made at `timestamps` (needed by a sequence mix), with the
+    family and parameters of `settings`."""
     started = time.perf_counter()
     user_ids = np.asarray(user_ids, dtype=np.int64)
     item_keys = np.asarray(item_keys, dtype=np.int64)
     keys, item_index = np.unique(item_keys, return_inverse=True)
-    similarity = learn_similarity(settings, user_ids, item_index, keys.size, values)
+    similarity = learn_similarity(settings, user_ids, item_index, keys.size, values, timestamps)
     stats = ItemModelStats(
         items=int(keys.size),
         users=int(np.unique(user_ids).size),
@@ -272,6 +339,7 @@ def learn_item_model(
         settings=settings,
         weights=weights,
         max_same_genre_run=max_same_genre_run,
+        serving=serving,
     )
 
 

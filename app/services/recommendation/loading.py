@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -153,8 +154,9 @@ def profile_statement():  # type: ignore[no-untyped-def]
     )
 
 
-def load_user_signals(user_id: int, catalogue: Catalogue) -> UserSignals:
-    """Two queries: the user's profile, and everything they liked, rated, dismissed or saw."""
+def load_user_signals(user_id: int, catalogue: Catalogue, *, graded: bool = False) -> UserSignals:
+    """Two queries: the user's profile, and everything they liked, rated, dismissed or saw
+    (liked ratings weighted by their value when `graded`)."""
     parameters = {"user_id": user_id}
     profile = db.session.execute(profile_statement(), parameters).one_or_none()
     if profile is None:
@@ -165,6 +167,7 @@ def load_user_signals(user_id: int, catalogue: Catalogue) -> UserSignals:
         rows,
         favorite_genre_tmdb_ids=profile.favorite_genres or (),
         mature_content=bool(profile.mature_content),
+        graded=graded,
     )
 
 
@@ -238,21 +241,23 @@ def latest_configuration(session: Session | scoped_session[Any]) -> EngineConfig
 
 
 def weighted_interactions_statement():  # type: ignore[no-untyped-def]
-    """(user_id, tmdb_id, kind, rating) of every favourite, rating, viewing and watchlist entry."""
+    """(user_id, tmdb_id, kind, rating, time) of every favourite, rating, viewing and
+    watchlist entry."""
 
-    def rows(model: Any, kind: int, rating: Any = None):  # type: ignore[no-untyped-def]
+    def rows(model: Any, kind: int, moment: Any, rating: Any = None):  # type: ignore[no-untyped-def]
         return select(
             model.user_id,
             Movie.tmdb_id,
             literal(kind),
             rating if rating is not None else literal(0),
+            moment,
         ).join(Movie, Movie.id == model.movie_id)
 
     return union_all(
-        rows(Favorite, FAVORITE),
-        rows(Rating, RATING, Rating.rating),
-        rows(WatchHistory, WATCHED),
-        rows(WatchlistEntry, WATCHLIST),
+        rows(Favorite, FAVORITE, Favorite.created_at),
+        rows(Rating, RATING, Rating.updated_at, Rating.rating),
+        rows(WatchHistory, WATCHED, WatchHistory.watched_at),
+        rows(WatchlistEntry, WATCHLIST, WatchlistEntry.created_at),
     )
 
 
@@ -260,16 +265,17 @@ def learn_configured(
     session: Session | scoped_session[Any], configuration: EngineConfiguration, watermark: int
 ) -> ItemModel:
     """Learn the model a tuned configuration chose, from the input it chose."""
+    fetched = session.execute(weighted_interactions_statement()).all()
     # Floats: ratings come in half steps (Decimal); the ids fit a float64 exactly.
-    rows = np.array(session.execute(weighted_interactions_statement()).all(), dtype=np.float64)
-    rows = rows.reshape(-1, 4)
+    rows = np.array([row[:4] for row in fetched], dtype=np.float64).reshape(-1, 4)
+    timestamps = np.array([_seconds(row[4]) for row in fetched], dtype=np.int64)
     user_ids, tmdb_ids = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
     interactions = Interactions(
         user_ids=user_ids,
         positions=tmdb_ids,
         kinds=rows[:, 2].astype(np.int64),
         ratings=rows[:, 3],
-        timestamps=np.zeros(rows.shape[0], dtype=np.int64),
+        timestamps=timestamps,
     )
     values = interaction_values(interactions, configuration.inputs)
     used = values > 0
@@ -281,4 +287,15 @@ def learn_configured(
         values=values[used],
         weights=configuration.weights,
         max_same_genre_run=configuration.max_same_genre_run,
+        timestamps=timestamps[used],
+        serving=configuration.serving,
     )
+
+
+def _seconds(moment: datetime | None) -> int:
+    """POSIX seconds of a stored time (naive times are UTC); 0 when unknown."""
+    if moment is None:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())

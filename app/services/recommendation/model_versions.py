@@ -165,6 +165,7 @@ def load_version(version_id: int) -> LoadedVersion:
             settings=configuration.model,
             weights=configuration.weights,
             max_same_genre_run=configuration.max_same_genre_run,
+            serving=configuration.serving,
         )
     return LoadedVersion(version_id=version_id, model=model)
 

@@ -31,6 +31,22 @@ MAX_SAME_GENRE_RUN = 3
 
 
 @dataclass(frozen=True)
+class ServingSettings:
+    """How a user's own signals are read when ranking (both chosen by the tuner).
+
+    `graded_seeds`: a liked rating seeds the model by its value ((rating - 4) / 6: 7 -> 0.5,
+    10 -> 1; a favourite 1) instead of 1 for every liked film. `released_only`: films
+    released after "today" are not candidates (nobody can watch them yet).
+    """
+
+    graded_seeds: bool = False
+    released_only: bool = False
+
+
+DEFAULT_SERVING = ServingSettings()
+
+
+@dataclass(frozen=True)
 class RecommendedMovie:
     movie_id: int
     score: float
@@ -170,6 +186,7 @@ def rank_for_user(
     similarity: sp.csr_matrix | None = None,
     *,
     max_same_genre_run: int = MAX_SAME_GENRE_RUN,
+    released_only: bool = False,
 ) -> list[RecommendedMovie]:
     """The engine end to end on arrays: score, rank, pad, diversify and explain.
 
@@ -178,7 +195,14 @@ def rank_for_user(
     well rated first. `similarity` is the item model aligned to catalogue positions.
     """
     return rank_filtered(
-        catalogue, user, weights, today, limit, similarity, max_same_genre_run=max_same_genre_run
+        catalogue,
+        user,
+        weights,
+        today,
+        limit,
+        similarity,
+        max_same_genre_run=max_same_genre_run,
+        released_only=released_only,
     ).results
 
 
@@ -198,8 +222,10 @@ def rank_filtered(
     filters: RecommendationFilters | None = None,
     *,
     max_same_genre_run: int = MAX_SAME_GENRE_RUN,
+    released_only: bool = False,
 ) -> FilteredRanking:
-    """`rank_for_user` over the candidates that pass `filters`, and how many did.
+    """`rank_for_user` over the candidates that pass `filters`, and how many did
+    (with `released_only`, never a film released after `today`).
 
     The signals (and so every score, type and sentence) are those of the unfiltered list:
     the filters only choose among its candidates, before ranking and truncation.
@@ -214,6 +240,8 @@ def rank_filtered(
         exclude_watched=filters.exclude_watched,
         exclude_watchlisted=filters.exclude_watchlisted,
     )
+    if released_only:
+        candidates &= ~(catalogue.release_day > today.toordinal())  # NaN (unknown) stays
     signals = compute_signals(catalogue, user, candidates, today, similarity)
     # Score: movies the user's own signals reach by the weighted sum, the others (padding)
     # by quality and popularity.

@@ -156,13 +156,22 @@ def compute_signals(
     )
 
 
+def graded_liking(rating: float) -> float:
+    """A liked rating's weight by its value: (rating - 4) / 6, so 7 -> 0.5 and 10 -> 1."""
+    return min(max((float(rating) - 4) / 6, 0.0), 1.0)
+
+
 def user_signals_from_rows(
     catalogue: Catalogue,
     rows: Sequence[tuple[int, int, float]],
     favorite_genre_tmdb_ids: Sequence[Any] = (),
     mature_content: bool = False,
+    *,
+    graded: bool = False,
 ) -> UserSignals:
-    """Liked, excluded and profile genres in catalogue positions, from (kind, movie, rating)."""
+    """Liked, excluded and profile genres in catalogue positions, from (kind, movie, rating).
+
+    A liked film weighs 1, or with `graded` its `graded_liking` (a favourite still 1)."""
     strength: dict[int, float] = {}  # movie id -> weight of its strongest positive signal
     order_key: dict[int, float] = {}  # movie id -> how strongly liked (naming in explanations)
     excluded: set[int] = set()
@@ -170,7 +179,8 @@ def user_signals_from_rows(
     watchlisted: set[int] = set()
     for kind, movie_id, rating in rows:
         if kind == FAVORITE or (kind == RATING and rating >= LIKED_RATING):
-            strength[movie_id] = 1.0
+            value = graded_liking(rating) if graded and kind == RATING else 1.0
+            strength[movie_id] = max(strength.get(movie_id, 0.0), value)
             order_key[movie_id] = max(
                 order_key.get(movie_id, 0), 10 if kind == FAVORITE else rating
             )

@@ -105,6 +105,7 @@ def validate_on_interactions(
         train_users=user_ids[train],
         train_positions=positions[train],
         train_ratings=np.full(int(train.sum()), POSITIVE_RATING),
+        train_timestamps=times[train].astype(np.int64),
     )
     result = measure("engine", evaluation, engine_ranker(evaluation, weights), k)
     return ValidationResult(

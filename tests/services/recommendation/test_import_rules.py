@@ -23,6 +23,7 @@ ARITHMETIC = [
     "movielens",
     "rp3beta",
     "als",
+    "sequence",
     "tuning",
     "onboarding",
     "validation",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from app.services.recommendation.item_model import (
     ModelSettings,
+    keep_strongest_per_row,
     learn_similarity,
     reweight_by_popularity,
 )
 from app.services.recommendation.rp3beta import learn_rp3beta_similarity
+from app.services.recommendation.sequence import learn_sequence_similarity
 
 # Users 0-5 like items 0, 1 and 2; users 6-11 like items 3, 4 and 5: two taste clusters.
 USERS = np.repeat(np.arange(12), 3)
@@ -82,3 +85,46 @@ def test_a_positive_popularity_exponent_favours_the_less_popular_target() -> Non
 def test_settings_refuse_an_unknown_family() -> None:
     with pytest.raises(ValueError, match="family"):
         ModelSettings("svd")
+
+
+# ---- the sequence model ----------------------------------------------------------------------
+
+
+def test_the_sequence_model_weighs_what_was_liked_next_by_the_step() -> None:
+    # User 0 liked 0, 1, 2 in that order; user 1 liked 0 then 2.
+    users = np.array([0, 0, 0, 1, 1])
+    items = np.array([0, 1, 2, 0, 2])
+    times = np.array([10, 20, 30, 10, 20])
+    similarity = learn_sequence_similarity(users, items, times, 3, window=2, neighbours=5).toarray()
+    # Counts n = (2, 1, 2). W[0,1] = 1/1 / sqrt(2*1); W[0,2] = (1/2 + 1/1) / sqrt(2*2) = 0.75;
+    # W[1,2] = 1 / sqrt(1*2). Nothing points backwards.
+    raw = np.array([[0, 1 / np.sqrt(2), 0.75], [0, 0, 1 / np.sqrt(2)], [0, 0, 0]])
+    assert similarity == pytest.approx(raw / raw.max())
+    # A window of one step forgets that 2 followed 0 two steps later for user 0.
+    short = learn_sequence_similarity(users, items, times, 3, window=1, neighbours=5).toarray()
+    raw[0, 2] = 1 / np.sqrt(2 * 2)
+    assert short == pytest.approx(raw / raw.max())
+
+
+def test_a_sequence_mix_recommends_what_follows_and_needs_the_times() -> None:
+    # Everyone liked items 0, 1 and 2 (no co-occurrence preference), always in that order.
+    users = np.repeat(np.arange(6), 3)
+    items = np.tile([0, 1, 2], 6)
+    times = np.tile([1, 2, 3], 6)
+    settings = ModelSettings("ease", l2=1.0, sequence_mix=1.0, sequence_window=1)
+    similarity = learn_similarity(settings, users, items, 3, timestamps=times).toarray()
+    assert np.argmax(similarity[0]) == 1 and np.argmax(similarity[1]) == 2
+    assert not similarity[2].any()  # nothing ever followed item 2
+    with pytest.raises(ValueError, match="timestamps"):
+        learn_similarity(settings, users, items, 3)
+
+
+def test_keeping_the_strongest_neighbours_drops_negatives_and_rescales() -> None:
+    matrix = sp.csr_matrix(np.array([[0, 4.0, -1, 2, 3], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]]))
+    kept = keep_strongest_per_row(matrix, 2).toarray()
+    assert kept.tolist() == [[0, 1, 0, 0, 0.75], [0.25, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+
+
+def test_settings_refuse_a_sequence_mix_outside_zero_to_one() -> None:
+    with pytest.raises(ValueError, match="sequence_mix"):
+        ModelSettings(sequence_mix=1.5)

@@ -53,3 +53,32 @@ def test_the_diversity_walk_reaches_past_the_sorted_window_before_taking_padding
     results = rank_for_user(catalogue, user, weights, date(2024, 1, 1), limit=5)
     assert [r.movie_id for r in results] == [1, 2, 3, 601, 4]
     assert results[3].recommendation_type == "content_based"
+
+
+def test_released_only_leaves_out_films_released_after_today() -> None:
+    # Three films, the most popular one out next year; the unknown date stays a candidate.
+    ids = np.array([1, 2, 3])
+    catalogue = build_catalogue(
+        movie_ids=ids,
+        tmdb_ids=ids,
+        titles=["Out", "Coming", "Undated"],
+        genre_links=[],
+        genre_tmdb_ids=[],
+        genre_names=[],
+        vote_average=np.full(3, 7.0),
+        vote_count=np.full(3, 100),
+        popularity=np.array([10.0, 100.0, 1.0]),
+        release_dates=[date(2020, 1, 1), date(2025, 1, 1), None],
+    )
+    cold = UserSignals(
+        liked=np.empty(0, dtype=np.int64),
+        liked_weight=np.empty(0),
+        excluded=np.empty(0, dtype=np.int64),
+        favorite_genres=np.empty(0, dtype=np.int64),
+    )
+    weights = Weights(genre=0.0, quality=0.0, popularity=1.0, recency=0.0, collaborative=0.0)
+    today = date(2024, 6, 1)
+    every = rank_for_user(catalogue, cold, weights, today, limit=3)
+    released = rank_for_user(catalogue, cold, weights, today, limit=3, released_only=True)
+    assert [r.movie_id for r in every] == [2, 1, 3]
+    assert [r.movie_id for r in released] == [1, 3]

@@ -11,10 +11,13 @@ import pytest
 
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.evaluation import split_ratings, training_part, tuning_inputs
+from app.services.recommendation.item_model import ModelSettings
 from app.services.recommendation.movielens import read_movielens
+from app.services.recommendation.ranking import ServingSettings
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.signals import FAVORITE, RATING, WATCHED
 from app.services.recommendation.tuning import (
+    SERVING_GRID,
     WATCHLIST,
     EngineConfiguration,
     Figures,
@@ -223,6 +226,27 @@ def test_a_real_budget_is_respected(tmp_path: Path) -> None:
 
 def test_a_configuration_survives_its_round_trip_through_json() -> None:
     configuration = EngineConfiguration(
-        weights=Weights(0, 0, 0, 0, 1), inputs=InputSettings("graded", 0.5), max_same_genre_run=5
+        model=ModelSettings(sequence_mix=0.5, sequence_window=10, popularity_exponent=0.2),
+        weights=Weights(0, 0, 0, 0, 1),
+        inputs=InputSettings("graded", 0.5),
+        max_same_genre_run=5,
+        serving=ServingSettings(graded_seeds=True, released_only=True),
     )
     assert EngineConfiguration.from_dict(configuration.to_dict()) == configuration
+    # A configuration recorded before seeds and the sequence model existed reads as it was.
+    older = configuration.to_dict()
+    del older["serving"], older["model"]["sequence_mix"], older["model"]["sequence_window"]
+    read = EngineConfiguration.from_dict(older)
+    assert read.serving == ServingSettings() and read.model.sequence_mix == 0
+
+
+def test_a_sequence_candidate_is_learned_from_the_training_times(tmp_path: Path) -> None:
+    validation = clusters_validation(tmp_path)
+    candidate = EngineConfiguration(model=ModelSettings(l2=1.0, sequence_mix=0.5))
+    result = tune(validation, 120, default=candidate, stages=("seeds",))
+    assert result.default_figures.users == 40
+    assert all(trial.configuration.model.sequence_mix == 0.5 for trial in result.trials)
+    assert {trial.configuration.serving for trial in result.trials} == {
+        ServingSettings(),
+        *SERVING_GRID,
+    }
