@@ -3,6 +3,7 @@ refresh, similar movies, feedback and clicks, and nobody else's recommendation r
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.blueprints.recommendations.schemas import RecommendationSchema
 from app.extensions import db
 from app.models import (
     Favorite,
@@ -21,7 +23,7 @@ from app.models import (
     UserProfile,
 )
 from app.models.recommendations import COMMENT_MAX_LENGTH
-from app.services.recommendation.batches import save_batch
+from app.services.recommendation.batches import list_batch, save_batch
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import auth_headers, make_genre, make_movie, make_user, tokens_for
@@ -276,6 +278,37 @@ def test_list_shows_the_callers_feedback_on_each_movie(
     assert results[0]["feedback"] is None
     assert results[1]["feedback"]["feedback_type"] == "like"
     assert results[1]["feedback"]["comment"] == "More please"
+
+
+def test_list_read_as_rows_shows_what_the_entities_show(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    # The GET reads plain rows (`recommendation.shown`), not entities: every field must be
+    # what the documented schema makes of the stored entities, genres and feedback included.
+    genres = [make_genre(app, name="Western"), make_genre(app, name="Drama")]
+    movies = make_catalogue(app, 20, genres=genres)
+    ids = store_batch(app, user, movies)
+    client.post(URL + f"{ids[0]}/click/", headers=headers)
+    client.post(
+        URL + "feedback/",
+        json={"recommendation": ids[2], "feedback_type": "dislike", "comment": "Too slow"},
+        headers=headers,
+    )
+    with app.app_context():
+        db.session.execute(
+            UserProfile.__table__.update()
+            .where(UserProfile.user_id == user.id)
+            .values(recommendations_stale=False)
+        )
+        db.session.commit()
+    results = client.get(URL, headers=headers).get_json()["results"]
+    with app.test_request_context():
+        expected = RecommendationSchema(many=True).dump(list_batch(user.id))
+    assert [item["id"] for item in results] == [item["id"] for item in expected]
+    assert results == json.loads(json.dumps(expected))
+    assert results[0]["is_clicked"] is True
+    assert [genre["name"] for genre in results[0]["movie"]["genres"]] == ["Drama", "Western"]
+    assert results[2]["feedback"]["comment"] == "Too slow"
 
 
 def test_listing_issues_the_same_number_of_queries_whatever_the_page_size(
