@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, func, select
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, and_, bindparam, func, select
 
 from app.extensions import db
 from app.models import (
@@ -146,8 +146,8 @@ FEEDBACK_COLUMNS = (
 
 def batch_statement() -> Select[Any]:
     """The batch read with its user and size as bind parameters (`user_id`, `limit`)."""
-    user_id: BindParameter[int] = bindparam("user_id")
-    limit: BindParameter[int] = bindparam("limit")
+    user_id: BindParameter[int] = bindparam("user_id", type_=Integer)
+    limit: BindParameter[int] = bindparam("limit", type_=Integer)
     stored = (
         select(func.count(Recommendation.id))
         .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
