@@ -19,12 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound
-from app.extensions import db
-from app.models import ItemModelVersion, Movie
+from app.models import ItemModelVersion
 from app.services.catalogue import get_movie
 from app.services.pagination import Page
 from app.services.recommendation import loading, model_versions, state
@@ -37,6 +34,7 @@ from app.services.recommendation.ranking import (
     rank_filtered,
 )
 from app.services.recommendation.scoring import Weights
+from app.services.recommendation.shown import ShownMovie, movie_summaries
 from app.services.recommendation.similar import rank_similar
 from app.services.recommendation.state import reset_caches
 
@@ -56,7 +54,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SimilarMovie:
-    movie: Movie
+    movie: ShownMovie
     score: float
     confidence: float
     recommendation_type: str
@@ -134,7 +132,6 @@ def similar_movies_page(
     movie_id: int, *, limit: int = 10, page: int = 1, page_size: int = 20
 ) -> Page[SimilarMovie]:
     """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time."""
-    get_movie(movie_id)
     results = similar_movies(movie_id, limit=limit)[:limit]
     count = len(results)
     last_page = max(1, -(-count // page_size))
@@ -144,14 +141,7 @@ def similar_movies_page(
             code="page_not_found",
         )
     chunk = results[(page - 1) * page_size : page * page_size]
-    movies = {
-        movie.id: movie
-        for movie in db.session.scalars(
-            select(Movie)
-            .where(Movie.id.in_([result.movie_id for result in chunk]))
-            .options(selectinload(Movie.genres))
-        )
-    }
+    movies = movie_summaries([result.movie_id for result in chunk])
     items = [
         SimilarMovie(
             movie=movies[result.movie_id],

@@ -348,7 +348,7 @@ def test_a_stored_list_is_three_queries_whatever_the_catalogue_size(
     # The token's user with its revocation check; the batch with its freshness, whether
     # the user is a cold start (for the impressions), movies and feedback; the movies'
     # genres. No count query: the batch is counted as read. Then the impressions' INSERT.
-    assert len(selects(statements)) == 3, statements
+    assert len(selects(statements)) == 3, "\n".join(s[:90] for s in statements)
     assert len(inserts(statements)) == 1, statements
 
 
@@ -649,6 +649,27 @@ def test_similar_movies_work_anonymously_and_favour_shared_genres(app: Flask, cl
     }
     assert first["movie"]["title"] == "Aliens"
     assert 0 <= first["confidence_score"] <= 1
+
+
+@pytest.mark.parametrize("catalogue_size", [25, 100])
+def test_similar_movies_are_three_queries_whatever_the_catalogue_size(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch, catalogue_size: int
+) -> None:
+    genres = [make_genre(app, name="Noir"), make_genre(app, name="Crime")]
+    movies = make_catalogue(app, catalogue_size, genres)
+    url = f"{URL}similar/{movies[0].id}/"
+    assert client.get(url).status_code == 200  # the catalogue's arrays are built once, first
+    # As in production: the arrays and the model are checked for news every few seconds,
+    # not on each request (the suite checks on each).
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 60.0)
+    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 60.0)
+    with recorded_statements(app) as statements:
+        response = client.get(url)
+    body = response.get_json()
+    assert response.status_code == 200 and body["count"] == 10
+    # The movie (404 when unknown), the page's movies, their genres.
+    assert len(selects(statements)) == 3, "\n".join(s[:90] for s in statements)
+    assert [genre["name"] for genre in body["results"][0]["movie"]["genres"]] == ["Crime", "Noir"]
 
 
 def test_similar_movies_honour_limit(app: Flask, client: Any) -> None:
