@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 
-from app.api import Blueprint
+from app.api import AlsoResponse, Blueprint
 from app.services.health import (
     DOWN,
     CheckResult,
@@ -46,9 +46,12 @@ def health_body(results: list[CheckResult]) -> tuple[dict[str, Any], int]:
 
 @blp.route("/")
 class Health(MethodView):
-    @blp.doc(operationId="getHealth")
-    @blp.response(200, HealthSchema)
-    @blp.alt_response(503, schema=HealthSchema, description="A dependency is failing")
+    @blp.operation(
+        "getHealth",
+        200,
+        HealthSchema,
+        also={503: AlsoResponse(schema=HealthSchema, description="A dependency is failing")},
+    )
     def get(self) -> tuple[dict[str, Any], int]:
         """Check the database and the cache."""
         return health_body([check_database(), check_cache()])
@@ -56,8 +59,7 @@ class Health(MethodView):
 
 @blp.route("/live/")
 class Liveness(MethodView):
-    @blp.doc(operationId="getLiveness")
-    @blp.response(200, HealthSchema)
+    @blp.operation("getLiveness", 200, HealthSchema)
     def get(self) -> dict[str, Any]:
         """The process is running."""
         return {"status": "ok", "checks": {}}
@@ -84,9 +86,12 @@ class ReadinessSchema(ma.Schema):
 
 @blp.route("/ready/")
 class Readiness(MethodView):
-    @blp.doc(operationId="getReadiness")
-    @blp.response(200, ReadinessSchema)
-    @blp.alt_response(503, schema=ReadinessSchema, description="The API cannot serve")
+    @blp.operation(
+        "getReadiness",
+        200,
+        ReadinessSchema,
+        also={503: AlsoResponse(schema=ReadinessSchema, description="The API cannot serve")},
+    )
     def get(self) -> tuple[dict[str, Any], int]:
         """Each dependency: ok, degraded or down.
 
