@@ -276,6 +276,9 @@ class Profiles(MethodView):
         return page_body(list_profiles(current_user_id(), args["page"], args["page_size"]))
 
 
+PROFILE_ERRORS = {404: "No such profile, or not yours", **throttled()}
+
+
 @blp.route("/profiles/<id:profile_id>/")
 class Profile(MethodView):
     @blp.operation(
@@ -283,7 +286,7 @@ class Profile(MethodView):
         200,
         ProfileSchema,
         token="required",
-        errors={404: "No such profile, or not yours", **throttled()},
+        errors=PROFILE_ERRORS,
     )
     def get(self, profile_id: int) -> UserProfile:
         """A profile: your own (or any, for staff)."""
@@ -295,7 +298,7 @@ class Profile(MethodView):
         ProfileSchema,
         token="required",
         body=ProfilePutSchema,
-        errors={404: "No such profile, or not yours", **throttled()},
+        errors=PROFILE_ERRORS,
     )
     def put(self, data: dict[str, Any], profile_id: int) -> UserProfile:
         """Replace a profile's fields (all required).
@@ -310,7 +313,7 @@ class Profile(MethodView):
         ProfileSchema,
         token="required",
         body=ProfilePatchSchema,
-        errors={404: "No such profile, or not yours", **throttled()},
+        errors=PROFILE_ERRORS,
     )
     def patch(self, data: dict[str, Any], profile_id: int) -> UserProfile:
         """Change some of a profile's fields.

@@ -39,6 +39,8 @@ blp = Blueprint(
 )
 
 
+PAGE_ERRORS = {404: "The page does not exist"}
+NO_SUCH_RATING = {404: "No such rating of yours"}
 UPSTREAM_ERROR = "tmdb_id: TMDb answered with an error"
 UPSTREAM_UNAVAILABLE = "tmdb_id: TMDb is not configured or unreachable"
 
@@ -65,7 +67,7 @@ class Favorites(MethodView):
         page_schema(FavoriteSchema),
         token="required",
         query=FavoriteListArgs,
-        errors={404: "The page does not exist"},
+        errors=PAGE_ERRORS,
     )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your favourites, newest first, each with its movie."""
@@ -125,7 +127,7 @@ class Ratings(MethodView):
         page_schema(RatingSchema),
         token="required",
         query=RatingListArgs,
-        errors={404: "The page does not exist"},
+        errors=PAGE_ERRORS,
     )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your ratings, newest first, each with its movie and review."""
@@ -162,9 +164,7 @@ class Ratings(MethodView):
 
 @blp.route("/ratings/<id:rating_id>/")
 class RatingById(MethodView):
-    @blp.operation(
-        "getRating", 200, RatingSchema, token="required", errors={404: "No such rating of yours"}
-    )
+    @blp.operation("getRating", 200, RatingSchema, token="required", errors=NO_SUCH_RATING)
     def get(self, rating_id: int) -> Rating:
         """One of your ratings."""
         return library.get_rating(current_user_id(), rating_id)
@@ -177,7 +177,7 @@ class RatingById(MethodView):
         query=RatingWatchlistArgs,
         body=RatingReplaceSchema,
         example={"rating": 9, "review": "Better the second time."},
-        errors={404: "No such rating of yours"},
+        errors=NO_SUCH_RATING,
     )
     def put(self, query: dict[str, Any], data: dict[str, Any], rating_id: int) -> Rating:
         """Replace the score and review of one of your ratings (a missing review empties it)."""
@@ -197,7 +197,7 @@ class RatingById(MethodView):
         query=RatingWatchlistArgs,
         body=RatingPatchSchema,
         example={"rating": 8.5},
-        errors={404: "No such rating of yours"},
+        errors=NO_SUCH_RATING,
     )
     def patch(self, query: dict[str, Any], data: dict[str, Any], rating_id: int) -> Rating:
         """Change the score, the review or both of one of your ratings."""
@@ -209,7 +209,7 @@ class RatingById(MethodView):
             remove_from_watchlist=query["remove_from_watchlist"],
         )
 
-    @blp.operation("deleteRating", 204, token="required", errors={404: "No such rating of yours"})
+    @blp.operation("deleteRating", 204, token="required", errors=NO_SUCH_RATING)
     def delete(self, rating_id: int) -> None:
         """Delete one of your ratings."""
         library.delete_rating(current_user_id(), rating_id)
@@ -240,7 +240,7 @@ class Watchlist(MethodView):
         page_schema(WatchlistEntrySchema),
         token="required",
         query=WatchlistListArgs,
-        errors={404: "The page does not exist"},
+        errors=PAGE_ERRORS,
     )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The movies you want to see, newest first."""
