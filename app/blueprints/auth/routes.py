@@ -276,7 +276,7 @@ class Profiles(MethodView):
         return page_body(list_profiles(current_user_id(), args["page"], args["page_size"]))
 
 
-PROFILE_ERRORS = {404: "No such profile, or not yours", **throttled()}
+PROFILE_ERRORS: dict[int, str | Problem] = {404: "No such profile, or not yours", **throttled()}
 
 
 @blp.route("/profiles/<id:profile_id>/")
