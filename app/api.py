@@ -36,7 +36,7 @@ The dialect, used by every view of every blueprint: one declaration per operatio
 HTTP caching, applied to every response under ``/api/v1/`` by one ``after_request`` hook
 (``register_http_caching``), from what each view declares:
 
-- A ``@public_read`` GET answering 200 gets a strong ``ETag`` (the SHA-1 of the exact body
+- A ``public_read`` GET answering 200 gets a strong ``ETag`` (the SHA-1 of the exact body
   bytes, so no query is added), and a request whose ``If-None-Match`` matches it is answered
   ``304 Not Modified`` with no body. Anonymous callers (and any caller, when the answer does
   not depend on who asks) get ``Cache-Control: public, max-age=HTTP_CACHE_MAX_AGE`` and
@@ -503,7 +503,7 @@ def add_vary(response: Response, *names: str) -> None:
 
 def apply_cache_policy(response: Response) -> Response:
     """Cache-Control, ETag (and 304) and Vary for a response of the API, from the view's
-    declaration (`@public_read`); `private, no-store` for everything else."""
+    declaration (`cache=public_read()`); `private, no-store` for everything else."""
     if not request.path.startswith(API_PATH_PREFIX):
         return response
     declaration = g.get("http_cache")
