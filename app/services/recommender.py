@@ -29,9 +29,9 @@ from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import (
     DEFAULT_SERVING,
     MAX_SAME_GENRE_RUN,
-    FilteredRanking,
+    Ranking,
     RecommendedMovie,
-    rank_filtered,
+    rank_for_user,
 )
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.shown import ShownMovie, movie_summaries
@@ -84,7 +84,7 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     return recommend_filtered(user_id, limit, RecommendationFilters()).results
 
 
-def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters) -> FilteredRanking:
+def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters) -> Ranking:
     """`recommend_for_user` among the movies that pass `filters` (applied before ranking and
     truncation), and how many passed."""
     catalogue, _ = state.current_catalogue()
@@ -97,7 +97,7 @@ def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters)
     if model is not None and model.weights is not None:
         weights = model.weights
     max_run = model.max_same_genre_run if model is not None else MAX_SAME_GENRE_RUN
-    return rank_filtered(
+    return rank_for_user(
         catalogue,
         user,
         weights,

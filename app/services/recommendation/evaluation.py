@@ -271,7 +271,7 @@ def engine_ranker(
             similarity,
             max_same_genre_run=max_run,
             released_only=serving.released_only,
-        )
+        ).results
         return catalogue.positions([r.movie_id for r in results])
 
     return rank

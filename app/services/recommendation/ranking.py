@@ -177,42 +177,15 @@ def fill_up(chosen: list[int], ranked: np.ndarray, limit: int) -> list[int]:
     return chosen + rest[: limit - len(chosen)]
 
 
-def rank_for_user(
-    catalogue: Catalogue,
-    user: UserSignals,
-    weights: Weights,
-    today: date,
-    limit: int,
-    similarity: sp.csr_matrix | None = None,
-    *,
-    max_same_genre_run: int = MAX_SAME_GENRE_RUN,
-    released_only: bool = False,
-) -> list[RecommendedMovie]:
-    """The engine end to end on arrays: score, rank, pad, diversify and explain.
-
-    Movies the user's own signals reach (genre affinity or learned similarity; for a cold user
-    the profile's favourite genres) come first by score; the rest pad the list, popular and
-    well rated first. `similarity` is the item model aligned to catalogue positions.
-    """
-    return rank_filtered(
-        catalogue,
-        user,
-        weights,
-        today,
-        limit,
-        similarity,
-        max_same_genre_run=max_same_genre_run,
-        released_only=released_only,
-    ).results
-
-
 @dataclass(frozen=True)
-class FilteredRanking:
+class Ranking:
+    """The results of `rank_for_user`, and how many candidates passed the filters."""
+
     results: list[RecommendedMovie]
     matched: int  # candidates that passed the filters (the results are the best of them)
 
 
-def rank_filtered(
+def rank_for_user(
     catalogue: Catalogue,
     user: UserSignals,
     weights: Weights,
@@ -223,16 +196,21 @@ def rank_filtered(
     *,
     max_same_genre_run: int = MAX_SAME_GENRE_RUN,
     released_only: bool = False,
-) -> FilteredRanking:
-    """`rank_for_user` over the candidates that pass `filters`, and how many did
-    (with `released_only`, never a film released after `today`).
+) -> Ranking:
+    """The engine end to end on arrays: score, rank, pad, diversify and explain, over the
+    candidates that pass `filters`, and how many did (with `released_only`, never a film
+    released after `today`).
+
+    Movies the user's own signals reach (genre affinity or learned similarity; for a cold user
+    the profile's favourite genres) come first by score; the rest pad the list, popular and
+    well rated first. `similarity` is the item model aligned to catalogue positions.
 
     The signals (and so every score, type and sentence) are those of the unfiltered list:
     the filters only choose among its candidates, before ranking and truncation.
     """
     filters = filters or RecommendationFilters()
     if catalogue.size == 0:
-        return FilteredRanking([], 0)
+        return Ranking([], 0)
     # The signals: what may be recommended, and every 0..1 signal for every movie.
     candidates = candidate_mask(
         catalogue,
@@ -257,7 +235,7 @@ def rank_filtered(
         wanted &= kinds == filters.recommendation_type
     matched = int(wanted.sum())
     if limit <= 0:
-        return FilteredRanking([], matched)
+        return Ranking([], matched)
     pool = Pool(wanted & personal, wanted & ~personal, scores, padding)
     chosen = rank_and_diversify(catalogue, pool, limit, max_same_genre_run)
     if filters.narrows and len(chosen) < min(limit, matched):
@@ -286,4 +264,4 @@ def rank_filtered(
                 reasons=explanation.reasons,
             )
         )
-    return FilteredRanking(results, matched)
+    return Ranking(results, matched)
