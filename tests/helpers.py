@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,19 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.models import Base, ItemModelActivation, User, UserProfile
+from app.models import (
+    Base,
+    Genre,
+    ItemModelActivation,
+    Movie,
+    Recommendation,
+    User,
+    UserProfile,
+)
+from app.services.recommendation.batches import save_batch
 from app.services.recommendation.model_versions import train_model_version
-from tests.factories import DEFAULT_PASSWORD
+from app.services.recommendation.ranking import RecommendedMovie
+from tests.factories import DEFAULT_PASSWORD, make_movie
 
 # --- errors --------------------------------------------------------------------------------
 
@@ -246,3 +257,63 @@ def last_activation(app: Flask) -> tuple[int, str, int | None]:
         ).first()
         assert last is not None, "no model activation"
         return last.version_id, last.reason, last.activated_by_id
+
+
+def store_batch(
+    app: Flask, user: User, movies: list[Movie], kind: str = "content_based"
+) -> list[int]:
+    """Store a fresh batch recommending `movies` in this order (explained "Stored reason
+    <rank from 0>"); returns the recommendation ids by rank."""
+    with app.app_context():
+        save_batch(
+            user.id,
+            [
+                RecommendedMovie(
+                    movie_id=movie.id,
+                    score=1.0 - rank / 100,
+                    confidence=0.5,
+                    recommendation_type=kind,
+                    explanation=f"Stored reason {rank}",
+                )
+                for rank, movie in enumerate(movies)
+            ],
+        )
+        db.session.commit()
+        return list(
+            db.session.scalars(
+                select(Recommendation.id)
+                .where(Recommendation.user_id == user.id)
+                .order_by(Recommendation.rank)
+            )
+        )
+
+
+def stored_movie_ids(app: Flask, user: User) -> list[int]:
+    """The movies of the user's current batch (soft-removed rows left out), by rank."""
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(Recommendation.movie_id)
+                .where(Recommendation.user_id == user.id, Recommendation.removed_at.is_(None))
+                .order_by(Recommendation.rank)
+            )
+        )
+
+
+def make_catalogue(
+    app: Flask, count: int, genres: list[Genre] | None = None, **fields: Any
+) -> list[Movie]:
+    """`count` well-rated movies, the first the most popular."""
+    fields.setdefault("release_date", date(2012, 1, 1))
+    return [
+        make_movie(
+            app,
+            genres=genres,
+            title=f"Catalogue film {n}",
+            popularity=500.0 - n,
+            vote_average=8.0,
+            vote_count=2000,
+            **fields,
+        )
+        for n in range(count)
+    ]

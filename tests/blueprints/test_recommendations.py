@@ -4,7 +4,6 @@ refresh, similar movies, feedback and clicks, and nobody else's recommendation r
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from app.blueprints.recommendations.schemas import RecommendationSchema
 from app.extensions import db
 from app.models import (
     Favorite,
-    Genre,
     Movie,
     Recommendation,
     RecommendationFeedback,
@@ -23,67 +21,20 @@ from app.models import (
     UserProfile,
 )
 from app.models.recommendations import COMMENT_MAX_LENGTH
-from app.services.recommendation.batches import list_batch, save_batch
-from app.services.recommendation.ranking import RecommendedMovie
+from app.services.recommendation.batches import list_batch
 from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import auth_headers, make_genre, make_movie, make_user, tokens_for
-from tests.helpers import assert_problem
+from tests.helpers import (
+    assert_problem,
+    make_catalogue,
+    store_batch,
+    stored_movie_ids,
+    update_profile,
+)
 from tests.query_count import recorded_statements
 
 URL = "/api/v1/recommendations/"
-
-
-def make_catalogue(app: Flask, count: int, genres: list[Genre] | None = None) -> list[Movie]:
-    """`count` movies, the first the most popular."""
-    return [
-        make_movie(
-            app,
-            genres=genres,
-            title=f"Catalogue film {n}",
-            popularity=500.0 - n,
-            vote_average=8.0,
-            vote_count=2000,
-            release_date=date(2012, 1, 1),
-        )
-        for n in range(count)
-    ]
-
-
-def store_batch(app: Flask, user: User, movies: list[Movie]) -> list[int]:
-    """Store a fresh batch recommending `movies` in this order; returns the row ids."""
-    with app.app_context():
-        save_batch(
-            user.id,
-            [
-                RecommendedMovie(
-                    movie_id=movie.id,
-                    score=1.0 - rank / 100,
-                    confidence=0.5,
-                    recommendation_type="content_based",
-                    explanation=f"Stored reason {rank}",
-                )
-                for rank, movie in enumerate(movies)
-            ],
-        )
-        db.session.commit()
-        return list(
-            db.session.scalars(
-                select(Recommendation.id)
-                .where(Recommendation.user_id == user.id)
-                .order_by(Recommendation.rank)
-            )
-        )
-
-
-def stored_movie_ids(app: Flask, user: User) -> list[int]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(Recommendation.movie_id)
-                .where(Recommendation.user_id == user.id, Recommendation.removed_at.is_(None))
-                .order_by(Recommendation.rank)
-            )
-        )
+SIMILAR_MOVIE_FIELDS = {"movie", "score", "confidence_score", "recommendation_type", "explanation"}
 
 
 def profile_of(app: Flask, user: User) -> UserProfile:
@@ -213,6 +164,14 @@ def test_limit_caps_generation_and_pages_split_the_batch(
         ({"limit": "many"}, "limit"),
         ({"page_size": 101}, "page_size"),
         ({"genre": -3}, "genre"),
+        # The filters (test_recommendations_controls.py).
+        ({"year_min": 2010, "year_max": 2000}, "year_min"),
+        ({"year_min": 1200}, "year_min"),
+        ({"runtime_max": 0}, "runtime_max"),
+        ({"language": "english!"}, "language"),
+        ({"type": "random"}, "type"),
+        ({"exclude_watched": "maybe"}, "exclude_watched"),
+        ({"genre": [878, "x"]}, "genre"),
     ],
 )
 def test_invalid_list_parameters_are_400_naming_the_field(
@@ -267,13 +226,7 @@ def test_list_shows_the_callers_feedback_on_each_movie(
         json={"recommendation": ids[1], "feedback_type": "like", "comment": "More please"},
         headers=headers,
     )
-    with app.app_context():  # keep the batch as it is: this test is about the display
-        db.session.execute(
-            UserProfile.__table__.update()
-            .where(UserProfile.user_id == user.id)
-            .values(recommendations_stale=False)
-        )
-        db.session.commit()
+    update_profile(app, user, recommendations_stale=False)  # the display, not regeneration
     results = client.get(URL, headers=headers).get_json()["results"]
     assert results[0]["feedback"] is None
     assert results[1]["feedback"]["feedback_type"] == "like"
@@ -294,13 +247,7 @@ def test_list_read_as_rows_shows_what_the_entities_show(
         json={"recommendation": ids[2], "feedback_type": "dislike", "comment": "Too slow"},
         headers=headers,
     )
-    with app.app_context():
-        db.session.execute(
-            UserProfile.__table__.update()
-            .where(UserProfile.user_id == user.id)
-            .values(recommendations_stale=False)
-        )
-        db.session.commit()
+    update_profile(app, user, recommendations_stale=False)
     results = client.get(URL, headers=headers).get_json()["results"]
     with app.test_request_context():
         expected = RecommendationSchema(many=True).dump(list_batch(user.id))
@@ -640,13 +587,7 @@ def test_similar_movies_work_anonymously_and_favour_shared_genres(app: Flask, cl
     assert result_ids[0] == aliens.id
     assert alien.id not in result_ids
     first = body["results"][0]
-    assert set(first) == {
-        "movie",
-        "score",
-        "confidence_score",
-        "recommendation_type",
-        "explanation",
-    }
+    assert set(first) == SIMILAR_MOVIE_FIELDS
     assert first["movie"]["title"] == "Aliens"
     assert 0 <= first["confidence_score"] <= 1
 

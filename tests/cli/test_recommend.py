@@ -7,12 +7,11 @@ from datetime import date
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
 
 from app.extensions import db
-from app.models import ItemModelVersion, Movie, Recommendation, User
+from app.models import ItemModelVersion, Movie, User
 from tests.factories import make_movie, make_user
-from tests.helpers import count_rows
+from tests.helpers import count_rows, stored_movie_ids
 
 
 def catalogue(app: Flask, count: int) -> list[Movie]:
@@ -26,17 +25,6 @@ def catalogue(app: Flask, count: int) -> list[Movie]:
         )
         for n in range(count)
     ]
-
-
-def stored_movie_ids(app: Flask, user: User) -> list[int]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(Recommendation.movie_id)
-                .where(Recommendation.user_id == user.id)
-                .order_by(Recommendation.rank)
-            )
-        )
 
 
 def test_recommend_one_user_stores_and_prints_a_table(app: Flask, runner: Any) -> None:

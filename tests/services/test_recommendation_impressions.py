@@ -16,7 +16,6 @@ from app.models import (
     Favorite,
     Movie,
     Rating,
-    Recommendation,
     RecommendationFeedback,
     RecommendationImpression,
     RecommendationOutcome,
@@ -25,10 +24,10 @@ from app.models import (
     utcnow,
 )
 from app.services.imports.importer import import_file
-from app.services.recommendation.batches import generate_recommendations, save_batch
-from app.services.recommendation.ranking import RecommendedMovie
+from app.services.recommendation.batches import generate_recommendations
 from app.services.recommendation_impressions import record_outcome
 from tests.factories import auth_headers, make_entry, make_movie, make_user
+from tests.helpers import store_batch
 from tests.query_count import recorded_statements
 
 V1 = "/api/v1"
@@ -42,32 +41,6 @@ def make_catalogue(app: Flask, count: int) -> list[Movie]:
         )
         for n in range(count)
     ]
-
-
-def store_batch(app: Flask, user: User, movies: list[Movie], kind: str = "hybrid") -> list[int]:
-    """A fresh stored batch recommending `movies` in this order; the recommendation ids."""
-    with app.app_context():
-        save_batch(
-            user.id,
-            [
-                RecommendedMovie(
-                    movie_id=movie.id,
-                    score=1.0 - rank / 100,
-                    confidence=0.5,
-                    recommendation_type=kind,
-                    explanation="Stored",
-                )
-                for rank, movie in enumerate(movies)
-            ],
-        )
-        db.session.commit()
-        return list(
-            db.session.scalars(
-                select(Recommendation.id)
-                .where(Recommendation.user_id == user.id)
-                .order_by(Recommendation.rank)
-            )
-        )
 
 
 def impressions(app: Flask) -> list[tuple[Any, ...]]:
@@ -415,7 +388,7 @@ def test_impressions_and_outcomes_are_counted_for_prometheus(
     app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(app.config, "RECOMMENDATION_MODEL_VERSION", "promtest@3")
-    labels = {"model": "promtest", "recommendation_type": "hybrid"}
+    labels = {"model": "promtest", "recommendation_type": "content_based"}
     shown_before = sample("recommendation_impressions_total", **labels)
     rated_before = sample("recommendation_outcomes_total", **labels, outcome="rating_7_plus")
     user = make_user(app)

@@ -73,22 +73,36 @@ def set_profile(app: Flask, user: User, **values: Any) -> None:
 # ---- the engine on the database --------------------------------------------------------------
 
 
+def space_and_laughs(app: Flask, genres: dict[str, Genre]) -> tuple[list[Movie], list[Movie]]:
+    """Three science-fiction films (the liked genre) and three comedies."""
+    space = [
+        make_movie(app, title=f"Space {n}", genres=[genres["Science Fiction"]]) for n in range(3)
+    ]
+    laughs = [make_movie(app, title=f"Laugh {n}", genres=[genres["Comedy"]]) for n in range(3)]
+    return space, laughs
+
+
+def assert_liked_genre_first(
+    results: list[Any], liked_genre: list[Movie], others: list[Movie]
+) -> None:
+    assert set(ids(results[:3])) == {movie.id for movie in liked_genre}
+    assert set(ids(results[3:])) == {movie.id for movie in others}
+
+
 def test_liked_genres_rank_first_and_explanations_name_the_liked_movies(
     app: Flask, genres: dict[str, Genre]
 ) -> None:
-    scifi, comedy = genres["Science Fiction"], genres["Comedy"]
+    scifi = genres["Science Fiction"]
     alien = make_movie(app, title="Alien", genres=[scifi])
     blade_runner = make_movie(app, title="Blade Runner", genres=[scifi])
-    liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
-    others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
+    liked_genre, others = space_and_laughs(app, genres)
     user = make_user(app)
     add_favorites(app, user, alien)
     add_rating(app, user, blade_runner, 9)
 
     results = recommend(app, user, limit=6)
 
-    assert set(ids(results[:3])) == {movie.id for movie in liked_genre}
-    assert set(ids(results[3:])) == {movie.id for movie in others}
+    assert_liked_genre_first(results, liked_genre, others)
     for result in results[:3]:
         assert result.recommendation_type == "content_based"
         assert "Science Fiction" in result.explanation
@@ -98,19 +112,16 @@ def test_liked_genres_rank_first_and_explanations_name_the_liked_movies(
 def test_a_half_step_of_7_or_more_is_liked_and_one_below_7_is_not(
     app: Flask, genres: dict[str, Genre]
 ) -> None:
-    scifi, comedy = genres["Science Fiction"], genres["Comedy"]
-    arrival = make_movie(app, title="Arrival", genres=[scifi])
-    mamma_mia = make_movie(app, title="Mamma Mia", genres=[comedy])
-    liked_genre = [make_movie(app, title=f"Space {n}", genres=[scifi]) for n in range(3)]
-    others = [make_movie(app, title=f"Laugh {n}", genres=[comedy]) for n in range(3)]
+    arrival = make_movie(app, title="Arrival", genres=[genres["Science Fiction"]])
+    mamma_mia = make_movie(app, title="Mamma Mia", genres=[genres["Comedy"]])
+    liked_genre, others = space_and_laughs(app, genres)
     user = make_user(app)
     add_rating(app, user, arrival, Decimal("7.5"))
     add_rating(app, user, mamma_mia, Decimal("6.5"))
 
     results = recommend(app, user, limit=6)
 
-    assert set(ids(results[:3])) == {movie.id for movie in liked_genre}
-    assert set(ids(results[3:])) == {movie.id for movie in others}
+    assert_liked_genre_first(results, liked_genre, others)
     assert all("Arrival" in result.explanation for result in results[:3])
     assert not any("Mamma Mia" in result.explanation for result in results)
 
