@@ -439,7 +439,14 @@ def search_space(best: EngineConfiguration, stage: str) -> Iterator[EngineConfig
         for mix, window in SEQUENCE_GRID:
             yield replace(best, model=replace(best.model, sequence_mix=mix, sequence_window=window))
     elif stage == "seeds":
-        yield from (replace(best, serving=serving) for serving in SERVING_GRID)
+        for serving in SERVING_GRID:
+            # The seeds change; any exposure re-rank chosen stays.
+            seeds = replace(
+                best.serving,
+                graded_seeds=serving.graded_seeds,
+                released_only=serving.released_only,
+            )
+            yield replace(best, serving=seeds)
     elif stage == "popularity":
         for exponent in POPULARITY_EXPONENTS:
             yield replace(best, model=replace(best.model, popularity_exponent=exponent))
@@ -465,8 +472,8 @@ STAGES = (
     "popularity",
     "inputs",
     "diversity",
-    "exposure",
     "seeds",  # again: how seeds are weighed interacts with the model chosen since
+    "exposure",  # last: it re-ranks the lists of everything chosen before
 )
 
 

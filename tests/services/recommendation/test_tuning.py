@@ -32,6 +32,7 @@ from app.services.recommendation.tuning import (
     interaction_values,
     learn_validation_similarity,
     measure,
+    search_space,
     temporal_split,
     tune,
     validation_exposure,
@@ -302,3 +303,13 @@ def test_the_exposure_stage_counts_exposure_on_the_training_part_once(tmp_path: 
     assert measure(validation, similarity, trial.configuration, exposure_counts=counts) == (
         trial.figures
     )
+
+
+def test_the_seeds_stage_keeps_the_exposure_rerank_chosen() -> None:
+    reranked = EngineConfiguration(
+        serving=ServingSettings(exposure_depth=40, exposure_strength=0.2)
+    )
+    candidates = list(search_space(reranked, "seeds"))
+    assert len(candidates) == len(SERVING_GRID)
+    for candidate, seeds in zip(candidates, SERVING_GRID, strict=True):
+        assert candidate.serving == replace(seeds, exposure_depth=40, exposure_strength=0.2)
