@@ -262,9 +262,20 @@ def test_a_configuration_survives_its_round_trip_through_json() -> None:
         weights=Weights(0, 0, 0, 0, 1),
         inputs=InputSettings("graded", 0.5),
         max_same_genre_run=5,
-        serving=ServingSettings(graded_seeds=True, released_only=True),
+        serving=ServingSettings(
+            graded_seeds=True, released_only=True, exposure_depth=40, exposure_strength=0.2
+        ),
     )
     assert EngineConfiguration.from_dict(configuration.to_dict()) == configuration
+    # One recorded before the exposure re-rank existed reads with it off.
+    before_exposure = configuration.to_dict()
+    del (
+        before_exposure["serving"]["exposure_depth"],
+        before_exposure["serving"]["exposure_strength"],
+    )
+    assert EngineConfiguration.from_dict(before_exposure).serving == ServingSettings(
+        graded_seeds=True, released_only=True
+    )
     # A configuration recorded before seeds and the sequence model existed reads as it was.
     older = configuration.to_dict()
     del older["serving"], older["model"]["sequence_mix"], older["model"]["sequence_window"]
