@@ -3,36 +3,40 @@
 The wiring: problem+json errors, 400 for invalid input, a path converter for database ids,
 Bearer auth and Swagger UI served from local assets.
 
-The dialect, used by every view of every blueprint:
+The dialect, used by every view of every blueprint: one declaration per operation,
+``@blp.operation(...)``, which applies flask-smorest's decorators in one order::
 
-- ``@login_required`` needs an access token; ``@login_optional`` accepts one (an invalid
-  one is still refused). Both document the operation's security requirement and its 401.
-- ``@problem(status, description)`` documents an error response (a problem+json body).
-- ``current_user_id()`` (or ``current_user_id_or_none()``) names the caller; services take
-  that ``user_id``, never a ``User``.
-- ``@public_read()`` marks a catalogue read that anyone may cache (see HTTP caching below);
-  every other response of the API is ``Cache-Control: private, no-store``.
-- Every operation is named: ``@blp.doc(operationId="listMovies")``, camelCase, unique and
-  stable (generated clients name their methods after it), and summarised by the first line
-  of its docstring.
-- One decorator order, outermost first::
-
-      @blp.doc(operationId="getThing")  # the operation's name, first
-      @login_required                   # or @login_optional; none for public operations
-      @public_read()                    # public catalogue reads only
-      @blp.arguments(QueryArgs, location="query")
-      @blp.arguments(BodySchema)
-      @blp.response(200, OutputSchema)
-      @problem(404, "...")              # error responses, by status
+      @blp.operation(
+          "getThing",               # operationId: camelCase, unique and stable
+          200, ThingSchema,         # the success, as @blp.response(status, schema)
+          token="required",         # or "optional"; left out for public operations
+          cache=public_read(),      # public catalogue reads only
+          query=ThingArgs,          # @blp.arguments(..., location="query")
+          body=ThingCreateSchema,   # @blp.arguments(...): the request body
+          errors={404: "No such thing"},  # @problem(status, description) for each
+      )
       def get(self, ...): ...
 
-  Authentication runs first (a request without a valid token is a 401 before its input is
-  read); rate limits stay in the class's ``decorators``.
+- ``token="required"`` needs an access token (``@login_required``); ``"optional"`` accepts
+  one (``@login_optional``; an invalid one is still refused). Both document the operation's
+  security requirement and its 401. Authentication runs first: a request without a valid
+  token is a 401 before its input is read.
+- ``errors`` documents each error response with a problem+json body: a description, or a
+  ``Problem`` for another body schema or headers. A group of errors several operations
+  share is a dict merged in (``errors={404: "...", **throttled()}``); ``also`` documents
+  another success (``AlsoResponse``).
+- ``current_user_id()`` (or ``current_user_id_or_none()``) names the caller; services take
+  that ``user_id``, never a ``User``.
+- ``cache=public_read()`` marks a catalogue read that anyone may cache (see HTTP caching
+  below); every other response of the API is ``Cache-Control: private, no-store``.
+- Every operation is named (generated clients name their methods after its operationId)
+  and summarised by the first line of its docstring. Rate limits stay in the class's
+  ``decorators``.
 
 HTTP caching, applied to every response under ``/api/v1/`` by one ``after_request`` hook
 (``register_http_caching``), from what each view declares:
 
-- A ``@public_read`` GET answering 200 gets a strong ``ETag`` (the SHA-1 of the exact body
+- A ``public_read`` GET answering 200 gets a strong ``ETag`` (the SHA-1 of the exact body
   bytes, so no query is added), and a request whose ``If-None-Match`` matches it is answered
   ``304 Not Modified`` with no body. Anonymous callers (and any caller, when the answer does
   not depend on who asks) get ``Cache-Control: public, max-age=HTTP_CACHE_MAX_AGE`` and
@@ -43,11 +47,11 @@ HTTP caching, applied to every response under ``/api/v1/`` by one ``after_reques
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import flask_smorest
 import marshmallow as ma
@@ -118,6 +122,59 @@ class Blueprint(flask_smorest.Blueprint):
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         "multipart": "multipart/form-data",
     }
+
+    def operation(
+        self,
+        operation_id: str,
+        status: int,
+        schema: Any = None,
+        *,
+        token: Token | None = None,
+        cache: Callable[[View], View] | None = None,
+        query: Any = None,
+        body: Any = None,
+        body_location: str = "json",
+        example: dict[str, Any] | None = None,
+        body_description: str | None = None,
+        description: str | None = None,
+        errors: Mapping[int, str | Problem] | None = None,
+        also: Mapping[int, AlsoResponse] | None = None,
+    ) -> Callable[[View], View]:
+        """One operation, declared at once in the dialect's order (see the module docstring).
+
+        `operation_id` names it; `status` and `schema` are its success (`description` says
+        what that means); `token` is "required" or "optional" (with its 401), none for a
+        public operation; `cache` is `public_read(...)` for a public catalogue read; `query`
+        and `body` are the schemas of its arguments (`example` and `body_description`
+        document the body); `errors` documents each error status with a problem+json body
+        (a description, or a `Problem` for another schema or headers); `also` documents
+        another success (`AlsoResponse`).
+        """
+
+        def declare(view: View) -> View:
+            for error_status, error in reversed(list((errors or {}).items())):
+                view = Problem.of(error).document(error_status)(view)
+            for other_status, other in reversed(list((also or {}).items())):
+                view = self.alt_response(
+                    other_status,
+                    schema=other.schema,
+                    description=other.description,
+                    headers=other.headers,
+                )(view)
+            view = self.response(status, schema, description=description)(view)
+            if body is not None:
+                view = self.arguments(
+                    body, location=body_location, example=example, description=body_description
+                )(view)
+            if query is not None:
+                view = self.arguments(query, location="query")(view)
+            if cache is not None:
+                view = cache(view)
+            if token is not None:
+                view = TOKEN_REQUIREMENTS[token](view)
+            return self.doc(operationId=operation_id)(view)
+
+        return declare
 
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -328,6 +385,32 @@ def problem(
     )
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A documented error response whose body is not the plain `ProblemSchema`, or that
+    carries headers."""
+
+    description: str
+    schema: type[ma.Schema] = ProblemSchema
+    headers: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, error: str | Problem) -> Problem:
+        return error if isinstance(error, Problem) else cls(error)
+
+    def document(self, status: int) -> Callable[[View], View]:
+        return problem(status, self.description, schema=self.schema, headers=self.headers)
+
+
+@dataclass(frozen=True)
+class AlsoResponse:
+    """Another documented outcome of an operation that is not an error (a JSON body)."""
+
+    schema: type[ma.Schema]
+    description: str
+    headers: dict[str, Any] | None = None
+
+
 def login_required(view: View) -> View:
     """An access token is required: checked first, and documented with its 401."""
     view = problem(401, NOT_AUTHENTICATED)(view)
@@ -340,6 +423,13 @@ def login_optional(view: View) -> View:
     view = problem(401, INVALID_TOKEN)(view)
     view = flask_smorest.Blueprint.doc(security=[ANONYMOUS, *BEARER_AUTH])(view)
     return jwt_required(optional=True)(view)
+
+
+Token = Literal["required", "optional"]
+TOKEN_REQUIREMENTS: dict[str, Callable[[View], View]] = {
+    "required": login_required,
+    "optional": login_optional,
+}
 
 
 def current_user_id() -> int:
@@ -413,7 +503,7 @@ def add_vary(response: Response, *names: str) -> None:
 
 def apply_cache_policy(response: Response) -> Response:
     """Cache-Control, ETag (and 304) and Vary for a response of the API, from the view's
-    declaration (`@public_read`); `private, no-store` for everything else."""
+    declaration (`cache=public_read()`); `private, no-store` for everything else."""
     if not request.path.startswith(API_PATH_PREFIX):
         return response
     declaration = g.get("http_cache")

@@ -6,6 +6,7 @@ The web layer's side of the tokens: the user lookup and revocation check (throug
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g
@@ -54,22 +55,30 @@ def register_jwt_callbacks(manager: JWTManager) -> None:
             return _unauthorised("This operation needs an access token.", "wrong_token_type")
         return _unauthorised("The token is invalid.", "token_invalid")
 
-    @manager.expired_token_loader
-    def expired_token_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token has expired.", "token_expired")
+    # The refusals flask-jwt-extended reports with the token's header and payload.
+    refusals = (
+        (manager.expired_token_loader, "The token has expired.", "token_expired"),
+        (manager.revoked_token_loader, "The token has been revoked.", "token_revoked"),
+        (
+            manager.user_lookup_error_loader,
+            "The token's user no longer exists or is inactive.",
+            "user_inactive",
+        ),
+        (manager.token_verification_failed_loader, "The token is invalid.", "token_invalid"),
+        (
+            manager.needs_fresh_token_loader,
+            "A fresh token is required: log in again.",
+            "fresh_token_required",
+        ),
+    )
+    for register, detail, code in refusals:
+        register(_refusal(detail, code))
 
-    @manager.revoked_token_loader
-    def revoked_token_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token has been revoked.", "token_revoked")
 
-    @manager.user_lookup_error_loader
-    def user_lookup_error_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token's user no longer exists or is inactive.", "user_inactive")
+def _refusal(detail: str, code: str) -> Callable[[dict[str, Any], dict[str, Any]], Response]:
+    """A callback answering a refused token (given its header and payload) with a 401."""
 
-    @manager.token_verification_failed_loader
-    def verification_failed_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("The token is invalid.", "token_invalid")
+    def refuse(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
+        return _unauthorised(detail, code)
 
-    @manager.needs_fresh_token_loader
-    def needs_fresh_token_callback(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorised("A fresh token is required: log in again.", "fresh_token_required")
+    return refuse

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import socket
 import threading
@@ -128,12 +129,21 @@ class SocketWatchdog:
         self._armed: dict[int, tuple[float, int]] = {}
         self._thread: threading.Thread | None = None
         self._pid = 0
+        # When the watchdog next looks, and the shortest deadline ever armed (how long it
+        # may sleep with nothing armed: no later call can be due before that).
+        self._wakes_at = math.inf
+        self._shortest = math.inf
 
     def arm(self, key: int, fileno: int, seconds: float) -> None:
         with self._condition:
-            self._armed[key] = (time.monotonic() + seconds, fileno)
+            deadline = time.monotonic() + seconds
+            self._armed[key] = (deadline, fileno)
+            self._shortest = min(self._shortest, seconds)
             self._ensure_thread()
-            self._condition.notify()
+            # Woken only when this deadline comes before its own: waking it for every
+            # statement cost each one a thread switch.
+            if deadline < self._wakes_at:
+                self._condition.notify()
 
     def disarm(self, key: int) -> None:
         # Under the lock, so the watchdog never acts on a socket after its call returned
@@ -156,8 +166,11 @@ class SocketWatchdog:
                     if deadline <= now:
                         del self._armed[key]
                         shut_down_socket(fileno)
-                next_deadline = min((d for d, _ in self._armed.values()), default=None)
-                self._condition.wait(None if next_deadline is None else next_deadline - now)
+                self._wakes_at = min(
+                    (deadline for deadline, _ in self._armed.values()),
+                    default=now + self._shortest,
+                )
+                self._condition.wait(None if math.isinf(self._wakes_at) else self._wakes_at - now)
 
 
 def shut_down_socket(fileno: int) -> None:

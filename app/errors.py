@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from flask import Flask, Response, current_app, json
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -42,28 +42,31 @@ DEFAULT_CODES = {
 }
 
 
+class ProblemDetails(TypedDict, total=False):
+    """What a problem response carries besides its status and detail: a stable `code`, the
+    messages of each invalid field (`errors`), `extra` members of the body, and headers."""
+
+    code: str | None
+    errors: dict[str, Any] | None
+    extra: dict[str, Any] | None
+    headers: dict[str, str] | None
+
+
 class DomainError(Exception):
     """An expected failure of a service, carried to the client as a problem response."""
 
     status = 400
     code = "bad_request"
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str | None = None,
-        errors: dict[str, Any] | None = None,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, detail: str, **details: Unpack[ProblemDetails]) -> None:
         super().__init__(detail)
         self.detail = detail
+        code = details.get("code")
         if code is not None:
             self.code = code
-        self.errors = errors
-        self.extra = extra or {}
-        self.headers = headers or {}
+        self.errors = details.get("errors")
+        self.extra = details.get("extra") or {}
+        self.headers = details.get("headers") or {}
 
     def __init_subclass__(cls, *, status: int, code: str, **kwargs: Any) -> None:
         """Each kind of error names its HTTP status and its default code in its class line."""
@@ -100,31 +103,22 @@ class UpstreamUnavailable(DomainError, status=503, code="upstream_unavailable"):
     """The upstream service is not configured, unreachable, timing out or failing."""
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    code: str | None = None,
-    errors: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
+def problem_response(status: int, detail: str, **details: Unpack[ProblemDetails]) -> Response:
     """Build an application/problem+json response."""
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "code": code or DEFAULT_CODES.get(status, "error"),
+        "code": details.get("code") or DEFAULT_CODES.get(status, "error"),
     }
-    if errors:
-        body["errors"] = errors
-    if extra:
-        body.update(extra)
+    if details.get("errors"):
+        body["errors"] = details["errors"]
+    body.update(details.get("extra") or {})
     response = current_app.response_class(
         json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
     )
-    for name, value in (headers or {}).items():
+    for name, value in (details.get("headers") or {}).items():
         response.headers[name] = value
     return response
 

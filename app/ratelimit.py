@@ -170,7 +170,7 @@ def register_rate_limit_headers(app: Flask, limiter: Limiter) -> None:
 
 WINDOW_SCHEME = "window+"
 # INCRBY, the expiry on a new window (as limits' own script), and the window's count and TTL.
-INCR_WINDOW_SCRIPT = """
+INCR_WINDOW_SCRIPT = b"""
 local current = redis.call("incrby", KEYS[1], ARGV[2])
 if tonumber(current) == tonumber(ARGV[2]) then
     redis.call("expire", KEYS[1], ARGV[1])

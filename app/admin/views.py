@@ -303,13 +303,15 @@ class UserView(StaffModelView):
 
     @action("deactivate", "Deactivate", "Deactivate the selected users?")
     def action_deactivate(self, ids: list[str]) -> None:
-        outcome = set_users_active(ids, False, actor=self._staff())
-        flash_outcome(outcome, "{count} user(s) deactivated.")
+        flash_outcome(
+            set_users_active(ids, False, actor=self._staff()), "{count} user(s) deactivated."
+        )
 
     @action("activate", "Activate")
     def action_activate(self, ids: list[str]) -> None:
-        outcome = set_users_active(ids, True, actor=self._staff())
-        flash_outcome(outcome, "{count} user(s) activated.")
+        flash_outcome(
+            set_users_active(ids, True, actor=self._staff()), "{count} user(s) activated."
+        )
 
     @action(
         "regenerate_recommendations",
@@ -317,8 +319,9 @@ class UserView(StaffModelView):
         "Compute a fresh recommendation batch for the selected users?",
     )
     def action_regenerate_recommendations(self, ids: list[str]) -> None:
-        outcome = regenerate_recommendations(ids)
-        flash_outcome(outcome, "Recommendations regenerated for {count} user(s).")
+        flash_outcome(
+            regenerate_recommendations(ids), "Recommendations regenerated for {count} user(s)."
+        )
 
     def _staff(self) -> User:
         staff = current_staff_user()
@@ -449,8 +452,9 @@ class MovieView(StaffModelView):
         "Fetch the full TMDb details of the selected movies?",
     )
     def action_refresh_details(self, ids: list[str]) -> None:
-        outcome = refresh_movie_details(ids)
-        flash_outcome(outcome, "Details refreshed from TMDb for {count} movie(s).")
+        flash_outcome(
+            refresh_movie_details(ids), "Details refreshed from TMDb for {count} movie(s)."
+        )
 
     @action("hide", "Hide from the catalogue", "Hide the selected movies from the API?")
     def action_hide(self, ids: list[str]) -> None:

@@ -10,6 +10,7 @@ import marshmallow as ma
 from flask import Response, after_this_request, current_app, request
 from marshmallow import validate
 
+from app.blueprints.compiled_dump import CompiledDumpSchema
 from app.services.pagination import Page
 
 DEFAULT_PAGE_SIZE = 20
@@ -37,7 +38,7 @@ def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
     name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
     return type(
         name,
-        (ma.Schema,),
+        (CompiledDumpSchema,),
         {
             "count": ma.fields.Integer(required=True, metadata={"example": 42}),
             "next": ma.fields.String(

@@ -72,12 +72,17 @@ class GenreSchema(ma.Schema):
     name = ma.fields.String(dump_only=True, metadata={"example": "Science Fiction"})
 
 
-class MovieSummarySchema(ma.Schema):
-    """The short form of a movie, embedded in other resources."""
+class MovieIdentitySchema(ma.Schema):
+    """What names a movie: its local id, its TMDb id and its title."""
 
     id = ma.fields.Integer(dump_only=True, metadata={"example": 12})
     tmdb_id = ma.fields.Integer(dump_only=True, metadata={"example": 603})
     title = ma.fields.String(dump_only=True, metadata={"example": "The Matrix"})
+
+
+class MovieSummarySchema(MovieIdentitySchema):
+    """The short form of a movie, embedded in other resources."""
+
     poster_path = ma.fields.String(
         dump_only=True, allow_none=True, metadata={"example": "/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg"}
     )

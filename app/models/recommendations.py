@@ -27,6 +27,19 @@ if TYPE_CHECKING:
     from app.models.movies import Movie
     from app.models.users import User
 
+
+def happened(timestamp: str) -> hybrid_property[bool]:
+    """A flag that is true once the column `timestamp` is set, in Python and in queries."""
+
+    def flag(row: Any) -> bool:
+        return getattr(row, timestamp) is not None
+
+    def flag_expression(model: Any) -> ColumnElement[bool]:
+        return getattr(model, timestamp).is_not(None)
+
+    return hybrid_property(flag, expr=flag_expression)
+
+
 RECOMMENDATION_TYPES = ("collaborative", "content_based", "hybrid", "trending")
 # "dismissed" is what DELETE /recommendations/{id}/ records: like not_interested, the movie
 # never comes back; deleting the feedback undoes it.
@@ -78,23 +91,8 @@ class Recommendation(TimestampMixin, Base):
     user: Mapped[User] = relationship(back_populates="recommendations")
     movie: Mapped[Movie] = relationship()
 
-    @hybrid_property
-    def is_clicked(self) -> bool:
-        return self.clicked_at is not None
-
-    @is_clicked.inplace.expression
-    @classmethod
-    def _is_clicked_expression(cls) -> ColumnElement[bool]:
-        return cls.clicked_at.is_not(None)
-
-    @hybrid_property
-    def is_rated(self) -> bool:
-        return self.rated_at is not None
-
-    @is_rated.inplace.expression
-    @classmethod
-    def _is_rated_expression(cls) -> ColumnElement[bool]:
-        return cls.rated_at.is_not(None)
+    is_clicked = happened("clicked_at")
+    is_rated = happened("rated_at")
 
 
 class RecommendationFeedback(TimestampMixin, Base):

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -214,17 +214,19 @@ def create_superuser(*, email: str, username: str, password: str) -> User:
         )
 
 
-def register_user(
-    *, email: str, username: str, password: str, first_name: str = "", last_name: str = ""
-) -> SignedIn:
+class Registration(TypedDict):
+    """What registering an account takes; the names may be left out (empty)."""
+
+    email: str
+    username: str
+    password: str
+    first_name: NotRequired[str]
+    last_name: NotRequired[str]
+
+
+def register_user(**registration: Unpack[Registration]) -> SignedIn:
     """Create an account that can log in at once, and sign it in."""
-    user = create_user(
-        email=email,
-        username=username,
-        password=password,
-        first_name=first_name,
-        last_name=last_name,
-    )
+    user = create_user(**registration)
     db.session.flush()
     tokens = issue_tokens(user)
     db.session.commit()

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Insert, Select, delete, func, or_, select, tuple_, update
+from sqlalchemy import Insert, Select, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import contains_eager, selectinload
 
@@ -379,23 +379,24 @@ def list_movies(
     return paginate(statement, page, page_size)
 
 
+# Built once with a bind parameter: SQLAlchemy keeps a statement object's cache key, so a
+# detail request skips building and keying its query anew.
+VISIBLE_MOVIE = (
+    select(Movie)
+    # Flat outer joins, not joinedload's nested `LEFT JOIN (movie_genres JOIN genres)`,
+    # which SQLite answers by materialising every genre link.
+    .outerjoin(movie_genres, movie_genres.c.movie_id == Movie.id)
+    .outerjoin(Genre, Genre.id == movie_genres.c.genre_id)
+    .where(Movie.id == bindparam("movie_id"), Movie.deleted_at.is_(None))
+    .order_by(Genre.name)
+    .options(contains_eager(Movie.genres))
+)
+
+
 def get_visible_movie(movie_id: int, viewer_id: int | None = None) -> Movie:
     """A local movie with its genres, in one query; adult titles only for viewers who
     allow them."""
-    movie = (
-        db.session.scalars(
-            select(Movie)
-            # Flat outer joins, not joinedload's nested `LEFT JOIN (movie_genres JOIN
-            # genres)`, which SQLite answers by materialising every genre link.
-            .outerjoin(movie_genres, movie_genres.c.movie_id == Movie.id)
-            .outerjoin(Genre, Genre.id == movie_genres.c.genre_id)
-            .where(Movie.id == movie_id, Movie.deleted_at.is_(None))
-            .order_by(Genre.name)
-            .options(contains_eager(Movie.genres))
-        )
-        .unique()
-        .one_or_none()
-    )
+    movie = db.session.scalars(VISIBLE_MOVIE, {"movie_id": movie_id}).unique().one_or_none()
     if movie is None or (movie.adult and not may_see_adult_titles(viewer_id)):
         raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
     return movie

@@ -1,12 +1,15 @@
 """A built-in demo catalogue of well-known films (facts only), for `flask seed-demo`.
 
-Each record is shaped like a TMDb movie-details payload, cut down to the fields the catalogue
-stores. Ids, titles, dates, runtimes, genres and languages are TMDb's; popularity and votes are
-snapshots, so they drift from the live site. No overviews or taglines are included.
+The films are the rows of `demo_movies.csv`; each is read into a record shaped like a TMDb
+movie-details payload, cut down to the fields the catalogue stores. Ids, titles, dates,
+runtimes, genres and languages are TMDb's; popularity and votes are snapshots, so they drift
+from the live site. No overviews or taglines are included.
 """
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Any
 
 # TMDb's movie genres: (tmdb genre id, name) -- all 19 of them.
@@ -63,221 +66,29 @@ def _film(
     }
 
 
-# One record per film, shaped like a TMDb details payload.
-# Arguments: id, title, release date, runtime, genres, popularity, vote average, vote count,
-# original language[, original title when it differs from the title].
-# fmt: off
-DEMO_MOVIES: list[dict[str, Any]] = [
-    # Science fiction and action
-    _film(603, "The Matrix", "1999-03-30", 136, ["Action", "Science Fiction"], 104.3, 7.9, 8907, "en"),
-    _film(348, "Alien", "1979-05-25", 117, ["Horror", "Action", "Thriller", "Science Fiction"], 94.2, 7.9, 4470, "en"),
-    _film(679, "Aliens", "1986-07-18", 137, ["Horror", "Action", "Thriller", "Science Fiction"], 67.7, 7.7, 3220, "en"),
-    _film(78, "Blade Runner", "1982-06-25", 117, ["Science Fiction", "Drama", "Thriller"], 94.1, 7.9, 3509, "en"),
-    _film(27205, "Inception", "2010-07-14", 148, ["Action", "Thriller", "Science Fiction", "Mystery", "Adventure"], 167.6, 8.1, 13752, "en"),
-    _film(157336, "Interstellar", "2014-11-05", 169, ["Adventure", "Drama", "Science Fiction"], 724.2, 8.1, 10867, "en"),
-    _film(11, "Star Wars", "1977-05-25", 121, ["Adventure", "Action", "Science Fiction"], 126.4, 8.1, 6624, "en"),
-    _film(1891, "The Empire Strikes Back", "1980-05-17", 124, ["Adventure", "Action", "Science Fiction"], 78.5, 8.2, 5879, "en"),
-    _film(1892, "Return of the Jedi", "1983-05-23", 135, ["Adventure", "Action", "Science Fiction"], 46.5, 7.9, 4665, "en"),
-    _film(218, "The Terminator", "1984-10-26", 108, ["Action", "Thriller", "Science Fiction"], 74.2, 7.3, 4128, "en"),
-    _film(280, "Terminator 2: Judgment Day", "1991-07-01", 137, ["Action", "Thriller", "Science Fiction"], 101.7, 7.7, 4185, "en"),
-    _film(62, "2001: A Space Odyssey", "1968-04-10", 149, ["Science Fiction", "Mystery", "Adventure"], 86.2, 7.9, 2998, "en"),
-    _film(329, "Jurassic Park", "1993-06-11", 127, ["Adventure", "Science Fiction"], 40.4, 7.6, 4856, "en"),
-    _film(105, "Back to the Future", "1985-07-03", 116, ["Adventure", "Comedy", "Science Fiction", "Family"], 76.6, 8.0, 6079, "en"),
-    _film(601, "E.T. the Extra-Terrestrial", "1982-04-03", 115, ["Science Fiction", "Adventure", "Family", "Fantasy"], 56.1, 7.3, 3269, "en"),
-    _film(19995, "Avatar", "2009-12-10", 162, ["Action", "Adventure", "Fantasy", "Science Fiction"], 150.4, 7.2, 11800, "en"),
-    _film(286217, "The Martian", "2015-09-30", 141, ["Drama", "Adventure", "Science Fiction"], 167.9, 7.6, 7268, "en"),
-    _film(264660, "Ex Machina", "2015-01-21", 108, ["Drama", "Science Fiction"], 95.1, 7.6, 4737, "en"),
-    _film(76341, "Mad Max: Fury Road", "2015-05-13", 120, ["Action", "Adventure", "Science Fiction", "Thriller"], 434.3, 7.2, 9427, "en"),
-    _film(24428, "The Avengers", "2012-04-25", 143, ["Science Fiction", "Action", "Adventure"], 144.4, 7.4, 11776, "en"),
-    _film(1726, "Iron Man", "2008-04-30", 126, ["Action", "Science Fiction", "Adventure"], 120.7, 7.4, 8776, "en"),
-    _film(118340, "Guardians of the Galaxy", "2014-07-30", 121, ["Action", "Science Fiction", "Adventure"], 481.1, 7.9, 9742, "en"),
-    _film(293660, "Deadpool", "2016-02-09", 108, ["Action", "Adventure", "Comedy"], 514.6, 7.4, 10995, "en"),
-    _film(9693, "Children of Men", "2006-09-22", 109, ["Drama", "Action", "Thriller", "Science Fiction"], 35.4, 7.4, 2071, "en"),
-    _film(1091, "The Thing", "1982-06-25", 109, ["Horror", "Mystery", "Science Fiction"], 52.7, 7.8, 1588, "en"),
-    _film(18, "The Fifth Element", "1997-05-07", 126, ["Adventure", "Fantasy", "Action", "Thriller", "Science Fiction"], 109.5, 7.3, 3885, "en"),
-    _film(17431, "Moon", "2009-06-12", 97, ["Science Fiction", "Drama"], 46.1, 7.6, 1794, "en"),
-    _film(106, "Predator", "1987-06-11", 107, ["Science Fiction", "Action", "Adventure", "Thriller"], 50.0, 7.3, 2093, "en"),
-    _film(13475, "Star Trek", "2009-05-06", 127, ["Science Fiction", "Action", "Adventure"], 73.6, 7.4, 4518, "en"),
-    _film(562, "Die Hard", "1988-07-15", 131, ["Action", "Thriller"], 66.2, 7.5, 3948, "en"),
-    # Crime, thrillers and drama
-    _film(278, "The Shawshank Redemption", "1994-09-23", 142, ["Drama", "Crime"], 136.7, 8.5, 8205, "en"),
-    _film(238, "The Godfather", "1972-03-14", 175, ["Drama", "Crime"], 143.7, 8.4, 5893, "en"),
-    _film(240, "The Godfather: Part II", "1974-12-20", 200, ["Drama", "Crime"], 105.8, 8.3, 3338, "en"),
-    _film(155, "The Dark Knight", "2008-07-16", 152, ["Drama", "Action", "Crime", "Thriller"], 187.3, 8.2, 12002, "en"),
-    _film(272, "Batman Begins", "2005-06-10", 140, ["Action", "Crime", "Drama"], 115.0, 7.5, 7359, "en"),
-    _film(49026, "The Dark Knight Rises", "2012-07-16", 165, ["Action", "Crime", "Drama", "Thriller"], 112.3, 7.6, 9106, "en"),
-    _film(680, "Pulp Fiction", "1994-10-08", 154, ["Thriller", "Crime"], 121.5, 8.3, 8428, "en"),
-    _film(550, "Fight Club", "1999-10-15", 139, ["Drama"], 146.8, 8.3, 9413, "en"),
-    _film(13, "Forrest Gump", "1994-07-06", 142, ["Comedy", "Drama", "Romance"], 138.1, 8.2, 7927, "en"),
-    _film(769, "GoodFellas", "1990-09-12", 145, ["Drama", "Crime"], 63.7, 8.2, 3128, "en"),
-    _film(274, "The Silence of the Lambs", "1991-02-01", 119, ["Crime", "Drama", "Thriller"], 18.2, 8.1, 4443, "en"),
-    _film(807, "Se7en", "1995-09-22", 127, ["Crime", "Mystery", "Thriller"], 79.6, 8.1, 5765, "en"),
-    _film(1422, "The Departed", "2006-10-05", 151, ["Drama", "Thriller", "Crime"], 63.4, 7.9, 4339, "en"),
-    _film(1124, "The Prestige", "2006-10-19", 130, ["Drama", "Mystery", "Thriller"], 74.4, 8.0, 4391, "en"),
-    _film(77, "Memento", "2000-10-11", 113, ["Mystery", "Thriller"], 60.7, 8.1, 4028, "en"),
-    _film(11324, "Shutter Island", "2010-02-18", 138, ["Drama", "Thriller", "Mystery"], 81.9, 7.8, 6336, "en"),
-    _film(629, "The Usual Suspects", "1995-07-19", 106, ["Drama", "Crime", "Thriller"], 64.0, 8.1, 3254, "en"),
-    _film(103, "Taxi Driver", "1976-02-07", 114, ["Crime", "Drama"], 58.8, 8.0, 2535, "en"),
-    _film(500, "Reservoir Dogs", "1992-09-02", 99, ["Crime", "Thriller"], 66.9, 8.0, 3697, "en"),
-    _film(24, "Kill Bill: Vol. 1", "2003-10-10", 111, ["Action", "Crime"], 79.8, 7.7, 4949, "en"),
-    _film(16869, "Inglourious Basterds", "2009-08-18", 153, ["Drama", "Action", "Thriller", "War"], 72.6, 7.9, 6430, "en"),
-    _film(115, "The Big Lebowski", "1998-03-06", 117, ["Comedy", "Crime"], 49.2, 7.8, 2926, "en"),
-    _film(6977, "No Country for Old Men", "2007-11-08", 122, ["Crime", "Drama", "Thriller"], 53.6, 7.7, 3003, "en"),
-    _film(7345, "There Will Be Blood", "2007-12-28", 158, ["Drama"], 37.8, 7.9, 1537, "en"),
-    _film(146233, "Prisoners", "2013-09-18", 153, ["Drama", "Thriller", "Crime"], 88.5, 7.9, 3085, "en"),
-    _film(1949, "Zodiac", "2007-03-02", 157, ["Crime", "Drama", "Mystery", "Thriller"], 52.0, 7.3, 2023, "en"),
-    _film(210577, "Gone Girl", "2014-10-01", 145, ["Mystery", "Thriller", "Drama"], 143.0, 7.9, 5862, "en"),
-    _film(106646, "The Wolf of Wall Street", "2013-12-25", 180, ["Crime", "Drama", "Comedy"], 95.0, 7.9, 6571, "en"),
-    _film(37799, "The Social Network", "2010-09-30", 120, ["Drama"], 69.3, 7.1, 3391, "en"),
-    _film(244786, "Whiplash", "2014-10-10", 105, ["Drama"], 192.5, 8.3, 4254, "en"),
-    _film(510, "One Flew Over the Cuckoo's Nest", "1975-11-18", 133, ["Drama"], 127.5, 8.2, 2919, "en"),
-    _film(111, "Scarface", "1983-12-08", 170, ["Action", "Crime", "Drama", "Thriller"], 70.1, 8.0, 2948, "en"),
-    _film(497, "The Green Mile", "1999-12-10", 189, ["Fantasy", "Drama", "Crime"], 103.7, 8.2, 4048, "en"),
-    _film(597, "Titanic", "1997-11-18", 194, ["Drama", "Romance", "Thriller"], 100.0, 7.5, 7562, "en"),
-    _film(98, "Gladiator", "2000-05-01", 155, ["Action", "Drama", "Adventure"], 95.3, 7.9, 5439, "en"),
-    _film(14, "American Beauty", "1999-09-15", 122, ["Drama"], 80.9, 7.9, 3313, "en"),
-    _film(37165, "The Truman Show", "1998-06-04", 103, ["Comedy", "Drama"], 56.5, 7.8, 4537, "en"),
-    _film(745, "The Sixth Sense", "1999-08-06", 107, ["Mystery", "Thriller", "Drama"], 73.1, 7.7, 3147, "en"),
-    _film(2118, "L.A. Confidential", "1997-09-19", 138, ["Crime", "Drama", "Mystery", "Thriller"], 24.9, 7.7, 1310, "en"),
-    _film(627, "Trainspotting", "1996-02-23", 93, ["Drama", "Crime"], 63.5, 7.8, 2655, "en"),
-    # Adventure and fantasy
-    _film(120, "The Lord of the Rings: The Fellowship of the Ring", "2001-12-18", 178, ["Adventure", "Fantasy", "Action"], 138.0, 8.0, 8705, "en"),
-    _film(121, "The Lord of the Rings: The Two Towers", "2002-12-18", 179, ["Adventure", "Fantasy", "Action"], 106.9, 8.0, 7487, "en"),
-    _film(122, "The Lord of the Rings: The Return of the King", "2003-12-01", 201, ["Adventure", "Fantasy", "Action"], 123.6, 8.1, 8064, "en"),
-    _film(671, "Harry Potter and the Philosopher's Stone", "2001-11-16", 152, ["Adventure", "Fantasy", "Family"], 110.0, 7.5, 7006, "en"),
-    _film(85, "Raiders of the Lost Ark", "1981-06-12", 115, ["Adventure", "Action"], 68.2, 7.7, 3854, "en"),
-    _film(22, "Pirates of the Caribbean: The Curse of the Black Pearl", "2003-07-09", 143, ["Adventure", "Fantasy", "Action"], 272.0, 7.5, 6985, "en"),
-    _film(2493, "The Princess Bride", "1987-09-18", 98, ["Adventure", "Family", "Fantasy", "Comedy", "Romance"], 44.5, 7.6, 1486, "en"),
-    _film(630, "The Wizard of Oz", "1939-08-15", 102, ["Adventure", "Family", "Fantasy"], 67.4, 7.4, 1642, "en"),
-    _film(1585, "It's a Wonderful Life", "1946-12-20", 130, ["Drama", "Family", "Fantasy"], 42.9, 8.0, 1076, "en"),
-    # Animation and family
-    _film(862, "Toy Story", "1995-10-30", 81, ["Animation", "Comedy", "Family"], 73.6, 7.7, 5269, "en"),
-    _film(10193, "Toy Story 3", "2010-06-16", 103, ["Animation", "Family", "Comedy"], 60.0, 7.6, 4597, "en"),
-    _film(12, "Finding Nemo", "2003-05-30", 100, ["Animation", "Family"], 85.7, 7.6, 6122, "en"),
-    _film(2062, "Ratatouille", "2007-06-22", 111, ["Animation", "Comedy", "Family", "Fantasy"], 65.7, 7.5, 4369, "en"),
-    _film(10681, "WALL·E", "2008-06-22", 98, ["Animation", "Family"], 66.4, 7.8, 6296, "en"),
-    _film(14160, "Up", "2009-05-13", 96, ["Animation", "Comedy", "Family", "Adventure"], 92.2, 7.7, 6870, "en"),
-    _film(8587, "The Lion King", "1994-06-23", 89, ["Family", "Animation", "Drama"], 90.5, 8.0, 5376, "en"),
-    _film(150540, "Inside Out", "2015-06-09", 94, ["Drama", "Comedy", "Animation", "Family"], 128.7, 8.0, 6560, "en"),
-    _film(109445, "Frozen", "2013-11-27", 102, ["Animation", "Adventure", "Family"], 165.1, 7.3, 5295, "en"),
-    _film(585, "Monsters, Inc.", "2001-11-01", 92, ["Animation", "Comedy", "Family"], 106.8, 7.5, 5996, "en"),
-    _film(808, "Shrek", "2001-05-16", 90, ["Adventure", "Animation", "Comedy", "Family", "Fantasy"], 67.3, 7.3, 4056, "en"),
-    _film(9806, "The Incredibles", "2004-11-05", 115, ["Action", "Adventure", "Animation", "Family"], 77.8, 7.4, 5152, "en"),
-    _film(10191, "How to Train Your Dragon", "2010-03-05", 98, ["Fantasy", "Adventure", "Animation", "Family"], 67.3, 7.5, 4227, "en"),
-    _film(10386, "The Iron Giant", "1999-08-06", 86, ["Adventure", "Animation", "Family", "Fantasy", "Science Fiction"], 61.2, 7.6, 1436, "en"),
-    _film(408, "Snow White and the Seven Dwarfs", "1937-12-20", 83, ["Fantasy", "Animation", "Family"], 80.2, 6.9, 1914, "en"),
-    _film(812, "Aladdin", "1992-11-25", 90, ["Animation", "Family", "Comedy", "Adventure", "Fantasy", "Romance"], 93.0, 7.4, 3416, "en"),
-    _film(771, "Home Alone", "1990-11-09", 103, ["Comedy", "Family"], 2.2, 7.1, 2414, "en"),
-    # Horror
-    _film(694, "The Shining", "1980-05-22", 144, ["Horror", "Thriller"], 78.7, 8.1, 3757, "en"),
-    _film(539, "Psycho", "1960-06-16", 109, ["Drama", "Horror", "Thriller"], 93.1, 8.2, 2320, "en"),
-    _film(9552, "The Exorcist", "1973-12-26", 122, ["Drama", "Horror", "Thriller"], 47.6, 7.5, 2005, "en"),
-    _film(948, "Halloween", "1978-10-25", 91, ["Horror", "Thriller"], 30.3, 7.4, 1035, "en"),
-    _film(138843, "The Conjuring", "2013-07-18", 112, ["Horror", "Thriller"], 50.0, 7.4, 3092, "en"),
-    _film(4232, "Scream", "1996-12-20", 111, ["Crime", "Horror", "Mystery"], 46.0, 7.0, 1476, "en"),
-    _film(578, "Jaws", "1975-06-18", 124, ["Horror", "Thriller", "Adventure"], 50.2, 7.5, 2542, "en"),
-    # Comedy and romance
-    _film(137, "Groundhog Day", "1993-02-11", 101, ["Romance", "Fantasy", "Drama", "Comedy"], 52.7, 7.4, 2301, "en"),
-    _film(935, "Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb", "1964-01-29", 95, ["Drama", "Comedy", "War"], 42.0, 8.0, 1442, "en"),
-    _film(120467, "The Grand Budapest Hotel", "2014-02-26", 99, ["Comedy", "Drama"], 74.4, 8.0, 4519, "en"),
-    _film(813, "Airplane!", "1980-07-02", 88, ["Comedy"], 46.1, 7.1, 1074, "en"),
-    _film(639, "When Harry Met Sally...", "1989-07-21", 96, ["Comedy", "Romance", "Drama"], 18.4, 7.3, 950, "en"),
-    _film(11036, "The Notebook", "2004-06-25", 123, ["Romance", "Drama"], 55.1, 7.7, 3067, "en"),
-    _film(4348, "Pride & Prejudice", "2005-09-16", 135, ["Drama", "Romance"], 36.6, 7.7, 1358, "en"),
-    _film(38, "Eternal Sunshine of the Spotless Mind", "2004-03-19", 108, ["Science Fiction", "Drama", "Romance"], 56.5, 7.9, 3652, "en"),
-    _film(76, "Before Sunrise", "1995-01-27", 105, ["Drama", "Romance"], 23.7, 7.7, 959, "en"),
-    _film(289, "Casablanca", "1942-11-26", 102, ["Drama", "Romance"], 43.7, 7.9, 1422, "en"),
-    _film(3082, "Modern Times", "1936-02-05", 87, ["Drama", "Comedy"], 28.3, 8.1, 856, "en"),
-    _film(18785, "The Hangover", "2009-06-05", 100, ["Comedy"], 82.2, 7.2, 6173, "en"),
-    _film(773, "Little Miss Sunshine", "2006-07-26", 102, ["Comedy", "Drama"], 14.8, 7.5, 1686, "en"),
-    _film(152601, "Her", "2013-12-18", 126, ["Romance", "Science Fiction", "Drama"], 53.7, 7.9, 4097, "en"),
-    # War and history
-    _film(424, "Schindler's List", "1993-11-29", 195, ["Drama", "History", "War"], 104.5, 8.3, 4329, "en"),
-    _film(857, "Saving Private Ryan", "1998-07-24", 169, ["Drama", "History", "War"], 76.0, 7.9, 5048, "en"),
-    _film(28, "Apocalypse Now", "1979-08-15", 153, ["Drama", "War"], 50.0, 8.0, 2055, "en"),
-    _film(11778, "The Deer Hunter", "1978-12-08", 183, ["Drama", "War"], 19.8, 7.8, 921, "en"),
-    _film(197, "Braveheart", "1995-05-24", 177, ["Action", "Drama", "History", "War"], 60.7, 7.7, 3336, "en"),
-    _film(423, "The Pianist", "2002-09-24", 150, ["Drama", "War"], 50.6, 8.0, 1864, "en"),
-    _film(792, "Platoon", "1986-12-18", 120, ["Drama", "War", "Action"], 49.8, 7.5, 1205, "en"),
-    _film(947, "Lawrence of Arabia", "1962-12-10", 216, ["Adventure", "Drama", "History", "War"], 41.3, 7.8, 851, "en"),
-    _film(783, "Gandhi", "1982-11-30", 191, ["Drama", "History"], 35.2, 7.4, 716, "en"),
-    _film(76203, "12 Years a Slave", "2013-10-18", 134, ["Drama", "History"], 95.9, 7.9, 3674, "en"),
-    _film(205596, "The Imitation Game", "2014-11-14", 113, ["History", "Drama", "Thriller", "War"], 145.4, 8.0, 5723, "en"),
-    _film(45269, "The King's Speech", "2010-09-06", 118, ["Drama", "History"], 54.1, 7.6, 2752, "en"),
-    _film(387, "Das Boot", "1981-09-16", 149, ["Action", "Drama", "History", "War", "Adventure"], 27.0, 7.9, 613, "de"),
-    _film(613, "Downfall", "2004-09-08", 156, ["Drama", "History", "War"], 32.4, 7.7, 1037, "de", "Der Untergang"),
-    # Westerns
-    _film(429, "The Good, the Bad and the Ugly", "1966-12-23", 161, ["Western"], 88.4, 8.1, 2311, "it", "Il buono, il brutto, il cattivo"),
-    _film(335, "Once Upon a Time in the West", "1968-12-21", 175, ["Western"], 49.3, 8.1, 1128, "it", "C'era una volta il West"),
-    _film(391, "A Fistful of Dollars", "1964-09-12", 99, ["Western"], 38.8, 7.6, 883, "it", "Per un pugno di dollari"),
-    _film(33, "Unforgiven", "1992-08-07", 131, ["Western"], 37.4, 7.7, 1113, "en"),
-    _film(68718, "Django Unchained", "2012-12-25", 165, ["Drama", "Western"], 82.1, 7.8, 10099, "en"),
-    _film(288, "High Noon", "1952-03-27", 85, ["Western"], 18.6, 7.6, 334, "en"),
-    _film(642, "Butch Cassidy and the Sundance Kid", "1969-09-23", 110, ["History", "Drama", "Western", "Crime"], 24.5, 7.4, 650, "en"),
-    _film(281957, "The Revenant", "2015-12-25", 156, ["Western", "Drama", "Adventure", "Thriller"], 100.6, 7.3, 6396, "en"),
-    _film(581, "Dances with Wolves", "1990-11-09", 181, ["Adventure", "Drama", "Western"], 45.7, 7.6, 1046, "en"),
-    # Music
-    _film(279, "Amadeus", "1984-10-26", 160, ["Drama", "History", "Music"], 31.8, 7.8, 1076, "en"),
-    _film(15121, "The Sound of Music", "1965-03-02", 174, ["Drama", "Family", "Music", "Romance"], 38.0, 7.4, 941, "en"),
-    _film(525, "The Blues Brothers", "1980-06-17", 133, ["Music", "Comedy", "Action", "Crime"], 44.7, 7.5, 1065, "en"),
-    _film(872, "Singin' in the Rain", "1952-04-10", 103, ["Comedy", "Music", "Romance"], 36.6, 7.8, 727, "en"),
-    _film(1584, "School of Rock", "2003-10-03", 108, ["Comedy", "Music"], 43.1, 6.7, 1414, "en"),
-    _film(824, "Moulin Rouge!", "2001-03-09", 127, ["Drama", "Music", "Romance"], 57.4, 7.4, 1300, "en"),
-    _film(69, "Walk the Line", "2005-09-13", 136, ["Drama", "Music", "Romance"], 35.6, 7.3, 718, "en"),
-    # Documentary
-    _film(1430, "Bowling for Columbine", "2002-10-09", 120, ["Documentary"], 11.4, 7.3, 453, "en"),
-    _film(1667, "March of the Penguins", "2005-01-26", 80, ["Documentary", "Family"], 17.5, 6.9, 358, "fr", "La Marche de l'empereur"),
-    _film(1781, "An Inconvenient Truth", "2006-01-24", 100, ["Documentary"], 14.1, 6.7, 251, "en"),
-    _film(9372, "Super Size Me", "2004-01-17", 100, ["Documentary", "Comedy", "Drama"], 10.4, 6.6, 506, "en"),
-    _film(44639, "Inside Job", "2010-10-08", 109, ["Documentary"], 16.9, 7.7, 286, "en"),
-    # TV movies
-    _film(13187, "A Charlie Brown Christmas", "1965-12-09", 25, ["Animation", "Family", "Comedy", "TV Movie"], 8.7, 7.5, 153, "en"),
-    _film(10947, "High School Musical", "2006-01-20", 98, ["Comedy", "Drama", "Family", "Music", "TV Movie"], 16.5, 6.1, 1000, "en"),
-    # World cinema
-    _film(129, "Spirited Away", "2001-07-20", 125, ["Fantasy", "Adventure", "Animation", "Family"], 119.0, 8.3, 3840, "ja", "千と千尋の神隠し"),
-    _film(128, "Princess Mononoke", "1997-07-12", 134, ["Adventure", "Fantasy", "Animation"], 60.7, 8.2, 1983, "ja", "もののけ姫"),
-    _film(4935, "Howl's Moving Castle", "2004-11-19", 119, ["Fantasy", "Animation", "Adventure"], 49.5, 8.2, 1991, "ja", "ハウルの動く城"),
-    _film(346, "Seven Samurai", "1954-04-26", 207, ["Action", "Drama"], 39.8, 8.2, 878, "ja", "七人の侍"),
-    _film(149, "Akira", "1988-07-16", 124, ["Science Fiction", "Animation"], 39.3, 7.8, 773, "ja", "アキラ"),
-    _film(12429, "Ponyo", "2008-07-19", 100, ["Animation", "Family"], 39.6, 7.5, 926, "ja", "崖の上のポニョ"),
-    _film(670, "Oldboy", "2003-01-01", 120, ["Drama", "Thriller", "Mystery", "Action"], 56.8, 8.0, 1945, "ko", "올드보이"),
-    _film(110415, "Snowpiercer", "2013-08-01", 126, ["Action", "Science Fiction", "Drama"], 64.2, 6.7, 2854, "ko"),
-    _film(1255, "The Host", "2006-07-27", 119, ["Horror", "Drama", "Science Fiction"], 27.7, 6.7, 537, "ko", "괴물"),
-    _film(1417, "Pan's Labyrinth", "2006-05-27", 118, ["Fantasy", "Drama", "War"], 90.8, 7.6, 3041, "es", "El laberinto del fauno"),
-    _film(55, "Amores perros", "2000-06-16", 154, ["Drama", "Thriller"], 23.3, 7.6, 521, "es"),
-    _film(1391, "Y Tu Mamá También", "2001-06-08", 106, ["Drama", "Romance"], 16.9, 7.3, 315, "es", "Y tu mamá también"),
-    _film(25376, "The Secret in Their Eyes", "2009-08-13", 129, ["Crime", "Drama", "Mystery", "Romance"], 25.9, 7.8, 626, "es", "El secreto de sus ojos"),
-    _film(8329, "[REC]", "2007-04-10", 78, ["Horror", "Mystery"], 31.7, 7.1, 934, "es"),
-    _film(598, "City of God", "2002-02-05", 130, ["Drama", "Crime"], 44.4, 8.1, 1814, "pt", "Cidade de Deus"),
-    _film(582, "The Lives of Others", "2006-03-15", 137, ["Drama", "Thriller"], 34.9, 7.9, 958, "de", "Das Leben der Anderen"),
-    _film(104, "Run Lola Run", "1998-08-20", 81, ["Action", "Drama", "Thriller"], 27.4, 7.2, 664, "de", "Lola rennt"),
-    _film(19, "Metropolis", "1927-01-10", 153, ["Drama", "Science Fiction"], 32.4, 8.0, 657, "de"),
-    _film(338, "Good bye, Lenin!", "2003-02-09", 121, ["Comedy", "Drama", "Romance"], 11.1, 7.4, 586, "de"),
-    _film(146, "Crouching Tiger, Hidden Dragon", "2000-10-01", 120, ["Adventure", "Drama", "Action", "Romance"], 45.7, 7.2, 927, "zh", "卧虎藏龙"),
-    _film(79, "Hero", "2002-12-19", 99, ["Drama", "Adventure", "Action", "History"], 23.6, 7.2, 635, "zh", "英雄"),
-    _film(9470, "Kung Fu Hustle", "2004-02-10", 99, ["Action", "Comedy", "Crime", "Fantasy"], 13.7, 7.2, 831, "cn", "功夫"),
-    _film(593, "Solaris", "1972-03-20", 167, ["Drama", "Science Fiction", "Adventure", "Mystery"], 24.1, 7.7, 357, "ru", "Солярис"),
-    _film(103663, "The Hunt", "2012-08-28", 115, ["Drama"], 21.8, 7.9, 927, "da", "Jagten"),
-    _film(60243, "A Separation", "2011-03-15", 123, ["Drama"], 12.0, 7.7, 469, "fa", "جدایی نادر از سیمین"),
-    _film(2011, "Persepolis", "2007-05-23", 95, ["Animation", "Drama"], 24.3, 7.7, 450, "fr"),
-    _film(179144, "The Great Beauty", "2013-05-21", 142, ["Comedy", "Drama"], 32.5, 7.3, 720, "it", "La grande bellezza"),
-    _film(219, "Volver", "2006-03-16", 121, ["Comedy", "Drama", "Romance"], 19.7, 7.3, 406, "es"),
-    # Released after the TMDb 5000 snapshot (vote and popularity figures are rounded)
-    _film(496243, "Parasite", "2019-05-30", 133, ["Comedy", "Thriller", "Drama"], 80.0, 8.5, 18500, "ko", "기생충"),
-    _film(372058, "Your Name.", "2016-08-26", 106, ["Romance", "Animation", "Drama"], 60.0, 8.5, 11000, "ja", "君の名は。"),
-    _film(329865, "Arrival", "2016-11-10", 116, ["Drama", "Science Fiction", "Mystery"], 45.0, 7.6, 18000, "en"),
-    _film(313369, "La La Land", "2016-11-29", 129, ["Comedy", "Drama", "Romance", "Music"], 50.0, 7.9, 16500, "en"),
-    _film(419430, "Get Out", "2017-02-24", 104, ["Mystery", "Thriller", "Horror"], 45.0, 7.6, 17000, "en"),
-    _film(335984, "Blade Runner 2049", "2017-10-04", 164, ["Science Fiction", "Drama"], 60.0, 7.6, 13500, "en"),
-    _film(354912, "Coco", "2017-10-27", 105, ["Family", "Animation", "Fantasy", "Music", "Comedy", "Adventure"], 90.0, 8.2, 19000, "en"),
-    _film(299536, "Avengers: Infinity War", "2018-04-25", 149, ["Adventure", "Action", "Science Fiction"], 150.0, 8.2, 29000, "en"),
-    _film(324857, "Spider-Man: Into the Spider-Verse", "2018-12-06", 117, ["Animation", "Action", "Adventure", "Science Fiction"], 80.0, 8.4, 15500, "en"),
-    _film(299534, "Avengers: Endgame", "2019-04-24", 181, ["Adventure", "Science Fiction", "Action"], 120.0, 8.2, 25000, "en"),
-    _film(475557, "Joker", "2019-10-01", 122, ["Crime", "Thriller", "Drama"], 100.0, 8.1, 25000, "en"),
-    _film(438631, "Dune", "2021-09-15", 155, ["Science Fiction", "Adventure"], 110.0, 7.8, 13000, "en"),
-    _film(545611, "Everything Everywhere All at Once", "2022-03-24", 139, ["Action", "Adventure", "Science Fiction"], 60.0, 7.8, 7000, "en"),
-    _film(569094, "Spider-Man: Across the Spider-Verse", "2023-05-31", 140, ["Animation", "Action", "Adventure", "Science Fiction"], 110.0, 8.4, 7000, "en"),
-    _film(872585, "Oppenheimer", "2023-07-19", 181, ["Drama", "History"], 150.0, 8.1, 10000, "en"),
-    _film(693134, "Dune: Part Two", "2024-02-27", 167, ["Science Fiction", "Adventure"], 200.0, 8.2, 7000, "en"),
-]
-# fmt: on
+# One film per row of demo_movies.csv (genres by name, separated by "|"; original_title empty
+# when it is the title; `section` groups the rows for the reader only).
+DEMO_MOVIES_FILE = Path(__file__).with_name("demo_movies.csv")
+
+
+def _read_films(path: Path) -> list[dict[str, Any]]:
+    """The films of a demo catalogue file, each shaped like a TMDb details payload."""
+    with path.open(encoding="utf-8", newline="") as rows:
+        return [
+            _film(
+                int(row["tmdb_id"]),
+                row["title"],
+                row["release_date"],
+                int(row["runtime"]),
+                row["genres"].split("|"),
+                float(row["popularity"]),
+                float(row["vote_average"]),
+                int(row["vote_count"]),
+                row["original_language"],
+                row["original_title"] or None,
+            )
+            for row in csv.DictReader(rows)
+        ]
+
+
+DEMO_MOVIES: list[dict[str, Any]] = _read_films(DEMO_MOVIES_FILE)

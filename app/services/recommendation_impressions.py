@@ -14,17 +14,17 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from flask import current_app
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, delete, insert, or_, select, text
+from sqlalchemy import BindParameter, ColumnElement, delete, insert, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models import (
     Favorite,
     Rating,
-    Recommendation,
     RecommendationFeedback,
     RecommendationImpression,
     RecommendationOutcome,
@@ -81,7 +81,7 @@ def model_family(version: str) -> str:
 # --- impressions ---------------------------------------------------------------------------
 
 
-def is_cold_start(user_id: int) -> ColumnElement[bool]:
+def is_cold_start(user_id: int | BindParameter[int]) -> ColumnElement[bool]:
     """SQL: the user has no positive signal yet (the engine's cold start). Uncorrelated,
     so a query that selects it (the stored list's batch read) evaluates it once."""
     positive = (
@@ -96,9 +96,20 @@ def is_cold_start(user_id: int) -> ColumnElement[bool]:
     return ~or_(*(statement.exists() for statement in positive))
 
 
+class Shown(Protocol):
+    """What an impression records of a recommendation shown: the stored entity, or the
+    stored list's plain row (`recommendation.shown`)."""
+
+    @property
+    def movie_id(self) -> int: ...
+
+    @property
+    def recommendation_type(self) -> str: ...
+
+
 def record_impressions(
     user_id: int,
-    recommendations: Sequence[Recommendation],
+    recommendations: Sequence[Shown],
     *,
     first_rank: int = 1,
     cold_start: bool | None = None,

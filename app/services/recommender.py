@@ -19,12 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from app.errors import NotFound
-from app.extensions import db
-from app.models import ItemModelVersion, Movie
+from app.models import ItemModelVersion
 from app.services.catalogue import get_movie
 from app.services.pagination import Page
 from app.services.recommendation import loading, model_versions, state
@@ -32,11 +29,12 @@ from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import (
     DEFAULT_SERVING,
     MAX_SAME_GENRE_RUN,
-    FilteredRanking,
+    Ranking,
     RecommendedMovie,
-    rank_filtered,
+    rank_for_user,
 )
 from app.services.recommendation.scoring import Weights
+from app.services.recommendation.shown import ShownMovie, movie_summaries
 from app.services.recommendation.similar import rank_similar
 from app.services.recommendation.state import reset_caches
 
@@ -56,7 +54,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SimilarMovie:
-    movie: Movie
+    movie: ShownMovie
     score: float
     confidence: float
     recommendation_type: str
@@ -86,7 +84,7 @@ def recommend_for_user(user_id: int, limit: int = 20) -> list[RecommendedMovie]:
     return recommend_filtered(user_id, limit, RecommendationFilters()).results
 
 
-def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters) -> FilteredRanking:
+def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters) -> Ranking:
     """`recommend_for_user` among the movies that pass `filters` (applied before ranking and
     truncation), and how many passed."""
     catalogue, _ = state.current_catalogue()
@@ -99,7 +97,7 @@ def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters)
     if model is not None and model.weights is not None:
         weights = model.weights
     max_run = model.max_same_genre_run if model is not None else MAX_SAME_GENRE_RUN
-    return rank_filtered(
+    return rank_for_user(
         catalogue,
         user,
         weights,
@@ -135,7 +133,6 @@ def similar_movies_page(
     movie_id: int, *, limit: int = 10, page: int = 1, page_size: int = 20
 ) -> Page[SimilarMovie]:
     """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time."""
-    get_movie(movie_id)
     results = similar_movies(movie_id, limit=limit)[:limit]
     count = len(results)
     last_page = max(1, -(-count // page_size))
@@ -145,14 +142,7 @@ def similar_movies_page(
             code="page_not_found",
         )
     chunk = results[(page - 1) * page_size : page * page_size]
-    movies = {
-        movie.id: movie
-        for movie in db.session.scalars(
-            select(Movie)
-            .where(Movie.id.in_([result.movie_id for result in chunk]))
-            .options(selectinload(Movie.genres))
-        )
-    }
+    movies = movie_summaries([result.movie_id for result in chunk])
     items = [
         SimilarMovie(
             movie=movies[result.movie_id],

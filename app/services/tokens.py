@@ -27,7 +27,7 @@ from flask_jwt_extended import (
 )
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import ExpiredSignatureError, PyJWTError
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AuthenticationFailed, ValidationFailed
@@ -148,6 +148,16 @@ class TokenHolder:
         )
 
 
+# Built once with bind parameters: SQLAlchemy keeps a statement object's cache key, so every
+# authenticated request skips building and keying its only query anew.
+TOKEN_HOLDER = select(
+    User,
+    select(TokenBlocklist.id)
+    .where(TokenBlocklist.jti.in_(bindparam("token_ids", expanding=True)))
+    .exists(),
+).where(User.id == bindparam("user_id", type_=Integer))
+
+
 def load_token_holder(payload: dict[str, Any]) -> TokenHolder:
     """The token's active user and its blocklist check in one statement: every
     authenticated request needs both, and this is their only query."""
@@ -157,8 +167,7 @@ def load_token_holder(payload: dict[str, Any]) -> TokenHolder:
     revoked_ids = [str(payload.get("jti"))]
     if payload.get(FAMILY_CLAIM):
         revoked_ids.append(str(payload[FAMILY_CLAIM]))
-    blocklisted = select(TokenBlocklist.id).where(TokenBlocklist.jti.in_(revoked_ids)).exists()
-    row = db.session.execute(select(User, blocklisted).where(User.id == user_id)).first()
+    row = db.session.execute(TOKEN_HOLDER, {"user_id": user_id, "token_ids": revoked_ids}).first()
     if row is None:
         return TokenHolder(user=None, blocklisted=False)
     user, is_blocklisted = row

@@ -3,6 +3,7 @@ refresh, similar movies, feedback and clicks, and nobody else's recommendation r
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.blueprints.recommendations.schemas import RecommendationSchema
 from app.extensions import db
 from app.models import (
     Favorite,
@@ -21,7 +23,7 @@ from app.models import (
     UserProfile,
 )
 from app.models.recommendations import COMMENT_MAX_LENGTH
-from app.services.recommendation.batches import save_batch
+from app.services.recommendation.batches import list_batch, save_batch
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import auth_headers, make_genre, make_movie, make_user, tokens_for
@@ -278,6 +280,37 @@ def test_list_shows_the_callers_feedback_on_each_movie(
     assert results[1]["feedback"]["comment"] == "More please"
 
 
+def test_list_read_as_rows_shows_what_the_entities_show(
+    app: Flask, client: Any, user: User, headers: dict[str, str]
+) -> None:
+    # The GET reads plain rows (`recommendation.shown`), not entities: every field must be
+    # what the documented schema makes of the stored entities, genres and feedback included.
+    genres = [make_genre(app, name="Western"), make_genre(app, name="Drama")]
+    movies = make_catalogue(app, 20, genres=genres)
+    ids = store_batch(app, user, movies)
+    client.post(URL + f"{ids[0]}/click/", headers=headers)
+    client.post(
+        URL + "feedback/",
+        json={"recommendation": ids[2], "feedback_type": "dislike", "comment": "Too slow"},
+        headers=headers,
+    )
+    with app.app_context():
+        db.session.execute(
+            UserProfile.__table__.update()
+            .where(UserProfile.user_id == user.id)
+            .values(recommendations_stale=False)
+        )
+        db.session.commit()
+    results = client.get(URL, headers=headers).get_json()["results"]
+    with app.test_request_context():
+        expected = RecommendationSchema(many=True).dump(list_batch(user.id))
+    assert [item["id"] for item in results] == [item["id"] for item in expected]
+    assert results == json.loads(json.dumps(expected))
+    assert results[0]["is_clicked"] is True
+    assert [genre["name"] for genre in results[0]["movie"]["genres"]] == ["Drama", "Western"]
+    assert results[2]["feedback"]["comment"] == "Too slow"
+
+
 def test_listing_issues_the_same_number_of_queries_whatever_the_page_size(
     app: Flask, client: Any, user: User, headers: dict[str, str]
 ) -> None:
@@ -315,7 +348,7 @@ def test_a_stored_list_is_three_queries_whatever_the_catalogue_size(
     # The token's user with its revocation check; the batch with its freshness, whether
     # the user is a cold start (for the impressions), movies and feedback; the movies'
     # genres. No count query: the batch is counted as read. Then the impressions' INSERT.
-    assert len(selects(statements)) == 3, statements
+    assert len(selects(statements)) == 3, "\n".join(s[:90] for s in statements)
     assert len(inserts(statements)) == 1, statements
 
 
@@ -616,6 +649,27 @@ def test_similar_movies_work_anonymously_and_favour_shared_genres(app: Flask, cl
     }
     assert first["movie"]["title"] == "Aliens"
     assert 0 <= first["confidence_score"] <= 1
+
+
+@pytest.mark.parametrize("catalogue_size", [25, 100])
+def test_similar_movies_are_three_queries_whatever_the_catalogue_size(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch, catalogue_size: int
+) -> None:
+    genres = [make_genre(app, name="Noir"), make_genre(app, name="Crime")]
+    movies = make_catalogue(app, catalogue_size, genres)
+    url = f"{URL}similar/{movies[0].id}/"
+    assert client.get(url).status_code == 200  # the catalogue's arrays are built once, first
+    # As in production: the arrays and the model are checked for news every few seconds,
+    # not on each request (the suite checks on each).
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 60.0)
+    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 60.0)
+    with recorded_statements(app) as statements:
+        response = client.get(url)
+    body = response.get_json()
+    assert response.status_code == 200 and body["count"] == 10
+    # The movie (404 when unknown), the page's movies, their genres.
+    assert len(selects(statements)) == 3, "\n".join(s[:90] for s in statements)
+    assert [genre["name"] for genre in body["results"][0]["movie"]["genres"]] == ["Crime", "Noir"]
 
 
 def test_similar_movies_honour_limit(app: Flask, client: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response
@@ -11,10 +10,8 @@ from flask_jwt_extended import get_jwt
 
 from app.api import (
     Blueprint,
+    Problem,
     current_user_id,
-    login_optional,
-    login_required,
-    problem,
 )
 from app.blueprints.auth.schemas import (
     AccountDeleteSchema,
@@ -65,8 +62,9 @@ blp = Blueprint(
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 
 
-def throttled(description: str = "Too many requests: see Retry-After") -> Callable[[Any], Any]:
-    return problem(429, description, headers=RETRY_AFTER)
+def throttled(description: str = "Too many requests: see Retry-After") -> dict[int, Problem]:
+    """The 429 of an operation under a rate limit."""
+    return {429: Problem(description, headers=RETRY_AFTER)}
 
 
 @blp.route("/users/")
@@ -76,11 +74,16 @@ class Registration(MethodView):
         limiter.limit(register_rate_limit, key_func=address_key),
     ]
 
-    @blp.doc(operationId="registerUser")
-    @blp.arguments(RegisterSchema)
-    @blp.response(201, SignedInSchema)
-    @problem(409, "The email or the username is taken (named in errors)")
-    @throttled("Too many registrations from this address")
+    @blp.operation(
+        "registerUser",
+        201,
+        SignedInSchema,
+        body=RegisterSchema,
+        errors={
+            409: "The email or the username is taken (named in errors)",
+            **throttled("Too many registrations from this address"),
+        },
+    )
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Register, and receive a token pair.
 
@@ -103,11 +106,16 @@ class Login(MethodView):
     # uses up the attempts needed to log in, and a stranger's guesses never lock out the owner.
     decorators = login_limits(limiter)
 
-    @blp.doc(operationId="login")
-    @blp.arguments(LoginSchema)
-    @blp.response(200, SignedInSchema)
-    @problem(401, "Wrong email or password, or an inactive account (one message for all)")
-    @throttled("Too many login attempts from this address or for this email")
+    @blp.operation(
+        "login",
+        200,
+        SignedInSchema,
+        body=LoginSchema,
+        errors={
+            401: "Wrong email or password, or an inactive account (one message for all)",
+            **throttled("Too many login attempts from this address or for this email"),
+        },
+    )
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Log in with email and password, and receive a token pair."""
         signed_in = log_in(data["email"], data["password"])
@@ -116,11 +124,16 @@ class Login(MethodView):
 
 @blp.route("/token/refresh/")
 class TokenRefresh(MethodView):
-    @blp.doc(operationId="refreshToken")
-    @blp.arguments(RefreshTokenSchema)
-    @blp.response(200, TokenPairSchema)
-    @problem(401, "The refresh token is invalid, expired, revoked or already used")
-    @throttled()
+    @blp.operation(
+        "refreshToken",
+        200,
+        TokenPairSchema,
+        body=RefreshTokenSchema,
+        errors={
+            401: "The refresh token is invalid, expired, revoked or already used",
+            **throttled(),
+        },
+    )
     def post(self, data: dict[str, Any]) -> dict[str, str]:
         """Exchange a refresh token for a new access and refresh token.
 
@@ -131,12 +144,17 @@ class TokenRefresh(MethodView):
 
 @blp.route("/token/blacklist/")
 class TokenBlacklist(MethodView):
-    @blp.doc(operationId="logout")
-    @login_optional
-    @blp.arguments(RefreshTokenSchema)
-    @blp.response(200, MessageSchema)
-    @problem(400, "The refresh token belongs to another user than the access token")
-    @throttled()
+    @blp.operation(
+        "logout",
+        200,
+        MessageSchema,
+        token="optional",
+        body=RefreshTokenSchema,
+        errors={
+            400: "The refresh token belongs to another user than the access token",
+            **throttled(),
+        },
+    )
     def post(self, data: dict[str, Any]) -> dict[str, str]:
         """Log out: revoke the refresh token, and the access token sent as Bearer, if any."""
         log_out(data["refresh"], get_jwt() or None)
@@ -145,11 +163,13 @@ class TokenBlacklist(MethodView):
 
 @blp.route("/token/verify/")
 class TokenVerify(MethodView):
-    @blp.doc(operationId="verifyToken")
-    @blp.arguments(TokenVerifySchema)
-    @blp.response(200, TokenInfoSchema)
-    @problem(401, "The token is invalid, expired or revoked")
-    @throttled()
+    @blp.operation(
+        "verifyToken",
+        200,
+        TokenInfoSchema,
+        body=TokenVerifySchema,
+        errors={401: "The token is invalid, expired or revoked", **throttled()},
+    )
     def post(self, data: dict[str, Any]) -> TokenInfo:
         """Check that an access or refresh token is valid and not revoked."""
         return verify_token(data["token"])
@@ -157,11 +177,14 @@ class TokenVerify(MethodView):
 
 @blp.route("/password/change/")
 class PasswordChange(MethodView):
-    @blp.doc(operationId="changePassword")
-    @login_required
-    @blp.arguments(PasswordChangeSchema)
-    @blp.response(200, PasswordChangedSchema)
-    @throttled()
+    @blp.operation(
+        "changePassword",
+        200,
+        PasswordChangedSchema,
+        token="required",
+        body=PasswordChangeSchema,
+        errors=throttled(),
+    )
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Change the password: every token issued before is revoked, a new pair returned.
 
@@ -173,20 +196,19 @@ class PasswordChange(MethodView):
 
 @blp.route("/users/me/")
 class CurrentUser(MethodView):
-    @blp.doc(operationId="getCurrentUser")
-    @login_required
-    @blp.response(200, MeSchema)
-    @throttled()
+    @blp.operation("getCurrentUser", 200, MeSchema, token="required", errors=throttled())
     def get(self) -> User:
         """The current user, with their profile."""
         return get_account(current_user_id())
 
-    @blp.doc(operationId="updateCurrentUser")
-    @login_required
-    @blp.arguments(MePatchSchema)
-    @blp.response(200, MeSchema)
-    @problem(409, "The username is taken")
-    @throttled()
+    @blp.operation(
+        "updateCurrentUser",
+        200,
+        MeSchema,
+        token="required",
+        body=MePatchSchema,
+        errors={409: "The username is taken", **throttled()},
+    )
     def patch(self, data: dict[str, Any]) -> User:
         """Change names, username or profile fields.
 
@@ -194,11 +216,9 @@ class CurrentUser(MethodView):
         """
         return update_account(current_user_id(), data)
 
-    @blp.doc(operationId="deleteCurrentUser")
-    @login_required
-    @blp.arguments(AccountDeleteSchema)
-    @blp.response(204)
-    @throttled()
+    @blp.operation(
+        "deleteCurrentUser", 204, token="required", body=AccountDeleteSchema, errors=throttled()
+    )
     def delete(self, data: dict[str, Any]) -> None:
         """Delete the account and everything stored about it; its tokens stop working.
 
@@ -212,12 +232,15 @@ CSV_EXPORTS = {"letterboxd": export_letterboxd_csv, "imdb": export_imdb_csv}
 
 @blp.route("/users/me/export/")
 class AccountExport(MethodView):
-    @blp.doc(operationId="exportCurrentUser")
-    @login_required
-    @blp.arguments(AccountExportArgs, location="query")
-    @blp.response(200, AccountExportSchema)
+    @blp.operation(
+        "exportCurrentUser",
+        200,
+        AccountExportSchema,
+        token="required",
+        query=AccountExportArgs,
+        errors=throttled(),
+    )
     @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
-    @throttled()
     def get(self, args: dict[str, Any]) -> Any:
         """Everything stored about the current user: JSON, or your library as CSV.
 
@@ -240,34 +263,43 @@ class AccountExport(MethodView):
 
 @blp.route("/profiles/")
 class Profiles(MethodView):
-    @blp.doc(operationId="listProfiles")
-    @login_required
-    @blp.arguments(ProfileListArgs, location="query")
-    @blp.response(200, page_schema(ProfileSchema))
-    @problem(404, "The page is past the last one")
-    @throttled()
+    @blp.operation(
+        "listProfiles",
+        200,
+        page_schema(ProfileSchema),
+        token="required",
+        query=ProfileListArgs,
+        errors={404: "The page is past the last one", **throttled()},
+    )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Profiles: staff see every one, anyone else only their own."""
         return page_body(list_profiles(current_user_id(), args["page"], args["page_size"]))
 
 
+PROFILE_ERRORS: dict[int, str | Problem] = {404: "No such profile, or not yours", **throttled()}
+
+
 @blp.route("/profiles/<id:profile_id>/")
 class Profile(MethodView):
-    @blp.doc(operationId="getProfile")
-    @login_required
-    @blp.response(200, ProfileSchema)
-    @problem(404, "No such profile, or not yours")
-    @throttled()
+    @blp.operation(
+        "getProfile",
+        200,
+        ProfileSchema,
+        token="required",
+        errors=PROFILE_ERRORS,
+    )
     def get(self, profile_id: int) -> UserProfile:
         """A profile: your own (or any, for staff)."""
         return get_profile(current_user_id(), profile_id)
 
-    @blp.doc(operationId="replaceProfile")
-    @login_required
-    @blp.arguments(ProfilePutSchema)
-    @blp.response(200, ProfileSchema)
-    @problem(404, "No such profile, or not yours")
-    @throttled()
+    @blp.operation(
+        "replaceProfile",
+        200,
+        ProfileSchema,
+        token="required",
+        body=ProfilePutSchema,
+        errors=PROFILE_ERRORS,
+    )
     def put(self, data: dict[str, Any], profile_id: int) -> UserProfile:
         """Replace a profile's fields (all required).
 
@@ -275,12 +307,14 @@ class Profile(MethodView):
         """
         return update_profile(current_user_id(), profile_id, data)
 
-    @blp.doc(operationId="updateProfile")
-    @login_required
-    @blp.arguments(ProfilePatchSchema)
-    @blp.response(200, ProfileSchema)
-    @problem(404, "No such profile, or not yours")
-    @throttled()
+    @blp.operation(
+        "updateProfile",
+        200,
+        ProfileSchema,
+        token="required",
+        body=ProfilePatchSchema,
+        errors=PROFILE_ERRORS,
+    )
     def patch(self, data: dict[str, Any], profile_id: int) -> UserProfile:
         """Change some of a profile's fields.
 

@@ -13,7 +13,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.blueprints.pagination import PageArgs
-from app.blueprints.schemas import TIMESTAMP_EXAMPLE, HalfStepRating
+from app.blueprints.schemas import TIMESTAMP_EXAMPLE, HalfStepRating, MovieIdentitySchema
 from app.models.users import BIO_MAX_LENGTH
 from app.services.accounts import (
     EMAIL_MAX_LENGTH,
@@ -281,10 +281,8 @@ class AccountDeleteSchema(ma.Schema):
 # Export
 
 
-class ExportedMovieSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True, metadata={"example": 12})
-    tmdb_id = ma.fields.Integer(dump_only=True, metadata={"example": 603})
-    title = ma.fields.String(dump_only=True, metadata={"example": "The Matrix"})
+class ExportedMovieSchema(MovieIdentitySchema):
+    """A movie in the export, named by its ids and title."""
 
 
 class ExportedUserSchema(ma.Schema):

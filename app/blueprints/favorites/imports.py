@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, request, url_for
 from flask.views import MethodView
 
-from app.api import View, current_user_id, login_required, problem
+from app.api import AlsoResponse, View, current_user_id
 from app.blueprints.favorites.routes import blp
 from app.blueprints.favorites.schemas import ImportCreateSchema, ImportSchema
 from app.models import Import
@@ -31,22 +31,29 @@ def import_size_limit(view: View) -> View:
     return limited
 
 
+IMPORT_ACCEPTED = AlsoResponse(
+    ImportSchema,
+    "Accepted: a background worker runs the import; follow its progress at the Location",
+    headers={"Location": {"description": "The import", "schema": {"type": "string"}}},
+)
+
+
 @blp.route("/imports/")
 class Imports(MethodView):
-    @login_required
-    @import_size_limit
-    @blp.arguments(ImportCreateSchema, location="multipart")
-    @blp.response(201, ImportSchema)
-    @blp.alt_response(
-        202,
-        schema=ImportSchema,
-        description="Accepted: a background worker runs the import; follow its progress at "
-        "the Location",
-        headers={"Location": {"description": "The import", "schema": {"type": "string"}}},
+    @import_size_limit  # sets the request's size limit only: the token is still checked first
+    @blp.operation(
+        "createImport",
+        201,
+        ImportSchema,
+        token="required",
+        body=ImportCreateSchema,
+        body_location="multipart",
+        errors={
+            400: "The file cannot be read: `detail` names the line and the problem",
+            413: "The file is larger than IMPORT_MAX_BYTES",
+        },
+        also={202: IMPORT_ACCEPTED},
     )
-    @blp.doc(operationId="createImport")
-    @problem(400, "The file cannot be read: `detail` names the line and the problem")
-    @problem(413, "The file is larger than IMPORT_MAX_BYTES")
     def post(self, data: dict[str, Any]) -> Import | tuple[Import, int, dict[str, str]]:
         """Import your history from Letterboxd, IMDb or Trakt.
 
@@ -74,10 +81,9 @@ class Imports(MethodView):
 
 @blp.route("/imports/<id:import_id>/")
 class ImportById(MethodView):
-    @login_required
-    @blp.response(200, ImportSchema)
-    @blp.doc(operationId="getImport")
-    @problem(404, "No such import of yours")
+    @blp.operation(
+        "getImport", 200, ImportSchema, token="required", errors={404: "No such import of yours"}
+    )
     def get(self, import_id: int) -> Import:
         """One of your imports: its status, progress and report."""
         return importer.get_import(current_user_id(), import_id)

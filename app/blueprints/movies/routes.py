@@ -12,9 +12,6 @@ from app.api import (
     Blueprint,
     current_user_id,
     current_user_id_or_none,
-    login_optional,
-    login_required,
-    problem,
     public_read,
 )
 from app.blueprints.movies.schemas import (
@@ -42,32 +39,24 @@ blp = Blueprint(
 
 # Lists send each movie's list fields; the detail (getMovie) sends every field.
 MoviePageSchema = page_schema(MovieListItemSchema)
-TMDB_FAILURES = (
-    (404, "Not found on TMDb"),
-    (502, "TMDb refused our key or sent a malformed response"),
-    (503, "TMDb is not configured, unreachable, failing or rate limiting"),
-)
-
-
-def tmdb_alt_responses(view: Any) -> Any:
-    """Declare the TMDb failure responses of a browse operation."""
-    for status, description in TMDB_FAILURES:
-        view = problem(status, description)(view)
-    return view
+TMDB_FAILURES = {
+    404: "Not found on TMDb",
+    502: "TMDb refused our key or sent a malformed response",
+    503: "TMDb is not configured, unreachable, failing or rate limiting",
+}
 
 
 def tmdb_page_read(operation_id: str, args_schema: type[ma.Schema]) -> Callable[[Any], Any]:
     """A public read of one page of a TMDb list: the operation's name, its query arguments,
-    a page of movies and TMDb's failures (the dialect's order, written once)."""
-
-    def decorate(view: Any) -> Any:
-        view = tmdb_alt_responses(view)
-        view = blp.response(200, MoviePageSchema)(view)
-        view = blp.arguments(args_schema, location="query")(view)
-        view = public_read()(view)
-        return blp.doc(operationId=operation_id)(view)
-
-    return decorate
+    a page of movies and TMDb's failures."""
+    return blp.operation(
+        operation_id,
+        200,
+        MoviePageSchema,
+        cache=public_read(),
+        query=args_schema,
+        errors=TMDB_FAILURES,
+    )
 
 
 def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
@@ -82,12 +71,15 @@ def browsed_page_body(browsed: BrowsedPage) -> dict[str, Any]:
 
 @blp.route("/movies/")
 class Movies(MethodView):
-    @blp.doc(operationId="listMovies")
-    @login_optional
-    @public_read(depends_on_caller=True)
-    @blp.arguments(MovieListArgs, location="query")
-    @blp.response(200, MoviePageSchema)
-    @problem(404, "The page is out of range")
+    @blp.operation(
+        "listMovies",
+        200,
+        MoviePageSchema,
+        token="optional",
+        cache=public_read(depends_on_caller=True),
+        query=MovieListArgs,
+        errors={404: "The page is out of range"},
+    )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The local catalogue, filtered, searched and ordered.
 
@@ -103,11 +95,14 @@ class Movies(MethodView):
 
 @blp.route("/movies/<id:movie_id>/")
 class MovieDetail(MethodView):
-    @blp.doc(operationId="getMovie")
-    @login_optional
-    @public_read(depends_on_caller=True)
-    @blp.response(200, MovieSchema)
-    @problem(404, "No such movie")
+    @blp.operation(
+        "getMovie",
+        200,
+        MovieSchema,
+        token="optional",
+        cache=public_read(depends_on_caller=True),
+        errors={404: "No such movie"},
+    )
     def get(self, movie_id: int) -> Movie:
         """One local movie with every stored field and its genres."""
         return catalogue.get_visible_movie(movie_id, viewer_id=current_user_id_or_none())
@@ -150,10 +145,7 @@ class Search(MethodView):
 
 @blp.route("/movies/tmdb/<id:tmdb_id>/")
 class TMDbMovie(MethodView):
-    @blp.doc(operationId="getTmdbMovie")
-    @public_read()
-    @blp.response(200, MovieSchema)
-    @tmdb_alt_responses
+    @blp.operation("getTmdbMovie", 200, MovieSchema, cache=public_read(), errors=TMDB_FAILURES)
     def get(self, tmdb_id: int) -> Movie:
         """A movie's full TMDb details by TMDb id, saved locally."""
         return catalogue.refresh_movie_from_tmdb(tmdb_id)
@@ -164,9 +156,7 @@ class TMDbMovie(MethodView):
 
 @blp.route("/genres/")
 class Genres(MethodView):
-    @blp.doc(operationId="listGenres")
-    @public_read()
-    @blp.response(200, GenreWithCountSchema(many=True))
+    @blp.operation("listGenres", 200, GenreWithCountSchema(many=True), cache=public_read())
     def get(self) -> list[GenreCount]:
         """Every genre, by name, with the number of catalogue movies in it."""
         return catalogue.list_genres_with_counts()
@@ -174,12 +164,13 @@ class Genres(MethodView):
 
 @blp.route("/genres/sync/")
 class GenreSync(MethodView):
-    @blp.doc(operationId="syncGenres")
-    @login_required
-    @blp.response(200, GenreWithCountSchema(many=True))
-    @problem(403, "Staff only")
-    @problem(502, "TMDb refused our key")
-    @problem(503, "TMDb is unavailable")
+    @blp.operation(
+        "syncGenres",
+        200,
+        GenreWithCountSchema(many=True),
+        token="required",
+        errors={403: "Staff only", 502: "TMDb refused our key", 503: "TMDb is unavailable"},
+    )
     def post(self) -> list[GenreCount]:
         """Refresh the genre list from TMDb (staff only); returns every genre."""
         return catalogue.sync_genres_for(current_user_id())
@@ -190,20 +181,26 @@ class GenreSync(MethodView):
 
 @blp.route("/history/")
 class History(MethodView):
-    @blp.doc(operationId="listHistory")
-    @login_required
-    @blp.arguments(PageArgs, location="query")
-    @blp.response(200, page_schema(HistoryEntrySchema))
-    @problem(404, "The page is out of range")
+    @blp.operation(
+        "listHistory",
+        200,
+        page_schema(HistoryEntrySchema),
+        token="required",
+        query=PageArgs,
+        errors={404: "The page is out of range"},
+    )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The caller's viewings, newest first."""
         return page_body(history.list_history(current_user_id(), args["page"], args["page_size"]))
 
-    @blp.doc(operationId="createHistoryEntry")
-    @login_required
-    @blp.arguments(HistoryCreateSchema)
-    @blp.response(201, HistoryEntrySchema)
-    @problem(404, "No such movie")
+    @blp.operation(
+        "createHistoryEntry",
+        201,
+        HistoryEntrySchema,
+        token="required",
+        body=HistoryCreateSchema,
+        errors={404: "No such movie"},
+    )
     def post(self, data: dict[str, Any]) -> WatchHistory:
         """Record that the caller watched a movie (now, or at `watched_at`)."""
         return history.record_viewing(current_user_id(), data["movie"], data.get("watched_at"))
@@ -211,10 +208,9 @@ class History(MethodView):
 
 @blp.route("/history/<id:entry_id>/")
 class HistoryEntry(MethodView):
-    @blp.doc(operationId="deleteHistoryEntry")
-    @login_required
-    @blp.response(204)
-    @problem(404, "No such entry of the caller's")
+    @blp.operation(
+        "deleteHistoryEntry", 204, token="required", errors={404: "No such entry of the caller's"}
+    )
     def delete(self, entry_id: int) -> None:
         """Remove one of the caller's viewings."""
         history.delete_viewing(current_user_id(), entry_id)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.api import current_user_id, login_required, problem
+from app.api import current_user_id
 from app.blueprints.recommendations.metrics_schemas import MetricsArgs, OnlineMetricsSchema
 from app.blueprints.recommendations.routes import blp
 from app.services import recommendation_metrics
@@ -14,11 +14,14 @@ from app.services import recommendation_metrics
 
 @blp.route("/metrics/")
 class OnlineMetrics(MethodView):
-    @blp.doc(operationId="getRecommendationMetrics")
-    @login_required
-    @blp.arguments(MetricsArgs, location="query")
-    @blp.response(200, OnlineMetricsSchema)
-    @problem(403, "Staff only (code: staff_only)")
+    @blp.operation(
+        "getRecommendationMetrics",
+        200,
+        OnlineMetricsSchema,
+        token="required",
+        query=MetricsArgs,
+        errors={403: "Staff only (code: staff_only)"},
+    )
     def get(self, args: dict[str, Any]) -> recommendation_metrics.OnlineMetrics:
         """Online metrics of the recommendations (staff only).
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from app.api import Blueprint, current_user_id, login_required, problem, public_read
+from app.api import AlsoResponse, Blueprint, current_user_id, public_read
 from app.blueprints.pagination import PageArgs, page_body, page_schema
 from app.blueprints.recommendations.schemas import (
     FeedbackCreateSchema,
@@ -38,11 +38,14 @@ NOT_YOUR_FEEDBACK = "No feedback with this id belongs to you (code: feedback_not
 
 @blp.route("/")
 class Recommendations(MethodView):
-    @blp.doc(operationId="listRecommendations")
-    @login_required
-    @blp.arguments(RecommendationListArgs, location="query")
-    @blp.response(200, RecommendationPageSchema)
-    @problem(404, PAGE_NOT_FOUND)
+    @blp.operation(
+        "listRecommendations",
+        200,
+        RecommendationPageSchema,
+        token="required",
+        query=RecommendationListArgs,
+        errors={404: PAGE_NOT_FOUND},
+    )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your recommendations, best first.
 
@@ -60,10 +63,9 @@ class Recommendations(MethodView):
 
 @blp.route("/refresh/")
 class Refresh(MethodView):
-    @blp.doc(operationId="refreshRecommendations")
-    @login_required
-    @blp.arguments(RefreshArgs, location="query")
-    @blp.response(200, RefreshResultSchema)
+    @blp.operation(
+        "refreshRecommendations", 200, RefreshResultSchema, token="required", query=RefreshArgs
+    )
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Regenerate your recommendations now.
 
@@ -79,10 +81,9 @@ class Refresh(MethodView):
 
 @blp.route("/onboarding/")
 class Onboarding(MethodView):
-    @blp.doc(operationId="listOnboardingMovies")
-    @login_required
-    @blp.arguments(OnboardingArgs, location="query")
-    @blp.response(200, OnboardingListSchema)
+    @blp.operation(
+        "listOnboardingMovies", 200, OnboardingListSchema, token="required", query=OnboardingArgs
+    )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Well-known films to rate first, so that we learn your tastes.
 
@@ -101,11 +102,14 @@ class Onboarding(MethodView):
 
 @blp.route("/similar/<id:movie_id>/")
 class SimilarMovies(MethodView):
-    @blp.doc(operationId="listSimilarMovies")
-    @public_read()
-    @blp.arguments(SimilarMoviesArgs, location="query")
-    @blp.response(200, page_schema(SimilarMovieSchema))
-    @problem(404, "No such movie (code: movie_not_found), or " + PAGE_NOT_FOUND)
+    @blp.operation(
+        "listSimilarMovies",
+        200,
+        page_schema(SimilarMovieSchema),
+        cache=public_read(),
+        query=SimilarMoviesArgs,
+        errors={404: "No such movie (code: movie_not_found), or " + PAGE_NOT_FOUND},
+    )
     def get(self, args: dict[str, Any], movie_id: int) -> dict[str, Any]:
         """Movies similar to this one (no token needed).
 
@@ -120,19 +124,22 @@ class SimilarMovies(MethodView):
 
 @blp.route("/feedback/")
 class Feedback(MethodView):
-    @login_required
-    @blp.arguments(
-        FeedbackCreateSchema,
+    @blp.operation(
+        "createFeedback",
+        201,
+        FeedbackSchema,
+        token="required",
+        body=FeedbackCreateSchema,
         example={"recommendation": 41, "feedback_type": "not_interested", "comment": ""},
+        description="Feedback recorded",
+        errors={404: NOT_YOURS},
+        also={
+            200: AlsoResponse(
+                schema=FeedbackSchema,
+                description="You had already given feedback on this movie: it was replaced",
+            )
+        },
     )
-    @blp.response(201, FeedbackSchema, description="Feedback recorded")
-    @blp.alt_response(
-        200,
-        schema=FeedbackSchema,
-        description="You had already given feedback on this movie: it was replaced",
-    )
-    @blp.doc(operationId="createFeedback")
-    @problem(404, NOT_YOURS)
     def post(self, data: dict[str, Any]) -> tuple[Any, int]:
         """Tell us what you think of a recommendation.
 
@@ -147,11 +154,14 @@ class Feedback(MethodView):
 
 @blp.route("/feedback/list/")
 class FeedbackList(MethodView):
-    @blp.doc(operationId="listFeedback")
-    @login_required
-    @blp.arguments(PageArgs, location="query")
-    @blp.response(200, page_schema(FeedbackSchema))
-    @problem(404, PAGE_NOT_FOUND)
+    @blp.operation(
+        "listFeedback",
+        200,
+        page_schema(FeedbackSchema),
+        token="required",
+        query=PageArgs,
+        errors={404: PAGE_NOT_FOUND},
+    )
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your feedback, newest first."""
         return page_body(
@@ -163,10 +173,7 @@ class FeedbackList(MethodView):
 
 @blp.route("/feedback/<id:feedback_id>/")
 class FeedbackById(MethodView):
-    @blp.doc(operationId="deleteFeedback")
-    @login_required
-    @blp.response(204)
-    @problem(404, NOT_YOUR_FEEDBACK)
+    @blp.operation("deleteFeedback", 204, token="required", errors={404: NOT_YOUR_FEEDBACK})
     def delete(self, feedback_id: int) -> None:
         """Withdraw one of your feedback (this undoes a dismissal).
 
@@ -178,10 +185,7 @@ class FeedbackById(MethodView):
 
 @blp.route("/<id:recommendation_id>/")
 class RecommendationById(MethodView):
-    @blp.doc(operationId="dismissRecommendation")
-    @login_required
-    @blp.response(204)
-    @problem(404, NOT_YOURS)
+    @blp.operation("dismissRecommendation", 204, token="required", errors={404: NOT_YOURS})
     def delete(self, recommendation_id: int) -> None:
         """Dismiss a recommendation: its movie is never recommended to you again.
 
@@ -193,10 +197,9 @@ class RecommendationById(MethodView):
 
 @blp.route("/<id:recommendation_id>/click/")
 class Click(MethodView):
-    @blp.doc(operationId="recordClick")
-    @login_required
-    @blp.response(200, RecommendationSchema)
-    @problem(404, NOT_YOURS)
+    @blp.operation(
+        "recordClick", 200, RecommendationSchema, token="required", errors={404: NOT_YOURS}
+    )
     def post(self, recommendation_id: int) -> Any:
         """Record that you opened this recommendation."""
         return feedback_service.record_click(current_user_id(), recommendation_id)

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, and_, func, insert, select, update
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
 from app.extensions import db
@@ -34,7 +34,8 @@ from app.services import recommender
 from app.services.pagination import Page, check_page_exists, paginate_items
 from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import RecommendedMovie
-from app.services.recommendation_impressions import is_cold_start, record_impressions
+from app.services.recommendation.shown import ShownFeedback, ShownRecommendation, read_shown_batch
+from app.services.recommendation_impressions import record_impressions
 
 # Most recommendations (or similar movies) generated and returned for one request.
 MAX_LIMIT = 50
@@ -44,8 +45,9 @@ MAX_LIMIT = 50
 class StoredRecommendation:
     """A stored recommendation and the user's feedback on its movie (None when none)."""
 
-    recommendation: Recommendation
-    feedback: RecommendationFeedback | None
+    # A stored list's GET reads plain rows (`shown`); everything else, the entities.
+    recommendation: Recommendation | ShownRecommendation
+    feedback: RecommendationFeedback | ShownFeedback | None
     # Its position in a filtered list; None: the stored rank in the user's batch.
     listed_rank: int | None = None
 
@@ -332,17 +334,6 @@ def list_batch(user_id: int) -> list[StoredRecommendation]:
     return [StoredRecommendation(recommendation, feedback) for recommendation, feedback in rows]
 
 
-@dataclass(frozen=True)
-class ShownBatch:
-    """What one read of the user's batch found: whether it must be regenerated first, and
-    the recommendations to show (by rank), with the user's feedback on their movies."""
-
-    needs_regeneration: bool
-    shown: list[StoredRecommendation]
-    # Whether the user had no positive signal yet, for the impressions (None: no profile).
-    cold_start: bool | None = None
-
-
 def list_recommendations(
     user_id: int,
     *,
@@ -391,73 +382,9 @@ def _list_page(
     if batch.needs_regeneration:
         ensure_fresh_recommendations(user_id, limit)
         batch = read_shown_batch(user_id, limit)
+    shown = [StoredRecommendation(row, feedback) for row, feedback in batch.shown]
     return RecommendationPage(
-        paginate_items(batch.shown, page, page_size), matched=None, cold_start=batch.cold_start
-    )
-
-
-def shown_recommendations(user_id: int, limit: int) -> Any:
-    """The condition on a recommendation row to be shown: the user's, among the best
-    `limit` of the current batch whose movie is still in the catalogue."""
-    best = (
-        select(Recommendation.id)
-        .join(Movie, Movie.id == Recommendation.movie_id)
-        # A movie removed from the catalogue since the batch was made is not shown.
-        .where(
-            Recommendation.user_id == user_id,
-            Recommendation.removed_at.is_(None),
-            Movie.deleted_at.is_(None),
-        )
-        .order_by(Recommendation.rank, Recommendation.id)
-        .limit(limit)
-    )
-    return and_(Recommendation.user_id == user_id, Recommendation.id.in_(best))
-
-
-def read_shown_batch(user_id: int, limit: int) -> ShownBatch:
-    """The freshness of the user's batch, whether the user is a cold start (for the
-    impressions) and the recommendations to show, in one query from the user's profile
-    (no profile: nothing was ever generated), plus one for the shown movies' genres."""
-    stored = (
-        select(func.count(Recommendation.id))
-        .where(Recommendation.user_id == user_id, Recommendation.removed_at.is_(None))
-        .scalar_subquery()
-    )
-    rows = db.session.execute(
-        select(
-            UserProfile.recommendations_stale,
-            stored,
-            is_cold_start(user_id),
-            Recommendation,
-            RecommendationFeedback,
-        )
-        .select_from(UserProfile)
-        .outerjoin(Recommendation, shown_recommendations(user_id, limit))
-        .outerjoin(Movie, Movie.id == Recommendation.movie_id)
-        .outerjoin(
-            RecommendationFeedback,
-            and_(
-                RecommendationFeedback.user_id == Recommendation.user_id,
-                RecommendationFeedback.movie_id == Recommendation.movie_id,
-            ),
-        )
-        .where(UserProfile.user_id == user_id)
-        .order_by(Recommendation.rank, Recommendation.id)
-        # Genres in a second query: joined here, SQLite would scan every genre link.
-        .options(contains_eager(Recommendation.movie).selectinload(Movie.genres))
-    ).all()
-    if not rows:
-        return ShownBatch(needs_regeneration=True, shown=[])
-    stale, stored_count, cold_start = rows[0][0], rows[0][1], rows[0][2]
-    shown = [
-        StoredRecommendation(recommendation, feedback)
-        for _stale, _stored, _cold_start, recommendation, feedback in rows
-        if recommendation is not None
-    ]
-    return ShownBatch(
-        needs_regeneration=bool(stale) or stored_count < limit,
-        shown=shown,
-        cold_start=bool(cold_start),
+        paginate_items(shown, page, page_size), matched=None, cold_start=batch.cold_start
     )
 
 

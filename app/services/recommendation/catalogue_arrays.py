@@ -96,6 +96,14 @@ def top_genres(genre_matrix: np.ndarray, genre_names: Sequence[str]) -> np.ndarr
     return np.where(first < len(genre_names), by_name[first.clip(max=len(genre_names) - 1)], -1)
 
 
+def float_column(values: Sequence[float | None], order: np.ndarray) -> np.ndarray:
+    """`values` as floats in catalogue `order`, NaN where unknown (None); empty for none."""
+    if not len(values):
+        return np.empty(0)
+    known = [np.nan if value is None else float(value) for value in values]
+    return np.array(known, dtype=np.float64)[order]
+
+
 def build_catalogue(
     *,
     movie_ids: Sequence[int] | np.ndarray,
@@ -127,27 +135,13 @@ def build_catalogue(
         cols = np.array([genre_position.get(int(g), -1) for g in links[:, 1]], dtype=np.int64)
         known = (ids[rows] == links[:, 0]) & (cols >= 0)
         matrix[rows[known], cols[known]] = 1.0
-    release = (
-        np.array(
-            [np.nan if day is None else float(day.toordinal()) for day in release_dates],
-            dtype=np.float64,
-        )[order]
-        if len(release_dates)
-        else np.empty(0)
+    release = float_column(
+        [None if day is None else day.toordinal() for day in release_dates], order
     )
-    year = (
-        np.array(
-            [np.nan if day is None else float(day.year) for day in release_dates],
-            dtype=np.float64,
-        )[order]
-        if len(release_dates)
-        else np.empty(0)
-    )
+    year = float_column([None if day is None else day.year for day in release_dates], order)
     runtime = np.full(ids.size, np.nan)
     if runtimes is not None and ids.size:
-        runtime = np.array(
-            [np.nan if value is None else float(value) for value in runtimes], dtype=np.float64
-        )[order]
+        runtime = float_column(runtimes, order)
     language = np.full(ids.size, "", dtype=object)
     if languages is not None and ids.size:
         language = np.array([(value or "").lower() for value in languages], dtype=object)[order]

@@ -288,7 +288,7 @@ def engine_ranker(
             max_same_genre_run=max_run,
             released_only=serving.released_only,
             exposure=rerank,
-        )
+        ).results
         return catalogue.positions([r.movie_id for r in results])
 
     return rank

@@ -75,7 +75,7 @@ def count_exposure(
             similarity,
             max_same_genre_run=max_same_genre_run,
             released_only=released_only,
-        )
+        ).results
         counts[catalogue.positions([result.movie_id for result in results])] += 1
     return counts
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,12 @@ ALGORITHM = "ease"
 
 
 FAMILIES = ("ease", "rp3beta", "als")
+# The settings each family's learner takes, by the same names.
+FAMILY_PARAMETERS = {
+    "ease": ("max_items", "l2", "neighbours"),
+    "rp3beta": ("alpha", "beta", "neighbours", "max_items"),
+    "als": ("factors", "regularization", "iterations", "neighbours", "max_items"),
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,10 @@ class ModelSettings:
             raise ValueError("max_items, neighbours, factors and iterations must be positive")
         if not 0 <= self.sequence_mix <= 1 or self.sequence_window < 1:
             raise ValueError("sequence_mix must be within 0..1 and sequence_window positive")
+
+    def family_parameters(self) -> dict[str, Any]:
+        """The keyword arguments of this family's learner."""
+        return {name: getattr(self, name) for name in FAMILY_PARAMETERS[self.family]}
 
 
 DEFAULT_MODEL_SETTINGS = ModelSettings()
@@ -259,40 +270,13 @@ def learn_family_similarity(
     from app.services.recommendation.als import learn_als_similarity
     from app.services.recommendation.rp3beta import learn_rp3beta_similarity
 
-    if settings.family == "rp3beta":
-        similarity = learn_rp3beta_similarity(
-            user_index,
-            item_index,
-            n_items,
-            alpha=settings.alpha,
-            beta=settings.beta,
-            neighbours=settings.neighbours,
-            max_items=settings.max_items,
-            values=values,
-        )
-    elif settings.family == "als":
-        similarity = learn_als_similarity(
-            user_index,
-            item_index,
-            n_items,
-            factors=settings.factors,
-            regularization=settings.regularization,
-            iterations=settings.iterations,
-            neighbours=settings.neighbours,
-            max_items=settings.max_items,
-            values=values,
-        )
-    else:
-        similarity = learn_item_similarity(
-            user_index,
-            item_index,
-            n_items,
-            max_items=settings.max_items,
-            l2=settings.l2,
-            neighbours=settings.neighbours,
-            values=values,
-        )
-    return similarity
+    learners: dict[str, Callable[..., sp.csr_matrix]] = {
+        "ease": learn_item_similarity,
+        "rp3beta": learn_rp3beta_similarity,
+        "als": learn_als_similarity,
+    }
+    learn = learners[settings.family]
+    return learn(user_index, item_index, n_items, values=values, **settings.family_parameters())
 
 
 def reweight_by_popularity(

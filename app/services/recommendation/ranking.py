@@ -221,44 +221,15 @@ def fill_up(chosen: list[int], ranked: np.ndarray, limit: int) -> list[int]:
     return chosen + rest[: limit - len(chosen)]
 
 
-def rank_for_user(
-    catalogue: Catalogue,
-    user: UserSignals,
-    weights: Weights,
-    today: date,
-    limit: int,
-    similarity: sp.csr_matrix | None = None,
-    *,
-    max_same_genre_run: int = MAX_SAME_GENRE_RUN,
-    released_only: bool = False,
-    exposure: ExposureRerank | None = None,
-) -> list[RecommendedMovie]:
-    """The engine end to end on arrays: score, rank, pad, diversify and explain.
-
-    Movies the user's own signals reach (genre affinity or learned similarity; for a cold user
-    the profile's favourite genres) come first by score; the rest pad the list, popular and
-    well rated first. `similarity` is the item model aligned to catalogue positions.
-    """
-    return rank_filtered(
-        catalogue,
-        user,
-        weights,
-        today,
-        limit,
-        similarity,
-        max_same_genre_run=max_same_genre_run,
-        released_only=released_only,
-        exposure=exposure,
-    ).results
-
-
 @dataclass(frozen=True)
-class FilteredRanking:
+class Ranking:
+    """The results of `rank_for_user`, and how many candidates passed the filters."""
+
     results: list[RecommendedMovie]
     matched: int  # candidates that passed the filters (the results are the best of them)
 
 
-def rank_filtered(
+def rank_for_user(
     catalogue: Catalogue,
     user: UserSignals,
     weights: Weights,
@@ -270,17 +241,22 @@ def rank_filtered(
     max_same_genre_run: int = MAX_SAME_GENRE_RUN,
     released_only: bool = False,
     exposure: ExposureRerank | None = None,
-) -> FilteredRanking:
-    """`rank_for_user` over the candidates that pass `filters`, and how many did
-    (with `released_only`, never a film released after `today`; with `exposure`, the best
-    personal films re-ranked by `rerank_by_exposure`).
+) -> Ranking:
+    """The engine end to end on arrays: score, rank, pad, diversify and explain, over the
+    candidates that pass `filters`, and how many did (with `released_only`, never a film
+    released after `today`; with `exposure`, the best personal films re-ranked by
+    `rerank_by_exposure`).
+
+    Movies the user's own signals reach (genre affinity or learned similarity; for a cold user
+    the profile's favourite genres) come first by score; the rest pad the list, popular and
+    well rated first. `similarity` is the item model aligned to catalogue positions.
 
     The signals (and so every score, type and sentence) are those of the unfiltered list:
     the filters only choose among its candidates, before ranking and truncation.
     """
     filters = filters or RecommendationFilters()
     if catalogue.size == 0:
-        return FilteredRanking([], 0)
+        return Ranking([], 0)
     # The signals: what may be recommended, and every 0..1 signal for every movie.
     candidates = candidate_mask(
         catalogue,
@@ -305,7 +281,7 @@ def rank_filtered(
         wanted &= kinds == filters.recommendation_type
     matched = int(wanted.sum())
     if limit <= 0:
-        return FilteredRanking([], matched)
+        return Ranking([], matched)
     ranking_keys = scores
     if exposure is not None:
         ranking_keys = rerank_by_exposure(scores, wanted & personal, exposure, catalogue.movie_ids)
@@ -337,4 +313,4 @@ def rank_filtered(
                 reasons=explanation.reasons,
             )
         )
-    return FilteredRanking(results, matched)
+    return Ranking(results, matched)

@@ -357,7 +357,7 @@ def measure(
             max_same_genre_run=configuration.max_same_genre_run,
             released_only=serving.released_only,
             exposure=rerank,
-        )
+        ).results
         ranked = catalogue.positions([result.movie_id for result in results])
         hits = np.isin(ranked, user.relevant)
         ideal = discounts[: min(user.relevant.size, k)].sum()

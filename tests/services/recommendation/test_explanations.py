@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.explanations import join_names
 from app.services.recommendation.filters import RecommendationFilters
-from app.services.recommendation.ranking import RecommendedMovie, rank_filtered, rank_for_user
+from app.services.recommendation.ranking import RecommendedMovie, rank_for_user
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.signals import UserSignals
 
@@ -123,7 +123,7 @@ def test_reasons_match_the_sentence_for_every_kind_of_result() -> None:
         Weights(genre=1.0, quality=0.2, popularity=0.2, recency=0.1, collaborative=2.0),
         Weights(genre=1.0, quality=0.2, popularity=0.2, recency=0.1, collaborative=0.3),
     ):
-        results = rank_for_user(catalogue, user, weights, TODAY, 58, similarity)
+        results = rank_for_user(catalogue, user, weights, TODAY, 58, similarity).results
         seen |= check_reasons(results)
     assert {"collaborative", "hybrid", "content_based", "trending"} <= seen
 
@@ -134,7 +134,9 @@ def test_a_collaborative_result_names_its_films_by_contribution() -> None:
     user = user_liking(catalogue, [5, 8])
     weights = Weights(genre=0.0, quality=0.1, popularity=0.1, recency=0.0, collaborative=1.0)
     (first,) = [
-        r for r in rank_for_user(catalogue, user, weights, TODAY, 5, similarity) if r.movie_id == 11
+        r
+        for r in rank_for_user(catalogue, user, weights, TODAY, 5, similarity).results
+        if r.movie_id == 11
     ]
     assert first.explanation == "Because you liked Film 8 and Film 5"
     assert [(r["movie"]["id"], r["weight"]) for r in first.reasons] == [(8, 0.9), (5, 0.2)]
@@ -149,7 +151,7 @@ def test_a_cold_user_is_told_the_genre_and_that_it_is_popular() -> None:
         favorite_genres=np.array([3]),  # Western
     )
     weights = Weights(genre=1.0, quality=0.2, popularity=0.2, recency=0.1, collaborative=1.0)
-    results = rank_for_user(catalogue, user, weights, TODAY, 10)
+    results = rank_for_user(catalogue, user, weights, TODAY, 10).results
     check_reasons(results)
     cold: list[dict[str, Any]] = [
         dict(r.reasons[0]) for r in results if r.recommendation_type != "trending"
@@ -164,12 +166,12 @@ def test_the_type_filter_agrees_with_the_type_each_result_is_explained_with() ->
     similarity = similarity_from(catalogue, NEIGHBOURS_OF_5_AND_8)
     user = user_liking(catalogue, [5, 8])
     weights = Weights(genre=1.0, quality=0.2, popularity=0.2, recency=0.1, collaborative=1.0)
-    everything = rank_filtered(catalogue, user, weights, TODAY, 60, similarity)
+    everything = rank_for_user(catalogue, user, weights, TODAY, 60, similarity)
     explained = {r.movie_id: r.recommendation_type for r in everything.results}
     matched = 0
     for kind in ("collaborative", "hybrid", "content_based", "trending"):
         only = RecommendationFilters(recommendation_type=kind)
-        ranking = rank_filtered(catalogue, user, weights, TODAY, 60, similarity, only)
+        ranking = rank_for_user(catalogue, user, weights, TODAY, 60, similarity, only)
         assert ranking.matched == sum(1 for value in explained.values() if value == kind)
         assert {r.movie_id for r in ranking.results} == {
             movie for movie, value in explained.items() if value == kind

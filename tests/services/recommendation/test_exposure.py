@@ -90,11 +90,11 @@ def test_a_user_list_puts_a_less_exposed_film_first_but_keeps_its_scores() -> No
     catalogue = films(4)
     similarity = neighbours(4, {(0, 1): 0.9, (0, 2): 0.8, (0, 3): 0.5})
     rerank = ExposureRerank(signal=np.array([0.0, 1.0, 0.0, 0.0]), depth=2, strength=0.2)
-    plain = rank_for_user(catalogue, liking(0), COLLABORATIVE_ONLY, TODAY, 3, similarity)
+    plain = rank_for_user(catalogue, liking(0), COLLABORATIVE_ONLY, TODAY, 3, similarity).results
     assert [r.movie_id for r in plain] == [2, 3, 4]
     results = rank_for_user(
         catalogue, liking(0), COLLABORATIVE_ONLY, TODAY, 3, similarity, exposure=rerank
-    )
+    ).results
     # Keys: film 2 1 - 0.2 = 0.8, film 3 0.8 / 0.9 = 0.889; film 4, beyond the depth, last.
     assert [r.movie_id for r in results] == [3, 2, 4]
     assert [r.score for r in results] == [round(0.8 / 0.9, 4), 1.0, round(0.5 / 0.9, 4)]

@@ -87,6 +87,7 @@ def test_every_module_of_the_package_is_classified() -> None:
         "loading",
         "state",
         "batches",
+        "shown",
         "feedback",
         "staleness",
         "model_versions",

@@ -50,7 +50,7 @@ def test_the_diversity_walk_reaches_past_the_sorted_window_before_taking_padding
         favorite_genres=np.empty(0, dtype=np.int64),
     )
     weights = Weights(genre=1.0, quality=0.0, popularity=0.1, recency=0.0, collaborative=0.0)
-    results = rank_for_user(catalogue, user, weights, date(2024, 1, 1), limit=5)
+    results = rank_for_user(catalogue, user, weights, date(2024, 1, 1), limit=5).results
     assert [r.movie_id for r in results] == [1, 2, 3, 601, 4]
     assert results[3].recommendation_type == "content_based"
 
@@ -78,7 +78,7 @@ def test_released_only_leaves_out_films_released_after_today() -> None:
     )
     weights = Weights(genre=0.0, quality=0.0, popularity=1.0, recency=0.0, collaborative=0.0)
     today = date(2024, 6, 1)
-    every = rank_for_user(catalogue, cold, weights, today, limit=3)
-    released = rank_for_user(catalogue, cold, weights, today, limit=3, released_only=True)
+    every = rank_for_user(catalogue, cold, weights, today, limit=3).results
+    released = rank_for_user(catalogue, cold, weights, today, limit=3, released_only=True).results
     assert [r.movie_id for r in every] == [2, 1, 3]
     assert [r.movie_id for r in released] == [1, 3]
