@@ -107,6 +107,7 @@ def recommend_filtered(user_id: int, limit: int, filters: RecommendationFilters)
         filters,
         max_same_genre_run=max_run,
         released_only=serving.released_only,
+        exposure=state.current_exposure(catalogue),
     )
 
 

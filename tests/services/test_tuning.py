@@ -11,6 +11,7 @@ from flask import Flask
 from app.extensions import db
 from app.models import Movie, Rating, TunedConfiguration, User
 from app.services import tuning
+from app.services.recommendation import state
 from app.services.recommendation.item_model import ModelSettings
 from app.services.recommendation.model_versions import load_version, train_model_version
 from app.services.recommendation.ranking import ServingSettings
@@ -147,3 +148,33 @@ def test_training_learns_the_sequence_from_the_interactions_times(app: Flask) ->
         results = recommend_for_user(newcomer.id, limit=3)
         assert results[0].movie_id == movies[0].id
         assert results[0].recommendation_type == "collaborative"
+
+
+def test_training_counts_the_exposure_its_configuration_reranks_by(app: Flask) -> None:
+    users, movies = two_clusters_in_the_database(app)
+    reranked = EngineConfiguration(
+        weights=Weights(0.0, 0.0, 0.0, 0.0, 1.0),
+        serving=ServingSettings(exposure_depth=20, exposure_strength=0.2),
+    )
+    record(app, reranked)
+    with app.app_context():
+        model = load_version(train_model_version().id).model
+        assert model.serving == reranked.serving
+        # Each user rated the 12 films of their cluster: their list is the other cluster's
+        # 12, so every film is in the lists of the other cluster's 6 users.
+        assert model.exposure is not None
+        assert sorted(model.exposure.keys) == sorted(movie.tmdb_id for movie in movies)
+        assert list(model.exposure.counts) == [6.0] * 24
+        # Serving re-ranks with it, aligned to the catalogue.
+        recommend_for_user(users[0].id, limit=5)
+        catalogue, _ = state.current_catalogue()
+        rerank = state.current_exposure(catalogue)
+        assert rerank is not None and (rerank.depth, rerank.strength) == (20, 0.2)
+        assert list(rerank.signal) == [1.0] * 24
+
+
+def test_training_without_the_exposure_rerank_counts_nothing(app: Flask) -> None:
+    two_clusters_in_the_database(app)
+    record(app, CHOSEN)
+    with app.app_context():
+        assert load_version(train_model_version().id).model.exposure is None

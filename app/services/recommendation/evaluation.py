@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
+from app.services.recommendation.exposure import count_exposure, exposure_rerank
 from app.services.recommendation.item_model import (
     align_similarity,
     learn_item_model,
@@ -240,7 +241,8 @@ def engine_ranker(
     evaluation: EvaluationSet, weights: Weights, configuration: EngineConfiguration | None = None
 ) -> Callable[[EvaluationUser, int], np.ndarray]:
     """Rank with app.services.recommendation.ranking.rank_for_user, as the API does: with the
-    default model and `weights`, or with everything a tuned `configuration` chose."""
+    default model and `weights`, or with everything a tuned `configuration` chose (its
+    exposure re-rank counted, as training does, over every user's training part)."""
     catalogue = evaluation.catalogue
     max_run, serving = MAX_SAME_GENRE_RUN, DEFAULT_SERVING
     if configuration is None:
@@ -250,27 +252,42 @@ def engine_ranker(
         weights, max_run = configuration.weights, configuration.max_same_genre_run
         serving = configuration.serving
 
-    def rank(user: EvaluationUser, limit: int) -> np.ndarray:
+    def signals_of(user: EvaluationUser) -> UserSignals:
         is_liked = user.train_ratings >= LIKED_RATING
         liked = user.train_movies[is_liked]
         liking = np.ones(liked.size)
         if serving.graded_seeds:
             liking = np.array([graded_liking(r) for r in user.train_ratings[is_liked]])
-        signals = UserSignals(
+        return UserSignals(
             liked=liked,
             liked_weight=liking,
             excluded=user.train_movies,
             favorite_genres=np.empty(0, dtype=np.int64),
         )
+
+    rerank = None
+    if serving.reranks_by_exposure:
+        counts = count_exposure(
+            catalogue,
+            ((signals_of(user), user.cutoff) for user in evaluation.users),
+            weights,
+            similarity,
+            max_same_genre_run=max_run,
+            released_only=serving.released_only,
+        )
+        rerank = exposure_rerank(counts, serving.exposure_depth, serving.exposure_strength)
+
+    def rank(user: EvaluationUser, limit: int) -> np.ndarray:
         results = rank_for_user(
             catalogue,
-            signals,
+            signals_of(user),
             weights,
             user.cutoff,
             limit,
             similarity,
             max_same_genre_run=max_run,
             released_only=serving.released_only,
+            exposure=rerank,
         ).results
         return catalogue.positions([r.movie_id for r in results])
 

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue
+from app.services.recommendation.exposure import ItemExposure
 from app.services.recommendation.ranking import (
     DEFAULT_SERVING,
     MAX_SAME_GENRE_RUN,
@@ -112,6 +113,9 @@ class ItemModel:
     weights: Weights | None = None
     max_same_genre_run: int = MAX_SAME_GENRE_RUN
     serving: ServingSettings = DEFAULT_SERVING
+    # How often each film reached users' lists when the model was trained (None: not
+    # counted; only a configuration with the exposure re-rank needs it).
+    exposure: ItemExposure | None = None
     version: int = field(default_factory=lambda: next(_versions))
 
 
@@ -351,17 +355,21 @@ def model_parameters() -> dict[str, float | int]:
 
 
 def to_bytes(model: ItemModel) -> bytes:
-    """The model's item keys and sparse weights as a compressed numpy .npz (CSR arrays)."""
+    """The model's item keys and sparse weights as a compressed numpy .npz (CSR arrays), with
+    its exposure counts when it has them."""
     similarity = model.similarity.tocsr()
     similarity.sort_indices()
+    arrays: dict[str, Any] = {
+        "keys": model.keys.astype(np.int64),
+        "indptr": similarity.indptr.astype(np.int32),
+        "indices": similarity.indices.astype(np.int32),
+        "data": similarity.data.astype(np.float32),
+    }
+    if model.exposure is not None:
+        arrays["exposure_keys"] = model.exposure.keys.astype(np.int64)
+        arrays["exposure_counts"] = model.exposure.counts.astype(np.float64)
     buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        keys=model.keys.astype(np.int64),
-        indptr=similarity.indptr.astype(np.int32),
-        indices=similarity.indices.astype(np.int32),
-        data=similarity.data.astype(np.float32),
-    )
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 
@@ -374,4 +382,9 @@ def from_bytes(blob: bytes, stats: ItemModelStats, *, watermark: int = 0) -> Ite
             shape=(keys.size, keys.size),
             dtype=np.float32,
         )
-    return ItemModel(keys=keys, similarity=similarity, stats=stats, watermark=watermark)
+        exposure = None
+        if "exposure_keys" in arrays:
+            exposure = ItemExposure(arrays["exposure_keys"], arrays["exposure_counts"])
+    return ItemModel(
+        keys=keys, similarity=similarity, stats=stats, watermark=watermark, exposure=exposure
+    )

@@ -5,7 +5,7 @@ queries whatever the catalogue size."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -31,7 +31,8 @@ from app.models import (
 )
 from app.models.recommendations import EXCLUDING_FEEDBACK
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
-from app.services.recommendation.item_model import ItemModel, learn_item_model
+from app.services.recommendation.exposure import ItemExposure, exposure_of_interactions
+from app.services.recommendation.item_model import ItemModel, align_similarity, learn_item_model
 from app.services.recommendation.signals import (
     DISMISSED,
     FAVORITE,
@@ -241,8 +242,8 @@ def latest_configuration(session: Session | scoped_session[Any]) -> EngineConfig
 
 
 def weighted_interactions_statement():  # type: ignore[no-untyped-def]
-    """(user_id, tmdb_id, kind, rating, time) of every favourite, rating, viewing and
-    watchlist entry."""
+    """(user_id, tmdb_id, kind, rating, time, movie_id) of every favourite, rating, viewing
+    and watchlist entry."""
 
     def rows(model: Any, kind: int, moment: Any, rating: Any = None):  # type: ignore[no-untyped-def]
         return select(
@@ -251,6 +252,7 @@ def weighted_interactions_statement():  # type: ignore[no-untyped-def]
             literal(kind),
             rating if rating is not None else literal(0),
             moment,
+            Movie.id,
         ).join(Movie, Movie.id == model.movie_id)
 
     return union_all(
@@ -264,7 +266,8 @@ def weighted_interactions_statement():  # type: ignore[no-untyped-def]
 def learn_configured(
     session: Session | scoped_session[Any], configuration: EngineConfiguration, watermark: int
 ) -> ItemModel:
-    """Learn the model a tuned configuration chose, from the input it chose."""
+    """Learn the model a tuned configuration chose, from the input it chose (and, for its
+    exposure re-rank, count how often each film reaches users' lists with it)."""
     fetched = session.execute(weighted_interactions_statement()).all()
     # Floats: ratings come in half steps (Decimal); the ids fit a float64 exactly.
     rows = np.array([row[:4] for row in fetched], dtype=np.float64).reshape(-1, 4)
@@ -279,7 +282,7 @@ def learn_configured(
     )
     values = interaction_values(interactions, configuration.inputs)
     used = values > 0
-    return learn_item_model(
+    model = learn_item_model(
         user_ids[used],
         tmdb_ids[used],
         watermark=watermark,
@@ -290,6 +293,20 @@ def learn_configured(
         timestamps=timestamps[used],
         serving=configuration.serving,
     )
+    if not configuration.serving.reranks_by_exposure:
+        return model
+    catalogue = load_catalogue()
+    movie_ids = np.array([row[5] for row in fetched], dtype=np.int64)
+    counts = exposure_of_interactions(
+        catalogue,
+        align_similarity(model, catalogue),
+        configuration.weights,
+        configuration.serving,
+        configuration.max_same_genre_run,
+        (user_ids, movie_ids, interactions.kinds, interactions.ratings),
+        datetime.now(UTC).date(),
+    )
+    return replace(model, exposure=ItemExposure.from_positions(catalogue, counts))
 
 
 def _seconds(moment: datetime | None) -> int:

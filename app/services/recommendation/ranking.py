@@ -37,10 +37,26 @@ class ServingSettings:
     `graded_seeds`: a liked rating seeds the model by its value ((rating - 4) / 6: 7 -> 0.5,
     10 -> 1; a favourite 1) instead of 1 for every liked film. `released_only`: films
     released after "today" are not candidates (nobody can watch them yet).
+
+    `exposure_depth` and `exposure_strength` re-rank a user's best `exposure_depth` personal
+    films by score minus `exposure_strength` x the best score x the film's exposure (0..1:
+    how often the model puts it in users' lists, recommendation.exposure), so the films that
+    crowd everyone's lists give way to the next ones of this user's own. Films further down
+    never overtake them. 0: off.
     """
 
     graded_seeds: bool = False
     released_only: bool = False
+    exposure_depth: int = 0
+    exposure_strength: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.exposure_depth < 0 or not 0 <= self.exposure_strength <= 1:
+            raise ValueError("exposure_depth must be >= 0 and exposure_strength within 0..1")
+
+    @property
+    def reranks_by_exposure(self) -> bool:
+        return self.exposure_depth > 0 and self.exposure_strength > 0
 
 
 DEFAULT_SERVING = ServingSettings()
@@ -71,6 +87,34 @@ def rank_positions(
     if positions.size == 0:
         return positions
     return positions[np.lexsort((movie_ids[positions], -scores[positions]))]
+
+
+@dataclass(frozen=True, eq=False)
+class ExposureRerank:
+    """A re-rank of a user's best personal films by exposure (see ServingSettings):
+    `signal` is each catalogue position's exposure, 0..1."""
+
+    signal: np.ndarray
+    depth: int
+    strength: float
+
+
+def rerank_by_exposure(
+    scores: np.ndarray, eligible: np.ndarray, rerank: ExposureRerank, movie_ids: np.ndarray
+) -> np.ndarray:
+    """Ranking keys for the `eligible` positions: the best `depth` of them by score get
+    score - strength x best score x exposure; the rest score - strength x best score, so none
+    of them overtakes a re-ranked one and their own order is kept. Others are unchanged."""
+    positions = np.flatnonzero(eligible)
+    if positions.size == 0 or rerank.depth <= 0 or rerank.strength <= 0:
+        return scores
+    top = rank_positions(positions, scores, movie_ids, rerank.depth)[: rerank.depth]
+    best = float(scores[top[0]])
+    penalty = np.ones(scores.size)
+    penalty[top] = rerank.signal[top]
+    keys = scores.astype(np.float64, copy=True)
+    keys[positions] -= rerank.strength * best * penalty[positions]
+    return keys
 
 
 def diversify(
@@ -196,10 +240,12 @@ def rank_for_user(
     *,
     max_same_genre_run: int = MAX_SAME_GENRE_RUN,
     released_only: bool = False,
+    exposure: ExposureRerank | None = None,
 ) -> Ranking:
     """The engine end to end on arrays: score, rank, pad, diversify and explain, over the
     candidates that pass `filters`, and how many did (with `released_only`, never a film
-    released after `today`).
+    released after `today`; with `exposure`, the best personal films re-ranked by
+    `rerank_by_exposure`).
 
     Movies the user's own signals reach (genre affinity or learned similarity; for a cold user
     the profile's favourite genres) come first by score; the rest pad the list, popular and
@@ -236,7 +282,10 @@ def rank_for_user(
     matched = int(wanted.sum())
     if limit <= 0:
         return Ranking([], matched)
-    pool = Pool(wanted & personal, wanted & ~personal, scores, padding)
+    ranking_keys = scores
+    if exposure is not None:
+        ranking_keys = rerank_by_exposure(scores, wanted & personal, exposure, catalogue.movie_ids)
+    pool = Pool(wanted & personal, wanted & ~personal, ranking_keys, padding)
     chosen = rank_and_diversify(catalogue, pool, limit, max_same_genre_run)
     if filters.narrows and len(chosen) < min(limit, matched):
         # A filter can leave too few genres for the diversity rule (one genre: 3 films);

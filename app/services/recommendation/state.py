@@ -17,6 +17,7 @@ from flask import current_app
 from app.errors import NotFound
 from app.extensions import db
 from app.services.recommendation.catalogue_arrays import Catalogue
+from app.services.recommendation.exposure import align_exposure, exposure_rerank
 from app.services.recommendation.item_model import ItemModel, align_similarity
 from app.services.recommendation.loading import (
     fingerprint_statement,
@@ -29,6 +30,7 @@ from app.services.recommendation.model_versions import (
     load_version,
     request_training,
 )
+from app.services.recommendation.ranking import ExposureRerank
 from app.services.recommendation.similar import build_overview_vectors
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class EngineState:
         self.fingerprint: tuple[Any, ...] | None = None
         self.catalogue: Catalogue | None = None
         self.aligned: tuple[int, int, sp.csr_matrix] | None = None  # model and catalogue versions
+        self.exposure: tuple[int, int, ExposureRerank | None] | None = None  # the same
         self.overviews: tuple[int, sp.csr_matrix] | None = None  # catalogue version, vectors
         self.watermark = 0
         self.checked_at = -math.inf  # time.monotonic() of the last fingerprint query
@@ -101,6 +104,26 @@ def current_similarity(catalogue: Catalogue) -> sp.csr_matrix | None:
     aligned = align_similarity(model, catalogue)
     state.aligned = (model.version, catalogue.version, aligned)
     return aligned
+
+
+def current_exposure(catalogue: Catalogue) -> ExposureRerank | None:
+    """The served model's exposure re-rank by catalogue position (None: its configuration has
+    none, or no model is served). Cached until the model or the catalogue is replaced; read
+    after `current_similarity`, like the model's other serving settings."""
+    model = served_item_model()
+    if model is None or model.exposure is None or not model.serving.reranks_by_exposure:
+        return None
+    state = engine_state()
+    cached = state.exposure
+    if cached is not None and cached[0] == model.version and cached[1] == catalogue.version:
+        return cached[2]
+    rerank = exposure_rerank(
+        align_exposure(model.exposure, catalogue),
+        model.serving.exposure_depth,
+        model.serving.exposure_strength,
+    )
+    state.exposure = (model.version, catalogue.version, rerank)
+    return rerank
 
 
 def overview_vectors(catalogue: Catalogue) -> sp.csr_matrix:

@@ -6,10 +6,10 @@ The split holds out each user's latest VALIDATION_FRACTION of interactions (user
 than MIN_INTERACTIONS keep all of theirs for training); held-out favourites and ratings of
 LIKED_RATING or more are relevant. Every candidate learns its item model from the training
 part only and ranks with `rank_for_user`, exactly as the API does. The search walks the
-space one dimension at a time from the defaults (SEARCH_SPACE, in order), keeps a change
-only when it raises NDCG@10, beats the defaults by more than the validation noise and keeps
-coverage@10 at or above the floor, and stops starting
-candidates once the time budget is spent: the chosen configuration is never worse on
+space one dimension at a time from the defaults (STAGES, in order), keeps a change only
+when it reaches the coverage@10 floor or raises NDCG@10 on the same side of it, never
+covers less than the defaults and beats them by more than the validation noise, and stops
+starting candidates once the time budget is spent: the chosen configuration is never worse on
 validation than the defaults, which are always measured first.
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue
+from app.services.recommendation.exposure import count_exposure, exposure_rerank
 from app.services.recommendation.item_model import (
     DEFAULT_MODEL_SETTINGS,
     ModelSettings,
@@ -123,6 +124,11 @@ class EngineConfiguration:
         run = "off" if self.max_same_genre_run >= NO_DIVERSITY else self.max_same_genre_run
         seeds = "graded" if self.serving.graded_seeds else "equal"
         released = ", released films only" if self.serving.released_only else ""
+        if self.serving.reranks_by_exposure:
+            released += (
+                f", exposure re-rank of the best {self.serving.exposure_depth} "
+                f"(strength {self.serving.exposure_strength:g})"
+            )
         return (
             f"{family}, {m.neighbours} neighbours, popularity exponent "
             f"{m.popularity_exponent:g}; seeds {seeds}{released}; input {self.inputs.mode} (weak "
@@ -296,18 +302,49 @@ class Figures:
     per_user: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
 
+def validation_exposure(
+    validation: ValidationSet, similarity: sp.csr_matrix, configuration: EngineConfiguration
+) -> np.ndarray:
+    """Per catalogue position: how many validation users' lists (ranked from their training
+    part, without the exposure re-rank) the film is in: what training counts over its
+    users (recommendation.exposure)."""
+    serving = configuration.serving
+    users = (
+        (
+            user_signals_from_rows(validation.catalogue, user.rows, graded=serving.graded_seeds),
+            user.today,
+        )
+        for user in validation.users
+    )
+    return count_exposure(
+        validation.catalogue,
+        users,
+        configuration.weights,
+        similarity,
+        max_same_genre_run=configuration.max_same_genre_run,
+        released_only=serving.released_only,
+    )
+
+
 def measure(
     validation: ValidationSet,
     similarity: sp.csr_matrix,
     configuration: EngineConfiguration,
     k: int = CUTOFF,
+    exposure_counts: np.ndarray | None = None,
 ) -> Figures:
-    """NDCG@k and catalogue coverage@k of `configuration` over the validation users."""
+    """NDCG@k and catalogue coverage@k of `configuration` over the validation users
+    (`exposure_counts`: `validation_exposure`'s, when already counted)."""
     catalogue = validation.catalogue
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     scores: list[float] = []
     shown: set[int] = set()
     serving = configuration.serving
+    rerank = None
+    if serving.reranks_by_exposure:
+        if exposure_counts is None:
+            exposure_counts = validation_exposure(validation, similarity, configuration)
+        rerank = exposure_rerank(exposure_counts, serving.exposure_depth, serving.exposure_strength)
     for user in validation.users:
         signals = user_signals_from_rows(catalogue, user.rows, graded=serving.graded_seeds)
         results = rank_for_user(
@@ -319,6 +356,7 @@ def measure(
             similarity,
             max_same_genre_run=configuration.max_same_genre_run,
             released_only=serving.released_only,
+            exposure=rerank,
         ).results
         ranked = catalogue.positions([result.movie_id for result in results])
         hits = np.isin(ranked, user.relevant)
@@ -377,6 +415,8 @@ SERVING_GRID = (
 SEQUENCE_GRID = ((0.25, 50), (0.5, 50), (0.75, 50), (0.5, 10))
 INPUT_GRID = (InputSettings("graded"), InputSettings("liked", 0.5), InputSettings("graded", 0.5))
 SAME_GENRE_RUNS = (2, 5, NO_DIVERSITY)
+# (depth, strength) of the exposure re-rank (ServingSettings.exposure_*).
+EXPOSURE_GRID = ((20, 0.1), (20, 0.2), (20, 0.3), (40, 0.15), (40, 0.2), (40, 0.25), (40, 0.3))
 
 
 def search_space(best: EngineConfiguration, stage: str) -> Iterator[EngineConfiguration]:
@@ -399,7 +439,14 @@ def search_space(best: EngineConfiguration, stage: str) -> Iterator[EngineConfig
         for mix, window in SEQUENCE_GRID:
             yield replace(best, model=replace(best.model, sequence_mix=mix, sequence_window=window))
     elif stage == "seeds":
-        yield from (replace(best, serving=serving) for serving in SERVING_GRID)
+        for serving in SERVING_GRID:
+            # The seeds change; any exposure re-rank chosen stays.
+            seeds = replace(
+                best.serving,
+                graded_seeds=serving.graded_seeds,
+                released_only=serving.released_only,
+            )
+            yield replace(best, serving=seeds)
     elif stage == "popularity":
         for exponent in POPULARITY_EXPONENTS:
             yield replace(best, model=replace(best.model, popularity_exponent=exponent))
@@ -407,6 +454,10 @@ def search_space(best: EngineConfiguration, stage: str) -> Iterator[EngineConfig
         yield from (replace(best, inputs=inputs) for inputs in INPUT_GRID)
     elif stage == "diversity":
         yield from (replace(best, max_same_genre_run=run) for run in SAME_GENRE_RUNS)
+    elif stage == "exposure":
+        for depth, strength in EXPOSURE_GRID:
+            serving = replace(best.serving, exposure_depth=depth, exposure_strength=strength)
+            yield replace(best, serving=serving)
 
 
 # A change is kept when it beats the defaults by this many standard errors of the paired
@@ -422,6 +473,7 @@ STAGES = (
     "inputs",
     "diversity",
     "seeds",  # again: how seeds are weighed interacts with the model chosen since
+    "exposure",  # last: it re-ranks the lists of everything chosen before
 )
 
 
@@ -461,6 +513,20 @@ def _better(candidate: Figures, incumbent: Figures, floor: float) -> bool:
     return candidate.ndcg > incumbent.ndcg
 
 
+def improves(
+    candidate: Figures, best: Figures, defaults: Figures, floor: float, margin: float
+) -> bool:
+    """Whether the walk keeps a candidate: better than the best so far (at or above the
+    coverage floor first, then by NDCG), never covering less than the defaults, and clearly
+    better than them: steady small gains may add up, but the choice must beat the defaults
+    by more than the validation users' noise."""
+    return (
+        candidate.coverage >= defaults.coverage
+        and _better(candidate, best, floor)
+        and clearly_better(candidate, defaults, margin)
+    )
+
+
 def tune(
     validation: ValidationSet,
     budget_seconds: float,
@@ -473,9 +539,12 @@ def tune(
 ) -> TuningResult:
     """Search from `default` stage by stage and return the best eligible configuration.
 
-    The coverage floor is the larger of `min_coverage` and the defaults' own coverage, so the
-    choice never covers less of the catalogue than the defaults. A change is kept when it
-    scores above the best so far and beats the defaults by `margin` standard errors of the
+    The choice never covers less of the catalogue than the defaults. The coverage floor is
+    the larger of `min_coverage` and the defaults' own coverage: a candidate above it wins
+    over one below (so a floor the early stages cannot reach, such as one only the exposure
+    re-rank attains, does not stop the walk: until a candidate reaches it, the best NDCG
+    leads), and among candidates on the same side the higher NDCG wins (`_better`). A
+    change is kept only when it also beats the defaults by `margin` standard errors of the
     paired per-user difference (`clearly_better`): noise is not taken for a gain over the
     defaults, while gains too small to show alone can still add up. No candidate starts once
     `budget_seconds` have passed, nor when the slowest candidate so far would not finish
@@ -484,6 +553,9 @@ def tune(
     started = clock()
     default = default or default_configuration()
     models: dict[tuple[ModelSettings, InputSettings], sp.csr_matrix] = {}
+    # The exposure counts of the configuration without its re-rank: one count serves every
+    # (depth, strength) of the exposure stage.
+    exposures: dict[EngineConfiguration, np.ndarray] = {}
 
     def run(configuration: EngineConfiguration) -> Trial:
         began = clock()
@@ -493,7 +565,17 @@ def tune(
             models[key] = learn_validation_similarity(
                 validation, configuration.model, configuration.inputs
             )
-        figures = measure(validation, models[key], configuration)
+        counts = None
+        if configuration.serving.reranks_by_exposure:
+            plain = replace(
+                configuration,
+                serving=replace(configuration.serving, exposure_depth=0, exposure_strength=0.0),
+            )
+            if plain not in exposures:
+                exposures.clear()
+                exposures[plain] = validation_exposure(validation, models[key], plain)
+            counts = exposures[plain]
+        figures = measure(validation, models[key], configuration, exposure_counts=counts)
         return Trial(configuration, figures, clock() - began)
 
     baseline = run(default)
@@ -521,14 +603,7 @@ def tune(
             slowest = max(slowest, trial.seconds)
             result.trials.append(trial)
             figures = trial.figures
-            # Better than the best so far, and clearly better than the defaults: steady
-            # small gains may add up, but the choice must beat the defaults by more than
-            # the validation users' noise.
-            if (
-                figures.coverage >= floor
-                and figures.ndcg > result.figures.ndcg
-                and clearly_better(figures, result.default_figures, margin)
-            ):
+            if improves(figures, result.figures, result.default_figures, floor, margin):
                 result.chosen, result.figures = candidate, figures
         if result.out_of_time:
             break

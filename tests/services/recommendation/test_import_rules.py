@@ -24,6 +24,7 @@ ARITHMETIC = [
     "rp3beta",
     "als",
     "sequence",
+    "exposure",
     "tuning",
     "onboarding",
     "validation",

@@ -4,6 +4,7 @@ worse than the defaults on validation, within its time budget)."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from app.services.recommendation.ranking import ServingSettings
 from app.services.recommendation.scoring import Weights
 from app.services.recommendation.signals import FAVORITE, RATING, WATCHED
 from app.services.recommendation.tuning import (
+    EXPOSURE_GRID,
     SERVING_GRID,
     WATCHLIST,
     EngineConfiguration,
@@ -26,9 +28,14 @@ from app.services.recommendation.tuning import (
     ValidationSet,
     build_validation_set,
     clearly_better,
+    improves,
     interaction_values,
+    learn_validation_similarity,
+    measure,
+    search_space,
     temporal_split,
     tune,
+    validation_exposure,
 )
 from tests.helpers import two_taste_clusters
 
@@ -191,10 +198,35 @@ def test_the_tuner_never_returns_something_worse_than_the_defaults(tmp_path: Pat
     assert result.default_figures.users == 40
     assert result.figures.ndcg >= result.default_figures.ndcg
     assert result.figures.coverage >= result.default_figures.coverage
-    # Where no candidate reaches the coverage floor, the defaults stay.
+    # A floor no candidate reaches does not stop the walk: the best NDCG leads, still never
+    # below the defaults in NDCG or coverage.
     unreachable = tune(validation, 120, min_coverage=1.01, stages=("weights",))
-    assert unreachable.chosen == unreachable.default
     assert len(unreachable.trials) > 1
+    assert unreachable.figures.coverage < unreachable.coverage_floor
+    assert unreachable.figures.ndcg >= unreachable.default_figures.ndcg
+    assert unreachable.figures.coverage >= unreachable.default_figures.coverage
+    assert unreachable.figures.ndcg == max(
+        trial.figures.ndcg
+        for trial in unreachable.trials
+        if trial.figures.coverage >= unreachable.default_figures.coverage
+    )
+
+
+def test_a_candidate_reaching_the_coverage_floor_wins_over_a_more_accurate_one() -> None:
+    defaults = Figures(0.30, 0.05, 4, per_user=(0.2, 0.3, 0.3, 0.4))
+    accurate = Figures(0.50, 0.08, 4, per_user=(0.4, 0.5, 0.5, 0.6))
+    wide = Figures(0.40, 0.12, 4, per_user=(0.3, 0.4, 0.4, 0.5))
+    wider_but_worse = Figures(0.35, 0.15, 4, per_user=(0.25, 0.35, 0.35, 0.45))
+    narrow = Figures(0.60, 0.04, 4, per_user=(0.5, 0.6, 0.6, 0.7))
+    # Below the floor of 0.10, the higher NDCG leads; reaching it beats any NDCG below it.
+    assert improves(accurate, defaults, defaults, 0.10, 1.0)
+    assert improves(wide, accurate, defaults, 0.10, 1.0)
+    assert not improves(accurate, wide, defaults, 0.10, 1.0)
+    # Above the floor, NDCG decides again; never a coverage below the defaults'.
+    assert not improves(wider_but_worse, wide, defaults, 0.10, 1.0)
+    assert not improves(narrow, defaults, defaults, 0.0, 1.0)
+    # Without a floor beyond the defaults' coverage, the more accurate wins.
+    assert improves(accurate, wide, defaults, defaults.coverage, 1.0)
 
 
 def test_a_gain_within_the_validation_noise_is_not_taken_for_an_improvement() -> None:
@@ -230,9 +262,20 @@ def test_a_configuration_survives_its_round_trip_through_json() -> None:
         weights=Weights(0, 0, 0, 0, 1),
         inputs=InputSettings("graded", 0.5),
         max_same_genre_run=5,
-        serving=ServingSettings(graded_seeds=True, released_only=True),
+        serving=ServingSettings(
+            graded_seeds=True, released_only=True, exposure_depth=40, exposure_strength=0.2
+        ),
     )
     assert EngineConfiguration.from_dict(configuration.to_dict()) == configuration
+    # One recorded before the exposure re-rank existed reads with it off.
+    before_exposure = configuration.to_dict()
+    del (
+        before_exposure["serving"]["exposure_depth"],
+        before_exposure["serving"]["exposure_strength"],
+    )
+    assert EngineConfiguration.from_dict(before_exposure).serving == ServingSettings(
+        graded_seeds=True, released_only=True
+    )
     # A configuration recorded before seeds and the sequence model existed reads as it was.
     older = configuration.to_dict()
     del older["serving"], older["model"]["sequence_mix"], older["model"]["sequence_window"]
@@ -250,3 +293,34 @@ def test_a_sequence_candidate_is_learned_from_the_training_times(tmp_path: Path)
         ServingSettings(),
         *SERVING_GRID,
     }
+
+
+def test_the_exposure_stage_counts_exposure_on_the_training_part_once(tmp_path: Path) -> None:
+    validation = clusters_validation(tmp_path)
+    result = tune(validation, 120, stages=("exposure",))
+    settings = {
+        (trial.configuration.serving.exposure_depth, trial.configuration.serving.exposure_strength)
+        for trial in result.trials
+    }
+    assert settings == {(0, 0.0), *EXPOSURE_GRID}
+    # Each trial's figures are those of its configuration measured alone (counting itself).
+    trial = result.trials[-1]
+    model = trial.configuration.model
+    similarity = learn_validation_similarity(validation, model, trial.configuration.inputs)
+    assert measure(validation, similarity, trial.configuration) == trial.figures
+    plain = replace(trial.configuration, serving=ServingSettings())
+    counts = validation_exposure(validation, similarity, plain)
+    assert counts.sum() > 0
+    assert measure(validation, similarity, trial.configuration, exposure_counts=counts) == (
+        trial.figures
+    )
+
+
+def test_the_seeds_stage_keeps_the_exposure_rerank_chosen() -> None:
+    reranked = EngineConfiguration(
+        serving=ServingSettings(exposure_depth=40, exposure_strength=0.2)
+    )
+    candidates = list(search_space(reranked, "seeds"))
+    assert len(candidates) == len(SERVING_GRID)
+    for candidate, seeds in zip(candidates, SERVING_GRID, strict=True):
+        assert candidate.serving == replace(seeds, exposure_depth=40, exposure_strength=0.2)
