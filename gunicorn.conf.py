@@ -68,6 +68,11 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # config.py read the environment when it was imported above: tell /metrics too.
     app_config.Config.PROMETHEUS_MULTIPROC_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
+# The workers serve; migrating is the release step's `flask db upgrade`. Without the `flask
+# db` commands the app never imports Flask-Migrate and Alembic: 0.15 s less to boot and
+# 10 MiB less in every process (docs/scaling.md).
+app_config.Config.MIGRATION_COMMANDS = False
+
 
 def _drop_server_banner() -> None:
     """No "Server: gunicorn" header: gunicorn has no setting for it, so its response's
