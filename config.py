@@ -9,6 +9,7 @@ from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
+MIGRATIONS_DIR = BASE_DIR / "migrations"
 
 # Values that must never reach production: the development defaults below.
 INSECURE_DEFAULT_SECRETS = {"", "dev-secret-key", "dev-jwt-secret-key", "change-me"}
@@ -288,6 +289,10 @@ class Config:
     ADMIN_PAGE_SIZE = env_int("ADMIN_PAGE_SIZE", 50)
 
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+    # Bind Flask-Migrate (the `flask db` commands, and Alembic with them: 10 MiB and 0.15 s
+    # of import). gunicorn.conf.py turns it off: a web worker serves, the release step
+    # migrates.
+    MIGRATION_COMMANDS = True
     # Set (to an empty, writable folder) under gunicorn so /metrics adds up all workers.
     PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
     # Bearer token a scraper sends to read /metrics. Unset: open in development, and not

@@ -27,7 +27,7 @@ from app.database_timeouts import (
     statement_timeout_ms,
 )
 from app.errors import register_error_handlers
-from app.extensions import api, cache, cors, db, jwt, limiter, migrate
+from app.extensions import api, cache, cors, db, jwt, limiter
 from app.observability import (
     configure_logging,
     register_metrics_endpoint,
@@ -43,7 +43,7 @@ from app.security import TrustedProxyFix, register_json_depth_limit, register_se
 from app.services.catalogue_cache import register_session_listeners
 from app.services.recommendation.model_versions import register_training_request_hook
 from app.tasks.runner import celery_init_app, request_retraining
-from config import INSTANCE_DIR, get_config
+from config import INSTANCE_DIR, MIGRATIONS_DIR, get_config
 
 # Response headers a browser lets the front end's script read (CORS hides the others).
 EXPOSED_HEADERS = ["ETag", "Link", "Retry-After", "X-Request-ID", *RATE_LIMIT_HEADERS]
@@ -94,13 +94,8 @@ def register_extensions(app: Flask) -> None:
                 statement_timeout_ms(app.config),
                 ping_after_idle=app.config["DATABASE_PING_AFTER_IDLE_SECONDS"],
             )
-    migrate.init_app(
-        app,
-        db,
-        directory=str(INSTANCE_DIR.parent / "migrations"),
-        render_as_batch=True,  # SQLite can only ALTER tables by copying them
-        compare_type=True,
-    )
+    if app.config["MIGRATION_COMMANDS"]:
+        register_migrations(app)
     configure_jwt(app)
     jwt.init_app(app)
     register_jwt_callbacks(jwt)
@@ -119,6 +114,20 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     celery_init_app(app)
     register_training_request_hook(app, request_retraining)
+
+
+def register_migrations(app: Flask) -> None:
+    """Flask-Migrate: the `flask db` commands, and `flask_migrate.upgrade()` in-process.
+    Imported here, not with the app: it brings Alembic, which a web worker never uses."""
+    from flask_migrate import Migrate
+
+    Migrate(
+        app,
+        db,
+        directory=str(MIGRATIONS_DIR),
+        render_as_batch=True,  # SQLite can only ALTER tables by copying them
+        compare_type=True,
+    )
 
 
 def cache_config(app: Flask) -> dict[str, Any]:

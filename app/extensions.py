@@ -6,7 +6,6 @@ from flask_caching import Cache
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
 from app.api import ProblemApi
@@ -14,7 +13,6 @@ from app.models.base import Base
 from app.ratelimit import default_rate_limit, has_own_bucket, rate_limit_key
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 jwt = JWTManager()
 api = ProblemApi()
 cache = Cache()

@@ -168,3 +168,28 @@ def test_a_web_worker_loads_no_module_only_account_writes_or_jobs_need() -> None
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_gunicorn_workers_leave_out_the_migration_commands_and_alembic() -> None:
+    """gunicorn.conf.py builds the workers' app without Flask-Migrate (so without Alembic:
+    docs/scaling.md); any other app, the `flask` command's, keeps `flask db`."""
+    modules = ("flask_migrate", "alembic")
+    report = (
+        "from app import create_app; app = create_app(); "
+        f"print('db' in app.cli.commands, sorted(m for m in {modules!r} if m in sys.modules))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("SECRET_KEY")}
+    env = {**clean, "APP_ENV": "development", "REDIS_URL": ""}
+    outputs = []
+    for setup in ("", "import runpy; runpy.run_path('gunicorn.conf.py'); "):
+        result = subprocess.run(
+            [sys.executable, "-c", f"import sys; {setup}{report}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout.strip().splitlines()[-1])
+    assert outputs == ["True ['alembic', 'flask_migrate']", "False []"]

@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.engine import make_url
 
+import config
 from app.services.demo import DEMO_EMAIL, DEMO_PASSWORD
 from app.services.startup import ready_message
 from config import normalise_database_url
@@ -141,6 +142,8 @@ def test_gunicorn_workers_sharing_the_load_are_never_recycled_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # as gunicorn_settings does
+    # Evaluated in this process: the web-worker settings it sets must not outlive the test.
+    monkeypatch.setattr(config.Config, "MIGRATION_COMMANDS", config.Config.MIGRATION_COMMANDS)
     settings = runpy.run_path(str(GUNICORN_CONF))
     limit, staggered = settings["max_requests"], settings["staggered_max_requests"]
     assert limit > 0 and settings["max_requests_jitter"] == 0

@@ -210,6 +210,27 @@ def test_a_refresh_logs_the_list_it_served_in_one_insert(
     assert len(logged) == 1
 
 
+@pytest.mark.parametrize("has_favorite", [False, True])
+def test_a_refresh_stamps_the_cold_start_read_with_the_new_batch(
+    app: Flask, client: Any, has_favorite: bool
+) -> None:
+    user = make_user(app)
+    make_catalogue(app, 4)
+    if has_favorite:
+        make_entry(app, Favorite, user, make_movie(app))
+    headers = auth_headers(app, user)
+
+    with recorded_statements(app) as statements:
+        response = client.post(
+            f"{RECOMMENDATIONS}refresh/", query_string={"limit": 3}, headers=headers
+        )
+
+    assert response.status_code == 200, response.get_json()
+    assert [row[5] for row in impressions(app)] == [not has_favorite] * 3
+    # Read with the batch, not asked by a query of its own.
+    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT NOT")]
+
+
 def test_a_regeneration_nobody_is_shown_logs_nothing(app: Flask) -> None:
     """The admin's action and `flask recommend` store batches without showing them."""
     user = make_user(app)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, insert, select, update
+from sqlalchemy import Select, TextClause, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
@@ -35,7 +36,7 @@ from app.services.pagination import Page, check_page_exists, paginate_items
 from app.services.recommendation.filters import RecommendationFilters
 from app.services.recommendation.ranking import RecommendedMovie
 from app.services.recommendation.shown import ShownFeedback, ShownRecommendation, read_shown_batch
-from app.services.recommendation_impressions import record_impressions
+from app.services.recommendation_impressions import is_cold_start, record_impressions
 
 # Most recommendations (or similar movies) generated and returned for one request.
 MAX_LIMIT = 50
@@ -207,8 +208,7 @@ def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[Recomm
             updates.append({**values, "id": row_id})
     _remove_departed(user_id, seen, now)
     if updates:
-        # ORM bulk UPDATE by primary key: one executemany for the whole batch.
-        db.session.execute(update(Recommendation), updates)
+        _update_kept(updates)
     if inserts:
         # executemany: compiled once and cached (a multi-VALUES INSERT is rebuilt each time).
         db.session.execute(insert(Recommendation), [{**row, "created_at": now} for row in inserts])
@@ -222,6 +222,63 @@ def save_batch(user_id: int, results: Sequence[RecommendedMovie]) -> list[Recomm
     # Rows loaded before the bulk statements (a profile, feedback) must be read again.
     db.session.expire_all()
     return stored
+
+
+def _update_kept(updates: list[dict[str, Any]]) -> None:
+    """Update the rows of the movies that stay in the batch (each dict: the row's id and its
+    new values), in one statement.
+
+    On PostgreSQL an `executemany` is one round trip per row (psycopg2), so the rows go as
+    arrays to one `UPDATE ... FROM unnest(...)`, a statement built once; elsewhere (SQLite,
+    in-process) the ORM's bulk UPDATE by primary key.
+    """
+    dialect = db.session.get_bind().dialect
+    if dialect.name != "postgresql":
+        db.session.execute(update(Recommendation), updates)
+        return
+    # The reasons serialised as the JSON column itself does it (sent as text, cast back).
+    serialise = Recommendation.__table__.c.reasons.type.dialect_impl(dialect).bind_processor(
+        dialect
+    )
+    assert serialise is not None
+    db.session.execute(
+        _update_kept_statement(),
+        {
+            "ids": [row["id"] for row in updates],
+            "types": [row["recommendation_type"] for row in updates],
+            "scores": [row["confidence_score"] for row in updates],
+            "ranks": [row["rank"] for row in updates],
+            "explanations": [row["explanation"] for row in updates],
+            "reasons": [serialise(row["reasons"]) for row in updates],
+            "updated_at": updates[0]["updated_at"],
+        },
+    )
+
+
+@cache
+def _update_kept_statement() -> TextClause:
+    """PostgreSQL: `_update_kept`'s statement, the rows' values as one array per column."""
+    return text(
+        """
+        UPDATE recommendations SET
+            recommendation_type = kept.recommendation_type,
+            confidence_score = kept.confidence_score,
+            rank = kept.rank,
+            explanation = kept.explanation,
+            reasons = CAST(kept.reasons AS JSON),
+            removed_at = NULL,
+            updated_at = :updated_at
+        FROM unnest(
+            CAST(:ids AS INTEGER[]),
+            CAST(:types AS TEXT[]),
+            CAST(:scores AS DOUBLE PRECISION[]),
+            CAST(:ranks AS INTEGER[]),
+            CAST(:explanations AS TEXT[]),
+            CAST(:reasons AS TEXT[])
+        ) AS kept(id, recommendation_type, confidence_score, rank, explanation, reasons)
+        WHERE recommendations.id = kept.id
+        """
+    ).bindparams(bindparam("updated_at", type_=Recommendation.__table__.c.updated_at.type))
 
 
 def _remove_departed(user_id: int, kept: set[int], now: datetime) -> None:
@@ -316,8 +373,26 @@ def batch_owners(user_id: int | None = None) -> list[BatchOwner]:
 def list_batch(user_id: int) -> list[StoredRecommendation]:
     """The user's whole stored batch, by rank, in two queries: the rows with their movies
     and the user's feedback on those movies, then the movies' genres."""
+    return _read_batch(user_id).shown
+
+
+@dataclass(frozen=True)
+class ReadBatch:
+    """The user's stored batch as entities, and whether the user is a cold start (None:
+    not asked, or the batch is empty)."""
+
+    shown: list[StoredRecommendation]
+    cold_start: bool | None
+
+
+def _read_batch(user_id: int, *, with_cold_start: bool = False) -> ReadBatch:
+    """`list_batch`; `with_cold_start`: and whether the user is a cold start (for the
+    impressions), as a column of the same query (None when the batch is empty)."""
+    columns: list[Any] = [Recommendation, RecommendationFeedback]
+    if with_cold_start:
+        columns.append(is_cold_start(user_id))
     rows = db.session.execute(
-        select(Recommendation, RecommendationFeedback)
+        select(*columns)
         .outerjoin(
             RecommendationFeedback,
             and_(
@@ -330,8 +405,11 @@ def list_batch(user_id: int) -> list[StoredRecommendation]:
         # Genres in a second query: joined here, SQLite would scan every genre link.
         .options(joinedload(Recommendation.movie, innerjoin=True).selectinload(Movie.genres))
         .execution_options(populate_existing=True)
+    ).all()
+    return ReadBatch(
+        shown=[StoredRecommendation(row[0], row[1]) for row in rows],
+        cold_start=bool(rows[0][2]) if with_cold_start and rows else None,
     )
-    return [StoredRecommendation(recommendation, feedback) for recommendation, feedback in rows]
 
 
 def list_recommendations(
@@ -366,11 +444,17 @@ def list_recommendations(
 
 def refresh_recommendations(user_id: int, limit: int | None = None) -> GeneratedBatch:
     """`generate_recommendations` for the user who asked, who is then shown the new batch:
-    its impressions are logged (one SELECT and one INSERT). The admin's and the CLI's
-    regenerations show nothing to anyone and log none."""
-    batch = generate_recommendations(user_id, limit)
-    record_impressions(user_id, [item.recommendation for item in batch.recommendations])
-    return batch
+    its impressions are logged (one INSERT; whether the user is a cold start comes with the
+    batch read back). The admin's and the CLI's regenerations show nothing to anyone and
+    log none."""
+    results = store_recommendations(user_id, limit)
+    read = _read_batch(user_id, with_cold_start=True)
+    record_impressions(
+        user_id, [item.recommendation for item in read.shown], cold_start=read.cold_start
+    )
+    return GeneratedBatch(
+        recommendations=read.shown, scores={result.movie_id: result.score for result in results}
+    )
 
 
 def _list_page(

@@ -135,6 +135,66 @@ def test_feedback_survives_a_new_batch_and_follows_its_movie(app: Flask) -> None
         assert disliked.id == feedback[dropped.id].id
 
 
+def test_a_kept_movie_keeps_its_row_and_history_and_takes_the_new_values(app: Flask) -> None:
+    user = make_user(app)
+    kept, dropped, returning, fresh = catalogue(app, 4)
+    with app.app_context():
+        save_batch(user.id, [result(kept, 0.9, "first"), result(dropped), result(returning)])
+        db.session.commit()
+        save_batch(user.id, [result(kept, 0.9, "first"), result(dropped)])  # returning leaves
+        db.session.commit()
+        before = row_ids(user)
+        first_row = db.session.scalar(
+            select(Recommendation).where(Recommendation.movie_id == kept.id)
+        )
+        assert first_row is not None
+        record_click(user.id, first_row.id)
+        created_at, clicked_at = first_row.created_at, first_row.clicked_at
+        assert clicked_at is not None
+
+        reasons = ({"kind": "liked_movie", "movie": {"id": fresh.id, "title": "Ünïcode"}},)
+        new_batch = [
+            result(fresh),
+            RecommendedMovie(
+                movie_id=kept.id,
+                score=0.25,
+                confidence=0.25,
+                recommendation_type="collaborative",
+                explanation="second",
+                reasons=reasons,
+            ),
+            result(returning, 0.75, "back"),
+        ]
+        save_batch(user.id, new_batch)
+        db.session.commit()
+        db.session.expire_all()
+
+        after = row_ids(user)
+        assert after[kept.id] == (before[kept.id][0], False)
+        assert after[returning.id] == (before[returning.id][0], False)  # brought back, same id
+        assert after[dropped.id] == (before[dropped.id][0], True)
+        assert fresh.id in after and after[fresh.id][1] is False
+        row = db.session.get(Recommendation, after[kept.id][0])
+        assert row is not None
+        assert (row.rank, row.confidence_score, row.recommendation_type, row.explanation) == (
+            2,
+            0.25,
+            "collaborative",
+            "second",
+        )
+        assert row.reasons == [dict(reason) for reason in reasons]
+        assert (row.created_at, row.clicked_at) == (created_at, clicked_at)
+        assert row.updated_at > created_at
+        back = db.session.get(Recommendation, after[returning.id][0])
+        assert back is not None
+        assert (back.rank, back.confidence_score, back.explanation) == (3, 0.75, "back")
+        assert stored(user) == [
+            (1, fresh.id, "Because"),
+            (2, kept.id, "second"),
+            (3, returning.id, "back"),
+        ]
+
+
 def test_feedback_on_a_movie_is_one_row_even_across_batches(app: Flask) -> None:
     user = make_user(app)
     (movie,) = catalogue(app, 1)
