@@ -5,7 +5,10 @@ what it chose.
 The split holds out each user's latest VALIDATION_FRACTION of interactions (users with fewer
 than MIN_INTERACTIONS keep all of theirs for training); held-out favourites and ratings of
 LIKED_RATING or more are relevant. Every candidate learns its item model from the training
-part only and ranks with `rank_for_user`, exactly as the API does. The search walks the
+part only and ranks with `rank_for_user`, exactly as the API does. NDCG is measured on the
+lists ranked from each user's training part; coverage on the lists the same users would be
+served, ranked from their whole history (a longer history draws a narrower list, so the
+shorter validation histories would overstate it). The search walks the
 space one dimension at a time from the defaults (STAGES, in order), keeps a change only
 when it reaches the coverage@10 floor or raises NDCG@10 on the same side of it, never
 covers less than the defaults and beats them by more than the validation noise, and stops
@@ -214,6 +217,10 @@ class ValidationUser:
     rows: list[tuple[int, int, int]]  # (kind, movie id, rating) of training: the seeds
     relevant: np.ndarray  # catalogue positions held out and relevant
     today: date  # the day of the user's first held-out interaction
+    # Every interaction of the user, held out or not, and the day of the latest: what the
+    # user would be served from, for coverage (empty: coverage from `rows` on `today`).
+    history: list[tuple[int, int, int]] = field(default_factory=list)
+    served_day: date | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,6 +251,8 @@ def build_validation_set(
     train_users = train.user_ids[train_order]
     held_users = interactions.user_ids[held_out]
     held_times = interactions.timestamps[held_out]
+    all_order = np.argsort(interactions.user_ids, kind="stable")
+    all_users = interactions.user_ids[all_order]
     for user_id in np.unique(test.user_ids):
         lo, hi = np.searchsorted(train_users, [user_id, user_id + 1])
         mine = train_order[lo:hi]
@@ -258,12 +267,26 @@ def build_validation_set(
             )
         ]
         first_held = int(held_times[held_users == user_id].min())
+        lo, hi = np.searchsorted(all_users, [user_id, user_id + 1])
+        everything = all_order[lo:hi]
+        history = [
+            (int(kind), int(catalogue.movie_ids[position]), int(rating))
+            for kind, position, rating in zip(
+                interactions.kinds[everything],
+                interactions.positions[everything],
+                interactions.ratings[everything],
+                strict=True,
+            )
+        ]
+        latest = int(interactions.timestamps[everything].max())
         users.append(
             ValidationUser(
                 user_id=int(user_id),
                 rows=rows,
                 relevant=relevant,
                 today=datetime.fromtimestamp(first_held, UTC).date(),
+                history=history,
+                served_day=datetime.fromtimestamp(latest, UTC).date(),
             )
         )
     if not users:
@@ -333,8 +356,10 @@ def measure(
     k: int = CUTOFF,
     exposure_counts: np.ndarray | None = None,
 ) -> Figures:
-    """NDCG@k and catalogue coverage@k of `configuration` over the validation users
-    (`exposure_counts`: `validation_exposure`'s, when already counted)."""
+    """NDCG@k of `configuration` over the validation users, ranked from their training part,
+    and catalogue coverage@k of the lists they would be served, ranked from their whole
+    history on the day of its latest interaction (`exposure_counts`:
+    `validation_exposure`'s, when already counted)."""
     catalogue = validation.catalogue
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     scores: list[float] = []
@@ -345,23 +370,29 @@ def measure(
         if exposure_counts is None:
             exposure_counts = validation_exposure(validation, similarity, configuration)
         rerank = exposure_rerank(exposure_counts, serving.exposure_depth, serving.exposure_strength)
-    for user in validation.users:
-        signals = user_signals_from_rows(catalogue, user.rows, graded=serving.graded_seeds)
+
+    def top(rows: list[tuple[int, int, int]], today: date) -> np.ndarray:
+        signals = user_signals_from_rows(catalogue, rows, graded=serving.graded_seeds)
         results = rank_for_user(
             catalogue,
             signals,
             configuration.weights,
-            user.today,
+            today,
             k,
             similarity,
             max_same_genre_run=configuration.max_same_genre_run,
             released_only=serving.released_only,
             exposure=rerank,
         ).results
-        ranked = catalogue.positions([result.movie_id for result in results])
+        return catalogue.positions([result.movie_id for result in results])
+
+    for user in validation.users:
+        ranked = top(user.rows, user.today)
         hits = np.isin(ranked, user.relevant)
         ideal = discounts[: min(user.relevant.size, k)].sum()
         scores.append(float(discounts[: hits.size][hits].sum() / ideal))
+        if user.history and user.served_day is not None:
+            ranked = top(user.history, user.served_day)
         shown.update(ranked.tolist())
     count = len(scores)
     return Figures(

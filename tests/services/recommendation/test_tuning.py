@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from app.services.recommendation.catalogue_arrays import Catalogue, build_catalogue
 from app.services.recommendation.evaluation import split_ratings, training_part, tuning_inputs
@@ -162,6 +164,28 @@ def test_input_settings_weigh_each_kind_of_interaction() -> None:
     graded = interaction_values(data, InputSettings("graded", 0.25))
     assert liked.tolist() == [1, 1, 1, 0, 0, 0, 0]
     assert graded == pytest.approx([1, 1, 0.5, 1 / 6, 0, 0.25, 0.25])
+
+
+def test_coverage_counts_the_lists_served_from_the_whole_history() -> None:
+    # User 0 liked film 0 then 2, user 1 film 1 then 3; the latest (2 and 3) are held out.
+    # Films 0 and 1 point to 2 and 3, and weakly to 5; films 2 and 3 point to 5.
+    rows = [(0, 0, RATING, 8, 1_000), (0, 2, RATING, 8, 2_000)]
+    rows += [(1, 1, RATING, 8, 1_000), (1, 3, RATING, 8, 2_000)]
+    validation = build_validation_set(plain_catalogue(6), interactions(rows), min_interactions=2)
+    similarity = sp.csr_matrix(
+        ([1.0, 0.1, 1.0, 0.1, 1.0, 1.0], ([0, 0, 1, 1, 2, 3], [2, 5, 3, 5, 5, 5])),
+        shape=(6, 6),
+        dtype=np.float32,
+    )
+    model_only = EngineConfiguration(weights=Weights(0.0, 0.0, 0.0, 0.0, 1.0))
+    figures = measure(validation, similarity, model_only, k=1)
+    # From their training part each user's top film is the held-out one (NDCG 1, two
+    # films); served from their whole history both get film 5: one film of six is shown.
+    assert figures.ndcg == pytest.approx(1.0)
+    assert figures.coverage == pytest.approx(1 / 6)
+    assert [user.served_day for user in validation.users] == [
+        datetime.fromtimestamp(2_000, UTC).date()
+    ] * 2
 
 
 # ---- the search ------------------------------------------------------------------------------
