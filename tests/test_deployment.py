@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import re
 import runpy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -157,6 +159,37 @@ def test_gunicorn_workers_sharing_the_load_are_never_recycled_together(
     restarts.sort()
     gaps = [later - earlier for earlier, later in itertools.pairwise(restarts)]
     assert min(gaps) >= limit // workers
+
+
+class FakeRequest:
+    """What gunicorn's pre_request hook reads of a request, and the flag it sets."""
+
+    method, path = "GET", "/api/v1/movies/movies/"
+
+    def __init__(self, req_number: int) -> None:
+        self.req_number = req_number  # its position on its keep-alive connection, from 1
+        self.must_close = False
+
+
+def test_a_keep_alive_connection_is_closed_after_its_share_of_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.setattr(config.Config, "MIGRATION_COMMANDS", config.Config.MIGRATION_COMMANDS)
+    monkeypatch.setenv("GUNICORN_MAX_REQUESTS_PER_CONNECTION", "25")
+    pre_request = runpy.run_path(str(GUNICORN_CONF))["pre_request"]
+    worker = SimpleNamespace(log=logging.getLogger("gunicorn.error"))
+    served = [FakeRequest(number) for number in (1, 24, 25)]
+    for request in served:
+        pre_request(worker, request)
+    # gunicorn answers the 25th with `Connection: close`; the client reconnects, to any worker.
+    assert [request.must_close for request in served] == [False, False, True]
+
+    monkeypatch.setenv("GUNICORN_MAX_REQUESTS_PER_CONNECTION", "0")
+    never = runpy.run_path(str(GUNICORN_CONF))["pre_request"]
+    request = FakeRequest(10_000)
+    never(worker, request)
+    assert request.must_close is False
 
 
 def test_gunicorn_reads_dot_env_and_the_environment_wins(tmp_path: Path) -> None:
