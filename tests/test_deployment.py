@@ -36,21 +36,28 @@ def clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
     return env
 
 
+def run_with_gunicorn_conf(
+    script: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`script` in a fresh Python run from `cwd`, given gunicorn.conf.py's path as argv[1]."""
+    return subprocess.run(
+        [sys.executable, "-c", script, str(GUNICORN_CONF)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def gunicorn_settings(cwd: Path, **values: str) -> dict[str, object]:
     """gunicorn.conf.py evaluated as gunicorn does, in a fresh process run from `cwd`."""
     script = (
         "import json, runpy, sys; settings = runpy.run_path(sys.argv[1]); "
         "print(json.dumps({k: settings[k] for k in ('bind', 'workers', 'preload_app')}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(GUNICORN_CONF)],
-        cwd=cwd,
-        env=clean_env(cwd, **values),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    result = run_with_gunicorn_conf(script, cwd, clean_env(cwd, **values))
+    result.check_returncode()
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
@@ -94,14 +101,7 @@ def test_gunicorn_master_settles_its_memory_before_forking_the_workers(tmp_path:
         "before = gc.get_freeze_count(); settings['when_ready'](server); "
         "print(before, gc.get_freeze_count())"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(GUNICORN_CONF)],
-        cwd=ROOT,
-        env=clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_with_gunicorn_conf(script, ROOT, clean_env(tmp_path))
     assert result.returncode == 0, result.stderr
     before, after = map(int, result.stdout.split()[-2:])
     assert before == 0 and after > 0
@@ -127,14 +127,7 @@ def test_a_worker_that_stops_cleanly_leaves_at_once_and_others_exit_as_before(
         "finally:\n"
         "    settings['worker_exit'](server, worker)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(GUNICORN_CONF)],
-        cwd=ROOT,
-        env=clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_with_gunicorn_conf(script, ROOT, clean_env(tmp_path))
     assert result.returncode == exit_code
     assert ("torn down" in result.stdout) is torn_down
 
