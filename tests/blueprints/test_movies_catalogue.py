@@ -282,6 +282,18 @@ def selects(statements: list[str]) -> list[str]:
     return [s for s in statements if s.lstrip().upper().startswith("SELECT")]
 
 
+def test_a_signed_in_catalogue_page_adds_only_the_token_query(
+    app: Flask, client: FlaskClient, genres: dict[str, Genre]
+) -> None:
+    for n in range(3):
+        make_movie(app, title=f"Film {n}", genres=[genres["action"]])
+    headers = auth_headers(app, make_user(app))
+    with recorded_statements(app) as with_token:  # first: not in the page cache yet
+        assert client.get(URL, headers=headers).status_code == 200
+    # The token's user comes with the profile the mature-content rule reads: no lazy load.
+    assert len(selects(with_token)) == 4  # the token's user and profile, count, page, genres
+
+
 @pytest.mark.parametrize("catalogue_size", [1, 30])
 def test_a_movie_detail_is_one_query_and_one_more_for_a_token(
     app: Flask, client: FlaskClient, genres: dict[str, Genre], catalogue_size: int
