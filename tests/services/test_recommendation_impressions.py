@@ -25,7 +25,7 @@ from app.models import (
 )
 from app.services.imports.importer import import_file
 from app.services.recommendation.batches import generate_recommendations
-from app.services.recommendation_impressions import record_outcome
+from app.services.recommendation_impressions import insert_impressions, record_outcome
 from tests.factories import auth_headers, make_entry, make_movie, make_user
 from tests.helpers import store_batch
 from tests.query_count import recorded_statements
@@ -119,6 +119,21 @@ def test_a_served_page_is_logged_once_with_the_positions_shown(
     ]
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     assert len(inserts) == 1 and "recommendation_impressions" in inserts[0]
+
+
+@pytest.mark.usefixtures("postgres_only")
+def test_the_impressions_transaction_skips_the_wait_for_the_disk(app: Flask) -> None:
+    user = make_user(app)
+    movie = make_catalogue(app, 1)[0]
+    with app.app_context():
+        connection = db.session.connection()
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        insert_impressions(connection, user.id, [(movie.id, 1, "genre")], "ease@1", False)
+        # For this transaction only (SET LOCAL): telemetry may lose its last moment in a
+        # crash; nothing else may.
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        db.session.commit()
+    assert impressions(app) == [(user.id, movie.id, 1, "genre", "ease@1", False)]
 
 
 def test_every_request_logs_what_it_served(app: Flask, client: Any) -> None:

@@ -2,20 +2,34 @@
 
 Every visit reads the user's batch. Loaded as ORM entities (identity map, an eager-loaded
 movie and its genres per row) that read cost more CPU than the rest of the request; these
-frozen rows carry exactly what the response and its impressions use, in two statements,
+frozen rows carry exactly what the response and its impressions use, in one statement,
 under the attribute names the response schemas read. They are read-only: a write loads
 the entity (`Recommendation`) by id.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, Select, and_, bindparam, func, select
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    TypeDecorator,
+    and_,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
 from app.models import (
@@ -144,6 +158,56 @@ FEEDBACK_COLUMNS = (
 )
 
 
+class SortedRows(TypeDecorator[list[list[Any]]]):
+    """A JSON array of arrays, in ascending order of the arrays. PostgreSQL orders them
+    in the aggregate (with the column's collation, as an ORDER BY would); SQLite cannot
+    order an aggregate before 3.44, so they are sorted here (its BINARY collation is
+    Python's order). NULL (no row) reads as []."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[list[Any]]:
+        rows = value or []
+        return rows if dialect.name == "postgresql" else sorted(rows)
+
+
+class json_rows(FunctionElement[list[list[Any]]]):
+    """Its arguments, per row, aggregated into one JSON array of arrays ordered by the
+    arguments (the first, then the next...): a movie's genres ride on the movie's own
+    row instead of a second query."""
+
+    type = SortedRows()
+    inherit_cache = True
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element: json_rows, compiler: Any, **kw: Any) -> str:
+    arguments = compiler.process(element.clauses, **kw)
+    return f"json_agg(json_build_array({arguments}) ORDER BY {arguments})"
+
+
+@compiles(json_rows)
+def _json_rows_sqlite(element: json_rows, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+def genres_column() -> ScalarSelect[Any]:
+    """The outer query's movie's genres as [[name, id, tmdb_id], ...] by name (as
+    `Movie.genres` orders them)."""
+    return (
+        select(json_rows(Genre.name, Genre.id, Genre.tmdb_id))
+        .join(movie_genres, movie_genres.c.genre_id == Genre.id)
+        .where(movie_genres.c.movie_id == Movie.id)
+        .scalar_subquery()
+    )
+
+
+def shown_genres(rows: list[list[Any]]) -> list[ShownGenre]:
+    """The genres of `genres_column`."""
+    return [ShownGenre(id_, tmdb_id, name) for name, id_, tmdb_id in rows]
+
+
 def batch_statement() -> Select[Any]:
     """The batch read with its user and size as bind parameters (`user_id`, `limit`)."""
     user_id: BindParameter[int] = bindparam("user_id", type_=Integer)
@@ -160,6 +224,7 @@ def batch_statement() -> Select[Any]:
             is_cold_start(user_id),
             *RECOMMENDATION_COLUMNS,
             *MOVIE_COLUMNS,
+            genres_column(),
             *FEEDBACK_COLUMNS,
         )
         .select_from(UserProfile)
@@ -177,19 +242,9 @@ def batch_statement() -> Select[Any]:
     )
 
 
-def genres_statement() -> Select[Any]:
-    """Movies' genres by name (as `Movie.genres` orders them); bind `movie_ids`."""
-    return (
-        select(movie_genres.c.movie_id, Genre.id, Genre.tmdb_id, Genre.name)
-        .join(Genre, Genre.id == movie_genres.c.genre_id)
-        .where(movie_genres.c.movie_id.in_(bindparam("movie_ids", expanding=True)))
-        .order_by(Genre.name, Genre.id)
-    )
-
-
 def summaries_statement() -> Select[Any]:
-    """Movies in their summary form, without genres; bind `movie_ids`."""
-    return select(Movie.id, *MOVIE_COLUMNS).where(
+    """Movies in their summary form, with their genres; bind `movie_ids`."""
+    return select(Movie.id, *MOVIE_COLUMNS, genres_column()).where(
         Movie.id.in_(bindparam("movie_ids", expanding=True))
     )
 
@@ -197,37 +252,32 @@ def summaries_statement() -> Select[Any]:
 # Built once: SQLAlchemy keeps a statement's cache key, so executing the same object again
 # skips walking its tree (building and keying it anew took half the read's CPU).
 BATCH = batch_statement()
-GENRES = genres_statement()
 SUMMARIES = summaries_statement()
 
 
 def read_shown_batch(user_id: int, limit: int) -> ShownBatch:
     """The freshness of the user's batch, whether the user is a cold start (for the
-    impressions) and the recommendations to show, in one query from the user's profile
-    (no profile: nothing was ever generated), plus one for the shown movies' genres."""
+    impressions) and the recommendations to show with their movies' genres, in one query
+    from the user's profile (no profile: nothing was ever generated)."""
     rows = db.session.execute(BATCH, {"user_id": user_id, "limit": limit}).all()
     if not rows:
         return ShownBatch(needs_regeneration=True, shown=[])
     stale, stored_count, cold_start = rows[0][0], rows[0][1], rows[0][2]
-    listed = [row[3:] for row in rows if row[3] is not None]
-    genres = genres_of([values[1] for values in listed])
     return ShownBatch(
         needs_regeneration=bool(stale) or stored_count < limit,
-        shown=[shown_row(values, genres) for values in listed],
+        shown=[shown_row(row[3:]) for row in rows if row[3] is not None],
         cold_start=bool(cold_start),
     )
 
 
-def shown_row(
-    values: Sequence[Any], genres: dict[int, list[ShownGenre]]
-) -> tuple[ShownRecommendation, ShownFeedback | None]:
-    """One joined row (the columns of RECOMMENDATION_COLUMNS, MOVIE_COLUMNS and
+def shown_row(values: Sequence[Any]) -> tuple[ShownRecommendation, ShownFeedback | None]:
+    """One joined row (the columns of RECOMMENDATION_COLUMNS, MOVIE_COLUMNS, the genres and
     FEEDBACK_COLUMNS, in order) as the pair the page shows."""
     (id_, movie_id, rank, type_, score, explanation, reasons, created_at, clicked_at, rated_at,
-     tmdb_id, title, poster_path, release_date, vote_average,
+     tmdb_id, title, poster_path, release_date, vote_average, genres,
      feedback_id, feedback_type, comment, feedback_created, feedback_updated) = values  # fmt: skip
     movie = ShownMovie(
-        movie_id, tmdb_id, title, poster_path, release_date, vote_average, genres[movie_id]
+        movie_id, tmdb_id, title, poster_path, release_date, vote_average, shown_genres(genres)
     )
     recommendation = ShownRecommendation(
         id_, movie_id, rank, type_, score, explanation, reasons, created_at, clicked_at,
@@ -242,23 +292,13 @@ def shown_row(
 
 
 def movie_summaries(movie_ids: list[int]) -> dict[int, ShownMovie]:
-    """The movies of `movie_ids` that exist, by id, in their summary form; two queries."""
+    """The movies of `movie_ids` that exist, by id, in their summary form; one query."""
     if not movie_ids:
         return {}
-    genres = genres_of(movie_ids)
     rows = db.session.execute(SUMMARIES, {"movie_ids": movie_ids})
     return {
-        id_: ShownMovie(id_, tmdb_id, title, poster_path, release_date, vote_average, genres[id_])
-        for id_, tmdb_id, title, poster_path, release_date, vote_average in rows
+        id_: ShownMovie(
+            id_, tmdb_id, title, poster_path, release_date, vote_average, shown_genres(genres)
+        )
+        for id_, tmdb_id, title, poster_path, release_date, vote_average, genres in rows
     }
-
-
-def genres_of(movie_ids: list[int]) -> dict[int, list[ShownGenre]]:
-    """Each movie's genres, in one query."""
-    by_movie: dict[int, list[ShownGenre]] = defaultdict(list)
-    if not movie_ids:
-        return by_movie
-    links = db.session.execute(GENRES, {"movie_ids": movie_ids})
-    for movie_id, *genre in links:
-        by_movie[movie_id].append(ShownGenre(*genre))
-    return by_movie
