@@ -10,7 +10,9 @@ hot endpoint at each connection count (LOAD_CONNECTIONS, default `8,32`): a warm
 LOAD_WARMUP_SECONDS (reported apart, never in the figures), then LOAD_SECONDS measured,
 no think time. Each endpoint's req/s, p50 and p99 are reported with their ratio to a bare
 Flask route that returns a constant JSON body (`loadtest/bare.py`), served by the same
-gunicorn config: the ceiling of this machine.
+gunicorn config: the ceiling of this machine. The same route after one primary-key SELECT
+through a pooled SQLAlchemy engine is measured too: the ceiling of any read that sends a
+statement.
 
 LOAD_KEEP_DATABASE=1 reuses the previous run's database (only a new token is issued).
 `python loadtest/run.py --mix` (`make load-mix`) runs the locust traffic mix instead
@@ -59,6 +61,7 @@ CONNECTIONS = [int(n) for n in os.environ.get("LOAD_CONNECTIONS", "8,32").split(
 # Where the populate step leaves the access token of the user whose recommendations are read.
 TOKEN_FILE = Path(tempfile.gettempdir()) / f"movie-api-load-token-{PORT}"
 BARE = "bare route"
+BARE_QUERY = "bare route + 1 query"
 
 
 def server_environment(workers: str = WORKERS) -> dict[str, str]:
@@ -346,6 +349,7 @@ def benchmark_workers(workers: str, movie_id: int, token: str) -> list[dict[str,
     try:
         wait_until_answering("/bare/")
         rows += measure(BARE, "/bare/", None, workers)
+        rows += measure(BARE_QUERY, "/bare/query/", None, workers)
     finally:
         stop_server(bare)
     server = start_server(env, "wsgi:app")
