@@ -397,9 +397,21 @@ def get_visible_movie(movie_id: int, viewer_id: int | None = None) -> Movie:
     """A local movie with its genres, in one query; adult titles only for viewers who
     allow them."""
     movie = db.session.scalars(VISIBLE_MOVIE, {"movie_id": movie_id}).unique().one_or_none()
-    if movie is None or (movie.adult and not may_see_adult_titles(viewer_id)):
-        raise NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
+    if movie is None:
+        raise movie_not_found(movie_id)
+    ensure_visible(movie_id, adult=movie.adult, viewer_id=viewer_id)
     return movie
+
+
+def ensure_visible(movie_id: int, *, adult: bool, viewer_id: int | None) -> None:
+    """Raise NotFound for an adult title the viewer's profile does not allow: to them it
+    does not exist."""
+    if adult and not may_see_adult_titles(viewer_id):
+        raise movie_not_found(movie_id)
+
+
+def movie_not_found(movie_id: int) -> NotFound:
+    return NotFound(f"Movie {movie_id} does not exist.", code="movie_not_found")
 
 
 # --- Genres ----------------------------------------------------------------------------------

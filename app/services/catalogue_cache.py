@@ -12,6 +12,9 @@ older page:
 - INSERT, UPDATE and DELETE statements run through the session on the catalogue tables (the
   upserts of TMDb browsing and `flask sync-tmdb`, the MovieLens import) as they execute.
 
+A movie's detail (`get_movie`) is cached the same way, by id; the adult-titles rule is
+applied to each caller after the cache.
+
 `CATALOGUE_PAGE_CACHE_SECONDS` bounds what neither can see (SQL typed by hand, writes on a
 raw connection). It is 0 by default with the in-process cache, whose pages other processes'
 changes could not invalidate.
@@ -35,7 +38,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask import current_app, has_app_context
 from sqlalchemy import Result, event, inspect
@@ -125,18 +128,21 @@ def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> s
 
 
 CachedPage = tuple[float, int, list[dict[str, Any]]]  # made at (epoch), count, movies
+CachedMovie = tuple[float, dict[str, Any]]  # made at (epoch), the movie
+Entry = TypeVar("Entry", CachedPage, CachedMovie)
 
 
-class LocalPages:
-    """The pages this process served last, by key (which names the generation), each until
-    `CATALOGUE_PAGE_CACHE_SECONDS` after it was made. Bounded: the least recently used go."""
+class LocalPages(Generic[Entry]):
+    """The entries this process served last, by key (which names the generation), each
+    until `CATALOGUE_PAGE_CACHE_SECONDS` after it was made (an entry's first item).
+    Bounded: the least recently used go."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
-        self._pages: OrderedDict[str, CachedPage] = OrderedDict()
+        self._pages: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str, seconds: float) -> CachedPage | None:
+    def get(self, key: str, seconds: float) -> Entry | None:
         with self._lock:
             cached = self._pages.get(key)
             if cached is None:
@@ -147,7 +153,7 @@ class LocalPages:
             self._pages.move_to_end(key)
             return cached
 
-    def put(self, key: str, cached: CachedPage) -> None:
+    def put(self, key: str, cached: Entry) -> None:
         with self._lock:
             self._pages[key] = cached
             self._pages.move_to_end(key)
@@ -159,7 +165,9 @@ class LocalPages:
             self._pages.clear()
 
 
-local_pages = LocalPages()
+local_pages: LocalPages[CachedPage] = LocalPages()
+# A movie's detail is small and asked for by id: more of them fit (about 2 kB each).
+local_movies: LocalPages[CachedMovie] = LocalPages(size=1024)
 
 
 def movie_data(movie: Movie) -> dict[str, Any]:
@@ -188,19 +196,51 @@ def list_movies(
     return Page(items=movies, count=count, page=page, page_size=page_size)
 
 
-def _cached_page(key: str) -> CachedPage | None:
-    seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
-    cached = local_pages.get(key, seconds)
+def get_movie(movie_id: int, viewer_id: int | None = None) -> dict[str, Any]:
+    """A visible movie of the catalogue as plain data (`movie_data`), from the cache if it
+    can (the page cache's rules: the key names the generation, so a write to the catalogue
+    retires it). Unknown, removed and, for this viewer, adult movies raise NotFound and are
+    not cached; the adult rule is applied after the cache, per viewer."""
+    key = movie_key(movie_id)
+    cached = _cached(local_movies, key) if key else None
     if cached is None:
-        cached = cache.get(key)
-        if cached is not None:
-            local_pages.put(key, cached)
-    return cached
+        data = movie_data(catalogue.get_visible_movie(movie_id, viewer_id=viewer_id))
+        if key:
+            _cache(local_movies, key, (time.time(), data))
+        return data
+    data = cached[1]
+    catalogue.ensure_visible(movie_id, adult=data["adult"], viewer_id=viewer_id)
+    return data
+
+
+def movie_key(movie_id: int) -> str | None:
+    """A movie's cache key, or None when caching is off."""
+    if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0:
+        return None
+    return f"catalogue:movie:v1:{generation()}:{movie_id}"
+
+
+def _cached_page(key: str) -> CachedPage | None:
+    return _cached(local_pages, key)
 
 
 def _cache_page(key: str, page: CachedPage) -> None:
-    cache.set(key, page, timeout=current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"])
-    local_pages.put(key, page)
+    _cache(local_pages, key, page)
+
+
+def _cached(local: LocalPages[Entry], key: str) -> Entry | None:
+    seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
+    cached = local.get(key, seconds)
+    if cached is None:
+        cached = cache.get(key)
+        if cached is not None:
+            local.put(key, cached)
+    return cached
+
+
+def _cache(local: LocalPages[Entry], key: str, entry: Entry) -> None:
+    cache.set(key, entry, timeout=current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"])
+    local.put(key, entry)
 
 
 # --- Seeing changes -------------------------------------------------------------------------

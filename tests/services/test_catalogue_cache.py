@@ -358,3 +358,70 @@ def test_a_worker_keeps_only_its_most_recently_used_pages() -> None:
     assert pages.get("a", seconds=60) is not None  # "b" is now the least recently used
     pages.put("c", (time.time(), 0, []))
     assert [key for key in "abc" if pages.get(key, seconds=60)] == ["a", "c"]
+
+
+# --- A movie's detail ----------------------------------------------------------------------
+
+
+def detail(client: FlaskClient, movie_id: int, **kwargs: Any) -> Any:
+    return client.get(f"{CATALOGUE}{movie_id}/", **kwargs)
+
+
+def test_a_repeated_detail_is_answered_without_querying_the_catalogue(
+    app: Flask, client: FlaskClient
+) -> None:
+    movie = make_movie(app, title="Heat")
+    first = detail(client, movie.id).get_json()
+    with recorded_statements(app) as statements:
+        again = detail(client, movie.id)
+    assert again.status_code == 200 and again.get_json() == first
+    assert statements == []
+
+
+def test_an_orm_change_to_a_movie_refreshes_its_cached_detail(
+    app: Flask, client: FlaskClient
+) -> None:
+    movie = make_movie(app, title="Heat")
+    assert detail(client, movie.id).get_json()["title"] == "Heat"
+    with app.app_context():
+        stored = db.session.get(Movie, movie.id)
+        assert stored is not None
+        stored.title = "Heat (1995)"
+        db.session.commit()
+    assert detail(client, movie.id).get_json()["title"] == "Heat (1995)"
+
+
+def test_a_soft_deleted_movie_is_404_even_after_its_detail_was_cached(
+    app: Flask, client: FlaskClient
+) -> None:
+    movie = make_movie(app, title="Heat")
+    assert detail(client, movie.id).status_code == 200
+    with app.app_context():
+        stored = db.session.get(Movie, movie.id)
+        assert stored is not None
+        stored.deleted_at = stored.created_at
+        db.session.commit()
+    assert detail(client, movie.id).status_code == 404
+
+
+def test_a_cached_adult_detail_is_shown_only_to_callers_who_allow_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    movie = make_movie(app, title="Late Show", adult=True)
+    allowed = make_user(app)
+    update_profile(app, allowed, mature_content=True)
+    assert detail(client, movie.id, headers=auth_headers(app, allowed)).status_code == 200
+    # Now in the cache: still hidden from anonymous callers and from users who do not allow it.
+    assert detail(client, movie.id).status_code == 404
+    assert detail(client, movie.id, headers=auth_headers(app, make_user(app))).status_code == 404
+    assert detail(client, movie.id, headers=auth_headers(app, allowed)).status_code == 200
+
+
+def test_unknown_movies_are_not_cached(app: Flask, client: FlaskClient) -> None:
+    """Probing ids must not fill the cache."""
+    known = make_movie(app, title="Heat")
+    assert detail(client, known.id).status_code == 200
+    assert detail(client, 999_999).status_code == 404
+    with app.test_request_context():
+        assert cache.get(catalogue_cache.movie_key(known.id)) is not None
+        assert cache.get(catalogue_cache.movie_key(999_999)) is None

@@ -103,9 +103,9 @@ class MovieDetail(MethodView):
         cache=public_read(depends_on_caller=True),
         errors={404: "No such movie"},
     )
-    def get(self, movie_id: int) -> Movie:
+    def get(self, movie_id: int) -> dict[str, Any]:
         """One local movie with every stored field and its genres."""
-        return catalogue.get_visible_movie(movie_id, viewer_id=current_user_id_or_none())
+        return catalogue_cache.get_movie(movie_id, viewer_id=current_user_id_or_none())
 
 
 # --- Browsing TMDb (saved locally, returned with local ids) ------------------------------
