@@ -56,6 +56,7 @@ def endpoints() -> list[tuple[str, str, bool]]:
     """(label, URL, with the user's token)."""
     return [
         ("movie list, 20 a page", "/api/v1/movies/movies/?page=2", False),
+        ("movie list, with a token", "/api/v1/movies/movies/?page=2", True),
         ("movie detail", "/api/v1/movies/movies/42/", False),
         ("movie detail, with a token", "/api/v1/movies/movies/42/", True),
         ("stored recommendations", "/api/v1/recommendations/", True),
