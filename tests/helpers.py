@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -317,3 +318,10 @@ def make_catalogue(
         )
         for n in range(count)
     ]
+
+
+def check_for_news_every(app: Flask, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """As in production: a worker checks whether the catalogue and the model changed every
+    `seconds`, not on each request (the suite's config checks on each)."""
+    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", seconds)
+    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", seconds)

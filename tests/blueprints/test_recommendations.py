@@ -26,6 +26,7 @@ from app.services.recommendation.staleness import mark_recommendations_stale
 from tests.factories import auth_headers, make_genre, make_movie, make_user, tokens_for
 from tests.helpers import (
     assert_problem,
+    check_for_news_every,
     make_catalogue,
     store_batch,
     stored_movie_ids,
@@ -608,10 +609,7 @@ def test_similar_movies_are_two_queries_whatever_the_catalogue_size(
     movies = make_catalogue(app, catalogue_size, genres)
     url = f"{URL}similar/{movies[0].id}/"
     assert client.get(url).status_code == 200  # the catalogue's arrays are built once, first
-    # As in production: the arrays and the model are checked for news every few seconds,
-    # not on each request (the suite checks on each).
-    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 60.0)
-    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 60.0)
+    check_for_news_every(app, monkeypatch, 60.0)
     with recorded_statements(app) as statements:
         response = client.get(url)
     body = response.get_json()

@@ -200,6 +200,18 @@ def test_a_first_list_is_generated_then_logged_with_the_cold_start(app: Flask, c
     ]
 
 
+def refresh(
+    app: Flask, client: Any, headers: dict[str, str], *, limit: int
+) -> tuple[Any, list[str]]:
+    """A refresh of `limit` recommendations, and the statements it sent."""
+    with recorded_statements(app) as statements:
+        response = client.post(
+            f"{RECOMMENDATIONS}refresh/", query_string={"limit": limit}, headers=headers
+        )
+    assert response.status_code == 200, response.get_json()
+    return response, statements
+
+
 def test_a_refresh_logs_the_list_it_served_in_one_insert(
     app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,12 +221,7 @@ def test_a_refresh_logs_the_list_it_served_in_one_insert(
     make_entry(app, Favorite, user, make_movie(app))
     headers = auth_headers(app, user)
 
-    with recorded_statements(app) as statements:
-        response = client.post(
-            f"{RECOMMENDATIONS}refresh/", query_string={"limit": 5}, headers=headers
-        )
-
-    assert response.status_code == 200, response.get_json()
+    response, statements = refresh(app, client, headers, limit=5)
     served = response.get_json()["recommendations"]
     assert len(served) == 5
     assert impressions(app) == [
@@ -235,12 +242,7 @@ def test_a_refresh_stamps_the_cold_start_read_with_the_new_batch(
         make_entry(app, Favorite, user, make_movie(app))
     headers = auth_headers(app, user)
 
-    with recorded_statements(app) as statements:
-        response = client.post(
-            f"{RECOMMENDATIONS}refresh/", query_string={"limit": 3}, headers=headers
-        )
-
-    assert response.status_code == 200, response.get_json()
+    _response, statements = refresh(app, client, headers, limit=3)
     assert [row[5] for row in impressions(app)] == [not has_favorite] * 3
     # Read with the batch, not asked by a query of its own.
     assert not [s for s in statements if s.lstrip().upper().startswith("SELECT NOT")]

@@ -33,7 +33,7 @@ from app.services.recommender import (
     warm_caches,
 )
 from tests.factories import add_favorites, add_rating, make_genre, make_movie, make_user
-from tests.helpers import train_model
+from tests.helpers import check_for_news_every, train_model
 
 
 @pytest.fixture
@@ -530,8 +530,7 @@ def test_similar_movies_learn_from_users_who_liked_both(
 def test_between_catalogue_checks_the_cached_arrays_serve_without_a_query(
     app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
-    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
+    check_for_news_every(app, monkeypatch, 3600)
     drama = genres["Drama"]
     first = make_movie(app, genres=[drama])
     user = make_user(app)
@@ -559,8 +558,7 @@ def test_similar_movies_of_a_film_newer_than_the_cached_catalogue_are_found(
 def test_warmed_caches_leave_nothing_for_the_first_similar_movies_request_to_load(
     app: Flask, genres: dict[str, Genre], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(app.config, "RECOMMENDER_CATALOGUE_CHECK_SECONDS", 3600)
-    monkeypatch.setitem(app.config, "RECOMMENDER_MODEL_CHECK_SECONDS", 3600)
+    check_for_news_every(app, monkeypatch, 3600)
     movies = [make_movie(app, title=f"Film {n}", genres=[genres["Drama"]]) for n in range(5)]
     add_favorites(app, make_user(app), movies[0], movies[1])
     train_model(app)
