@@ -129,7 +129,7 @@ def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> s
 
 CachedPage = tuple[float, int, list[dict[str, Any]]]  # made at (epoch), count, movies
 CachedMovie = tuple[float, dict[str, Any]]  # made at (epoch), the movie
-Entry = TypeVar("Entry", CachedPage, CachedMovie)
+Entry = TypeVar("Entry", bound=tuple[Any, ...])  # made at (epoch) first
 
 
 class LocalPages(Generic[Entry]):

@@ -15,6 +15,7 @@ feedback and staleness are in recommendation.batches, .feedback and .staleness.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -23,6 +24,7 @@ from flask import current_app
 from app.errors import NotFound
 from app.models import ItemModelVersion
 from app.services.catalogue import get_movie
+from app.services.catalogue_cache import LocalPages, generation
 from app.services.pagination import Page
 from app.services.recommendation import loading, model_versions, state
 from app.services.recommendation.filters import RecommendationFilters
@@ -129,10 +131,42 @@ def similar_movies(movie_id: int, limit: int = 10) -> list[RecommendedMovie]:
     return rank_similar(catalogue, position, limit, similarity, vectors)
 
 
+# The similar-movie pages this process served last (see `similar_movies_page`).
+similar_pages: LocalPages[tuple[float, Page[SimilarMovie]]] = LocalPages(size=1024)
+
+
 def similar_movies_page(
     movie_id: int, *, limit: int = 10, page: int = 1, page_size: int = 20
 ) -> Page[SimilarMovie]:
-    """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time."""
+    """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time.
+
+    The same for every caller until the catalogue, its arrays or the model change: with
+    the catalogue cache on, a page is kept in this process under a key naming all three
+    (a removed or edited movie moves the catalogue's generation), so a repeated page costs
+    no query and no ranking. Pages that raise NotFound are not kept."""
+    key = _similar_page_key(movie_id, limit, page, page_size)
+    seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
+    cached = similar_pages.get(key, seconds) if key else None
+    if cached is not None:
+        return cached[1]
+    built = _build_similar_movies_page(movie_id, limit=limit, page=page, page_size=page_size)
+    if key:
+        similar_pages.put(key, (time.time(), built))
+    return built
+
+
+def _similar_page_key(movie_id: int, limit: int, page: int, page_size: int) -> str | None:
+    if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0:
+        return None
+    catalogue, _ = state.current_catalogue()
+    served = state.served_model()
+    model = 0 if served is None else served.model.version
+    return f"{generation()}:{catalogue.version}:{model}:{movie_id}:{limit}:{page}:{page_size}"
+
+
+def _build_similar_movies_page(
+    movie_id: int, *, limit: int, page: int, page_size: int
+) -> Page[SimilarMovie]:
     results = similar_movies(movie_id, limit=limit)[:limit]
     count = len(results)
     last_page = max(1, -(-count // page_size))

@@ -19,6 +19,7 @@ from app.models import (
     RecommendationFeedback,
     User,
     UserProfile,
+    utcnow,
 )
 from app.models.recommendations import COMMENT_MAX_LENGTH
 from app.services.recommendation.batches import list_batch
@@ -601,6 +602,33 @@ def test_similar_movies_work_anonymously_and_favour_shared_genres(app: Flask, cl
     assert 0 <= first["confidence_score"] <= 1
 
 
+def similar_titles(client: Any, movie_id: int) -> list[str]:
+    response = client.get(f"{URL}similar/{movie_id}/")
+    assert response.status_code == 200, response.get_json()
+    return [item["movie"]["title"] for item in response.get_json()["results"]]
+
+
+def test_a_repeated_similar_page_is_served_from_the_cache_until_the_catalogue_changes(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "CATALOGUE_PAGE_CACHE_SECONDS", 60)
+    noir = make_genre(app, name="Noir")
+    source, other = make_movie(app, genres=[noir]), make_movie(app, title="Laura", genres=[noir])
+    first = similar_titles(client, source.id)
+    check_for_news_every(app, monkeypatch, 60.0)
+    with recorded_statements(app) as statements:
+        assert similar_titles(client, source.id) == first == ["Laura"]
+    assert selects(statements) == []
+    with app.app_context():  # an edit to a listed movie reaches the page
+        db.session.get(Movie, other.id).title = "Laura (1944)"  # type: ignore[union-attr]
+        db.session.commit()
+    assert similar_titles(client, source.id) == ["Laura (1944)"]
+    with app.app_context():  # and a removed movie is 404 again
+        db.session.get(Movie, source.id).deleted_at = utcnow()  # type: ignore[union-attr]
+        db.session.commit()
+    assert_problem(client.get(f"{URL}similar/{source.id}/"), 404, "movie_not_found")
+
+
 @pytest.mark.parametrize("catalogue_size", [25, 100])
 def test_similar_movies_are_two_queries_whatever_the_catalogue_size(
     app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch, catalogue_size: int
@@ -608,6 +636,8 @@ def test_similar_movies_are_two_queries_whatever_the_catalogue_size(
     genres = [make_genre(app, name="Noir"), make_genre(app, name="Crime")]
     movies = make_catalogue(app, catalogue_size, genres)
     url = f"{URL}similar/{movies[0].id}/"
+    # Uncached: with a shared cache (Redis) a repeated page would send nothing (below).
+    monkeypatch.setitem(app.config, "CATALOGUE_PAGE_CACHE_SECONDS", 0)
     assert client.get(url).status_code == 200  # the catalogue's arrays are built once, first
     check_for_news_every(app, monkeypatch, 60.0)
     with recorded_statements(app) as statements:
