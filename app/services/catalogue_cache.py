@@ -185,14 +185,14 @@ def list_movies(
     Out-of-range pages raise NotFound and are not cached.
     """
     key = page_key(filters, page, page_size, may_see_adult_titles(viewer_id))
-    cached = _cached_page(key) if key else None
+    cached = _cached(local_pages, key) if key else None
     if cached is not None:
         _made_at, count, movies = cached
     else:
         listed = catalogue.list_movies(filters, page, page_size, viewer_id=viewer_id)
         count, movies = listed.count, [movie_data(movie) for movie in listed.items]
         if key:
-            _cache_page(key, (time.time(), count, movies))
+            _cache(local_pages, key, (time.time(), count, movies))
     return Page(items=movies, count=count, page=page, page_size=page_size)
 
 
@@ -218,14 +218,6 @@ def movie_key(movie_id: int) -> str | None:
     if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0:
         return None
     return f"catalogue:movie:v1:{generation()}:{movie_id}"
-
-
-def _cached_page(key: str) -> CachedPage | None:
-    return _cached(local_pages, key)
-
-
-def _cache_page(key: str, page: CachedPage) -> None:
-    _cache(local_pages, key, page)
 
 
 def _cached(local: LocalPages[Entry], key: str) -> Entry | None:
