@@ -35,6 +35,7 @@ from app.observability import (
 )
 from app.ratelimit import (
     RATE_LIMIT_HEADERS,
+    exempt_blueprints,
     rate_limit_storage_uri,
     register_rate_limit_headers,
 )
@@ -173,13 +174,10 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(recommendations_blp, url_prefix="/api/v1/recommendations")
     api.register_blueprint(health_blp, url_prefix="/health")
     # Probes and documentation are never throttled: load balancers and browsers poll them.
-    limiter.exempt(health_blp)
+    exempt_blueprints(app, health_blp.name, *(n for n in app.blueprints if n.endswith("api-docs")))
     for endpoint in ("swagger_assets", "openapi_schema", "root", "metrics"):
         if endpoint in app.view_functions:
             limiter.exempt(app.view_functions[endpoint])
-    for name, blueprint in app.blueprints.items():
-        if name.endswith("api-docs"):
-            limiter.exempt(blueprint)  # type: ignore[call-overload]
 
 
 def register_commands(app: Flask) -> None:

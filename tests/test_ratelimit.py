@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from flask import Flask, has_app_context
+from flask_jwt_extended import decode_token
 
+from app import ratelimit
 from app.extensions import limiter
-from app.ratelimit import WindowRedisStorage, rate_limit_storage_uri
+from app.ratelimit import WindowRedisStorage, rate_limit_storage_uri, token_identity
 from tests.factories import auth_headers, make_user
 
 
@@ -49,6 +51,48 @@ def test_an_exhausted_budget_never_blocks_logging_in(
         json={"email": "kim@example.com", "password": "a-long-and-unusual-phrase"},
     )
     assert response.status_code == 200
+
+
+def test_probes_and_the_documentation_count_against_no_budget(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "1/minute")
+    paths = ("/health/live/", "/health/ready/", "/api/openapi.json", "/api/docs/")
+    statuses = [client.get(path).status_code for path in paths for _ in range(3)]
+    assert statuses == [200] * 12
+    assert client.get("/api/v1/movies/genres/").status_code == 200  # the budget is untouched
+    assert client.get("/api/v1/movies/genres/").status_code == 429
+
+
+def test_a_verified_token_counts_for_its_user_only_until_it_expires(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signature is checked once per process, the expiry at every request."""
+    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "1/minute")
+    monkeypatch.setitem(app.config, "RATELIMIT_USER", "5/minute")
+    token = auth_headers(app, make_user(app))["Authorization"].removeprefix("Bearer ")
+    with app.test_request_context():
+        user_id = token_identity(token)
+        assert user_id is not None
+        assert token_identity(token) == user_id  # from what the first check found
+        expiry = decode_token(token)["exp"]
+        monkeypatch.setattr(ratelimit.time, "time", lambda: expiry + 1.0)
+        assert token_identity(token) is None
+
+
+def test_a_tampered_token_counts_by_address_even_after_the_genuine_one(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "1/minute")
+    monkeypatch.setitem(app.config, "RATELIMIT_USER", "5/minute")
+    headers = auth_headers(app, make_user(app))
+    assert client.get("/api/v1/movies/genres/", headers=headers).status_code == 200
+    header, payload, signature = headers["Authorization"].split(".")
+    tampered = {"Authorization": f"{header}.{payload}.{signature[:-4]}AAAA"}
+    assert client.get("/api/v1/movies/genres/", headers=tampered).status_code == 200
+    refused = client.get("/api/v1/movies/genres/", headers=tampered)
+    assert refused.status_code == 429  # the address's budget of 1, not the user's 5
+    assert client.get("/api/v1/movies/genres/", headers=headers).status_code == 200
 
 
 def test_counting_a_request_in_redis_takes_one_round_trip(

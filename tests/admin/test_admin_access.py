@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from flask_session.base import ServerSideSessionInterface
 from sqlalchemy import select
@@ -127,6 +127,22 @@ def test_the_session_lives_on_the_server_and_the_cookie_holds_only_its_id(
     assert isinstance(app.session_interface, ServerSideSessionInterface)
     # A random opaque id (Flask's own cookie sessions are signed base64 data with dots).
     assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", cookie.value)
+
+
+def test_only_the_admin_opens_the_session_even_when_the_cookie_is_sent_elsewhere(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The API has no session: its requests never ask the session store for one."""
+    sign_in(client, make_user(app, is_staff=True).email)
+    cookie = client.get_cookie("admin_session", path="/admin")
+    assert cookie is not None
+    interface = app.session_interface
+    for path, is_admin in (("/admin/", True), ("/api/v1/movies/movies/", False)):
+        with app.test_request_context(path, headers={"Cookie": f"admin_session={cookie.value}"}):
+            session = interface.open_session(app, request)
+            assert session is not None
+            assert interface.is_null_session(session) is not is_admin, path
+            assert bool(dict(session)) is is_admin, path  # the signed-in staff member's
 
 
 def test_production_marks_the_session_cookie_secure_and_testing_keeps_csrf_on() -> None:

@@ -9,6 +9,7 @@ from flask import current_app
 from marshmallow import validate
 from marshmallow.utils import get_value
 
+from app.blueprints.compiled_dump import CompiledDumpSchema
 from app.blueprints.pagination import PageArgs
 from app.blueprints.schemas import (
     TIMESTAMP_EXAMPLE,
@@ -146,8 +147,9 @@ class HistoryCreateSchema(ma.Schema):
 # --- Outputs ---------------------------------------------------------------------------
 
 
-class MovieSchema(ma.Schema):
-    """A movie with every stored field, its genres and its image URLs."""
+class MovieSchema(CompiledDumpSchema):
+    """A movie with every stored field, its genres and its image URLs (the detail: compiled,
+    as the pages are)."""
 
     id = ma.fields.Integer(dump_only=True, metadata={"example": 12})
     tmdb_id = ma.fields.Integer(dump_only=True, metadata={"example": 603})
