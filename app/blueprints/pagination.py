@@ -90,10 +90,23 @@ def link_header(links: dict[str, str]) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())
 
 
+def paged_document(
+    count: int, page: int, last_page: int, results: list[Any]
+) -> tuple[dict[str, Any], str]:
+    """The page shape, and the value of its Link header (the same links)."""
+    links = page_links(page, max(1, last_page))
+    body = {
+        "count": count,
+        "next": links.get("next"),
+        "previous": links.get("prev"),
+        "results": results,
+    }
+    return body, link_header(links)
+
+
 def paged_body(count: int, page: int, last_page: int, results: list[Any]) -> dict[str, Any]:
     """The page shape, and the same links in this response's Link header."""
-    links = page_links(page, max(1, last_page))
-    header = link_header(links)
+    body, header = paged_document(count, page, last_page, results)
 
     @after_this_request
     def add_link_header(response: Response) -> Response:
@@ -101,12 +114,7 @@ def paged_body(count: int, page: int, last_page: int, results: list[Any]) -> dic
             response.headers["Link"] = header
         return response
 
-    return {
-        "count": count,
-        "next": links.get("next"),
-        "previous": links.get("prev"),
-        "results": results,
-    }
+    return body
 
 
 def page_body(page: Page[Any], results: list[Any] | None = None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from flask import current_app, has_app_context
@@ -177,9 +178,18 @@ def movie_data(movie: Movie) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class CataloguePage:
+    """A catalogue page, with what lets the web layer keep its rendering as long as it."""
+
+    page: Page[dict[str, Any]]
+    key: str | None  # the page's cache key (it names the generation); None: not cached
+    made_at: float  # when the page was read from the database (epoch)
+
+
 def list_movies(
     filters: MovieFilters, page: int, page_size: int, viewer_id: int | None = None
-) -> Page[dict[str, Any]]:
+) -> CataloguePage:
     """A catalogue page of movies as plain data (`movie_data`), from the cache if it can.
 
     Out-of-range pages raise NotFound and are not cached.
@@ -187,13 +197,15 @@ def list_movies(
     key = page_key(filters, page, page_size, may_see_adult_titles(viewer_id))
     cached = _cached(local_pages, key) if key else None
     if cached is not None:
-        _made_at, count, movies = cached
+        made_at, count, movies = cached
     else:
         listed = catalogue.list_movies(filters, page, page_size, viewer_id=viewer_id)
-        count, movies = listed.count, [movie_data(movie) for movie in listed.items]
+        made_at, count = time.time(), listed.count
+        movies = [movie_data(movie) for movie in listed.items]
         if key:
-            _cache(local_pages, key, (time.time(), count, movies))
-    return Page(items=movies, count=count, page=page, page_size=page_size)
+            _cache(local_pages, key, (made_at, count, movies))
+    listing = Page(items=movies, count=count, page=page, page_size=page_size)
+    return CataloguePage(listing, key, made_at)
 
 
 def get_movie(movie_id: int, viewer_id: int | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.blueprints.compiled_dump import CompiledDumpSchema
+from app.blueprints.rendered_pages import rendered_pages
 from app.models import User
 from tests.factories import make_genre, make_movie
 
@@ -119,6 +120,7 @@ def marshmallow_dumps(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     def turn_off() -> None:
         monkeypatch.setattr(CompiledDumpSchema, "dump", ma.Schema.dump)
+        rendered_pages.clear()  # cached pages are rendered again, through marshmallow
 
     return turn_off
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
+from flask import Response
 from flask.views import MethodView
 
 from app.api import (
@@ -26,6 +27,7 @@ from app.blueprints.movies.schemas import (
     TrendingArgs,
 )
 from app.blueprints.pagination import PageArgs, page_body, page_schema, paged_body
+from app.blueprints.rendered_pages import rendered_page
 from app.models import Movie, WatchHistory
 from app.services import catalogue, catalogue_cache, history
 from app.services.catalogue import BrowsedPage, GenreCount, MovieFilters
@@ -39,6 +41,7 @@ blp = Blueprint(
 
 # Lists send each movie's list fields; the detail (getMovie) sends every field.
 MoviePageSchema = page_schema(MovieListItemSchema)
+MOVIE_PAGE = MoviePageSchema()  # what a cached page is rendered with (`rendered_page`)
 TMDB_FAILURES = {
     404: "Not found on TMDb",
     502: "TMDb refused our key or sent a malformed response",
@@ -80,17 +83,17 @@ class Movies(MethodView):
         query=MovieListArgs,
         errors={404: "The page is out of range"},
     )
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response | dict[str, Any]:
         """The local catalogue, filtered, searched and ordered.
 
         Adult titles are listed only for callers whose profile allows mature content.
         """
         page, page_size = args.pop("page"), args.pop("page_size")
         filters = MovieFilters(genre_tmdb_ids=args.pop("genre", []), **args)
-        listed = catalogue_cache.list_movies(
+        listing = catalogue_cache.list_movies(
             filters, page, page_size, viewer_id=current_user_id_or_none()
         )
-        return page_body(listed)
+        return rendered_page(listing, MOVIE_PAGE)
 
 
 @blp.route("/movies/<id:movie_id>/")
