@@ -131,6 +131,7 @@ def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> s
 CachedPage = tuple[float, int, list[dict[str, Any]]]  # made at (epoch), count, movies
 CachedMovie = tuple[float, dict[str, Any]]  # made at (epoch), the movie
 Entry = TypeVar("Entry", bound=tuple[Any, ...])  # made at (epoch) first
+Item = TypeVar("Item")
 
 
 class LocalPages(Generic[Entry]):
@@ -179,17 +180,18 @@ def movie_data(movie: Movie) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class CataloguePage:
-    """A catalogue page, with what lets the web layer keep its rendering as long as it."""
+class KeptPage(Generic[Item]):
+    """A page kept by this module's rules, with what lets the web layer keep its rendering
+    exactly as long (`blueprints/rendered_pages.py`)."""
 
-    page: Page[dict[str, Any]]
-    key: str | None  # the page's cache key (it names the generation); None: not cached
-    made_at: float  # when the page was read from the database (epoch)
+    page: Page[Item]
+    key: str | None  # the page's cache key (it names the generation); None: not kept
+    made_at: float  # when the page was built from the database (epoch)
 
 
 def list_movies(
     filters: MovieFilters, page: int, page_size: int, viewer_id: int | None = None
-) -> CataloguePage:
+) -> KeptPage[dict[str, Any]]:
     """A catalogue page of movies as plain data (`movie_data`), from the cache if it can.
 
     Out-of-range pages raise NotFound and are not cached.
@@ -205,7 +207,7 @@ def list_movies(
         if key:
             _cache(local_pages, key, (made_at, count, movies))
     listing = Page(items=movies, count=count, page=page, page_size=page_size)
-    return CataloguePage(listing, key, made_at)
+    return KeptPage(listing, key, made_at)
 
 
 def get_movie(movie_id: int, viewer_id: int | None = None) -> dict[str, Any]:

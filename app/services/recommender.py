@@ -24,7 +24,7 @@ from flask import current_app
 from app.errors import NotFound
 from app.models import ItemModelVersion
 from app.services.catalogue import get_movie
-from app.services.catalogue_cache import LocalPages, generation
+from app.services.catalogue_cache import KeptPage, LocalPages, generation
 from app.services.pagination import Page
 from app.services.recommendation import loading, model_versions, state
 from app.services.recommendation.filters import RecommendationFilters
@@ -137,7 +137,7 @@ similar_pages: LocalPages[tuple[float, Page[SimilarMovie]]] = LocalPages(size=10
 
 def similar_movies_page(
     movie_id: int, *, limit: int = 10, page: int = 1, page_size: int = 20
-) -> Page[SimilarMovie]:
+) -> KeptPage[SimilarMovie]:
     """Movies like `movie_id` (NotFound for an unknown one), best first, one page at a time.
 
     The same for every caller until the catalogue, its arrays or the model change: with
@@ -148,11 +148,12 @@ def similar_movies_page(
     seconds = current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"]
     cached = similar_pages.get(key, seconds) if key else None
     if cached is not None:
-        return cached[1]
+        return KeptPage(cached[1], key, cached[0])
+    made_at = time.time()
     built = _build_similar_movies_page(movie_id, limit=limit, page=page, page_size=page_size)
     if key:
-        similar_pages.put(key, (time.time(), built))
-    return built
+        similar_pages.put(key, (made_at, built))
+    return KeptPage(built, key, made_at)
 
 
 def _similar_page_key(movie_id: int, limit: int, page: int, page_size: int) -> str | None:

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.blueprints.movies import routes
+from app.blueprints.recommendations import routes as recommendation_routes
 from app.blueprints.rendered_pages import rendered_pages
 from tests.factories import make_genre, make_movie
 from tests.helpers import CATALOGUE
@@ -24,16 +25,16 @@ def catalogue(app: Flask) -> None:
         make_movie(app, title=f"Film {number}", genres=[drama], poster_path=f"/p{number}.jpg")
 
 
-def counted_dumps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every dump of the list's page schema, from now on."""
+def counted_dumps(monkeypatch: pytest.MonkeyPatch, schema: Any = routes.MOVIE_PAGE) -> list[Any]:
+    """Every dump by `schema` (the list's page schema), from now on."""
     dumps: list[Any] = []
-    dump = routes.MOVIE_PAGE.dump
+    dump = schema.dump
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         dumps.append(args)
         return dump(*args, **kwargs)
 
-    monkeypatch.setattr(routes.MOVIE_PAGE, "dump", counted)
+    monkeypatch.setattr(schema, "dump", counted)
     return dumps
 
 
@@ -87,3 +88,23 @@ def test_an_unchanged_rendered_page_still_answers_304(
     not_modified = client.get(CATALOGUE + QUERY, headers={"If-None-Match": etag})
     assert not_modified.status_code == 304
     assert not_modified.get_data() == b""
+
+
+def test_similar_movies_pages_are_rendered_once_per_url_too(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "CATALOGUE_PAGE_CACHE_SECONDS", 60)
+    drama = make_genre(app, name="Drama")
+    heat, *_ = [make_movie(app, title=f"Film {n}", genres=[drama]) for n in range(4)]
+    dumps = counted_dumps(monkeypatch, recommendation_routes.SIMILAR_PAGE)
+    url = f"/api/v1/recommendations/similar/{heat.id}/?limit=3"
+
+    first, again = client.get(url), client.get(url)
+
+    assert first.status_code == again.status_code == 200
+    assert len(dumps) == 1
+    assert again.get_data() == first.get_data()
+    assert again.headers["Link"] == first.headers["Link"]
+    titles = {result["movie"]["title"] for result in first.get_json()["results"]}
+    assert titles == {"Film 1", "Film 2", "Film 3"}
+    assert first.get_json()["count"] == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 
 from app.api import AlsoResponse, Blueprint, current_user_id, public_read
@@ -21,6 +22,7 @@ from app.blueprints.recommendations.schemas import (
     SimilarMoviesArgs,
     SimilarMovieSchema,
 )
+from app.blueprints.rendered_pages import rendered_page
 from app.services import onboarding, recommender
 from app.services.recommendation import batches
 from app.services.recommendation import feedback as feedback_service
@@ -100,6 +102,9 @@ class Onboarding(MethodView):
         return {"count": len(results), "results": results}
 
 
+SIMILAR_PAGE = page_schema(SimilarMovieSchema)()  # what a kept page is rendered with
+
+
 @blp.route("/similar/<id:movie_id>/")
 class SimilarMovies(MethodView):
     @blp.operation(
@@ -110,16 +115,16 @@ class SimilarMovies(MethodView):
         query=SimilarMoviesArgs,
         errors={404: "No such movie (code: movie_not_found), or " + PAGE_NOT_FOUND},
     )
-    def get(self, args: dict[str, Any], movie_id: int) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], movie_id: int) -> Response | dict[str, Any]:
         """Movies similar to this one (no token needed).
 
         From shared genres, the people who liked both and, where both have one, the
         overview text.
         """
-        page = recommender.similar_movies_page(
+        kept = recommender.similar_movies_page(
             movie_id, limit=args["limit"], page=args["page"], page_size=args["page_size"]
         )
-        return page_body(page)
+        return rendered_page(kept, SIMILAR_PAGE)
 
 
 @blp.route("/feedback/")
