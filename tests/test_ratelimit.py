@@ -15,6 +15,15 @@ from app.ratelimit import WindowRedisStorage, rate_limit_storage_uri, token_iden
 from tests.factories import auth_headers, make_user
 
 
+def signed_in_with_budgets(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, *, anonymous: str, user: str
+) -> dict[str, str]:
+    """The budgets set for this test; the headers of a new user's access token."""
+    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", anonymous)
+    monkeypatch.setitem(app.config, "RATELIMIT_USER", user)
+    return auth_headers(app, make_user(app))
+
+
 def test_the_anonymous_budget_is_shared_by_every_route(
     app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -30,9 +39,7 @@ def test_the_anonymous_budget_is_shared_by_every_route(
 def test_a_signed_in_user_has_a_budget_of_their_own(
     app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "1/minute")
-    monkeypatch.setitem(app.config, "RATELIMIT_USER", "3/minute")
-    headers = auth_headers(app, make_user(app))
+    headers = signed_in_with_budgets(app, monkeypatch, anonymous="1/minute", user="3/minute")
     assert client.get("/api/v1/movies/movies/").status_code == 200
     assert client.get("/api/v1/movies/movies/").status_code == 429  # the anonymous budget is spent
     statuses = [client.get("/api/v1/movies/movies/", headers=headers).status_code for _ in range(4)]
@@ -68,9 +75,8 @@ def test_a_verified_token_counts_for_its_user_only_until_it_expires(
     app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The signature is checked once per process, the expiry at every request."""
-    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "1/minute")
-    monkeypatch.setitem(app.config, "RATELIMIT_USER", "5/minute")
-    token = auth_headers(app, make_user(app))["Authorization"].removeprefix("Bearer ")
+    headers = signed_in_with_budgets(app, monkeypatch, anonymous="1/minute", user="5/minute")
+    token = headers["Authorization"].removeprefix("Bearer ")
     with app.test_request_context():
         user_id = token_identity(token)
         assert user_id is not None
@@ -83,9 +89,7 @@ def test_a_verified_token_counts_for_its_user_only_until_it_expires(
 def test_a_tampered_token_counts_by_address_even_after_the_genuine_one(
     app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(app.config, "RATELIMIT_ANONYMOUS", "1/minute")
-    monkeypatch.setitem(app.config, "RATELIMIT_USER", "5/minute")
-    headers = auth_headers(app, make_user(app))
+    headers = signed_in_with_budgets(app, monkeypatch, anonymous="1/minute", user="5/minute")
     assert client.get("/api/v1/movies/genres/", headers=headers).status_code == 200
     header, payload, signature = headers["Authorization"].split(".")
     tampered = {"Authorization": f"{header}.{payload}.{signature[:-4]}AAAA"}
