@@ -26,6 +26,11 @@ another worker's change reaches this one up to that second late, a sliver of the
 `max-age` for which clients may reuse the page anyway; a worker's own changes it sees at
 once. A page keeps the time it was made, so no copy outlives `CATALOGUE_PAGE_CACHE_SECONDS`.
 
+While the shared cache is down there is no generation and nothing is cached, in Redis or in
+a worker's own copies: every read goes to the database, as it must when no change can be
+announced. A change saved meanwhile starts a new generation as soon as the cache answers
+again, so the pages cached before it are not served once Redis is back.
+
 `register_session_listeners` (called by `create_app`) installs the listeners that see the
 changes.
 """
@@ -65,14 +70,21 @@ def mark_changed(session: Session) -> None:
     session.info[CHANGED_FLAG] = True
 
 
-def generation() -> str:
+def generation() -> str | None:
     """The current generation: a random token, so that a key the cache lost (evicted, pruned,
     flushed) is replaced by a new generation, never by an old one whose pages may remain.
+    None while the cache cannot keep one (Redis down): nothing is cached then, here or in
+    any worker's own copies, and every read goes to the database.
 
     A worker reuses what it read for `CATALOGUE_GENERATION_CHECK_SECONDS`, so a page served
     from this process's own copies costs no round trip at all; the generations it starts
     itself it knows at once (`advance_generation`)."""
-    known, read_at = _snapshot().state
+    snapshot = _snapshot()
+    if snapshot.advance_pending:  # a change this worker saved while the cache was down
+        advance_generation()
+        if snapshot.advance_pending:
+            return None
+    known, read_at = snapshot.state
     seconds = current_app.config["CATALOGUE_GENERATION_CHECK_SECONDS"]
     if known is not None and time.monotonic() - read_at < seconds:
         return known
@@ -80,35 +92,54 @@ def generation() -> str:
     if current is None:
         cache.add(GENERATION_KEY, secrets.token_hex(8), timeout=0)  # the first writer wins
         current = cache.get(GENERATION_KEY)
-    _snapshot().remember(str(current))
+    if current is None:
+        snapshot.forget()
+        return None
+    snapshot.remember(str(current))
     return str(current)
 
 
 def advance_generation() -> None:
     """Start a new generation. Runs after the database commit, so a cache failure here is
-    logged, not raised: the write is saved, and the pages expire by themselves."""
+    logged, not raised: the write is saved, nothing is cached until the cache is back, and
+    the first page asked of this worker then starts the new generation (`generation`), so
+    pages cached before the change are not served again once the cache answers."""
+    snapshot = _snapshot()
     new = secrets.token_hex(8)
     try:
-        cache.set(GENERATION_KEY, new, timeout=0)
+        stored = cache.set(GENERATION_KEY, new, timeout=0)
     except Exception:  # any cache backend's failure
-        logger.exception("could not advance the catalogue generation")
-        _snapshot().forget()  # the next page asks the cache again
+        if not snapshot.advance_pending:  # logged once, not at every retry
+            logger.exception("could not advance the catalogue generation")
+        snapshot.advance_failed()
         return
-    _snapshot().remember(new)
+    if not stored:  # a resilient backend answers its failures with False
+        if not snapshot.advance_pending:
+            logger.error("could not advance the catalogue generation: the cache is down")
+        snapshot.advance_failed()
+        return
+    snapshot.remember(new)
 
 
 class GenerationSnapshot:
     """The generation this app last read or started, and when (time.monotonic); one tuple,
-    replaced whole, so the request threads of a worker never see half of an update."""
+    replaced whole, so the request threads of a worker never see half of an update. And
+    whether a change still has to start a new one (`advance_pending`)."""
 
     def __init__(self) -> None:
         self.state: tuple[str | None, float] = (None, 0.0)
+        self.advance_pending = False
 
     def remember(self, value: str) -> None:
         self.state = (value, time.monotonic())
+        self.advance_pending = False
 
     def forget(self) -> None:
         self.state = (None, 0.0)
+
+    def advance_failed(self) -> None:
+        self.forget()
+        self.advance_pending = True
 
 
 def _snapshot() -> GenerationSnapshot:
@@ -124,8 +155,11 @@ def page_key(filters: MovieFilters, page: int, page_size: int, adult: bool) -> s
     are served by trigram indexes on PostgreSQL instead)."""
     if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0 or filters.search:
         return None
+    current = generation()
+    if current is None:
+        return None
     request_key = repr((filters, page, page_size, adult)).encode()
-    return f"catalogue:page:v2:{generation()}:{hashlib.sha256(request_key).hexdigest()}"
+    return f"catalogue:page:v2:{current}:{hashlib.sha256(request_key).hexdigest()}"
 
 
 CachedPage = tuple[float, int, list[dict[str, Any]]]  # made at (epoch), count, movies
@@ -231,7 +265,8 @@ def movie_key(movie_id: int) -> str | None:
     """A movie's cache key, or None when caching is off."""
     if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0:
         return None
-    return f"catalogue:movie:v1:{generation()}:{movie_id}"
+    current = generation()
+    return None if current is None else f"catalogue:movie:v1:{current}:{movie_id}"
 
 
 def _cached(local: LocalPages[Entry], key: str) -> Entry | None:

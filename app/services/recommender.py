@@ -159,10 +159,13 @@ def similar_movies_page(
 def _similar_page_key(movie_id: int, limit: int, page: int, page_size: int) -> str | None:
     if current_app.config["CATALOGUE_PAGE_CACHE_SECONDS"] <= 0:
         return None
+    current = generation()
+    if current is None:  # the shared cache is down: a change could not retire the page
+        return None
     catalogue, _ = state.current_catalogue()
     served = state.served_model()
     model = 0 if served is None else served.model.version
-    return f"{generation()}:{catalogue.version}:{model}:{movie_id}:{limit}:{page}:{page_size}"
+    return f"{current}:{catalogue.version}:{model}:{movie_id}:{limit}:{page}:{page_size}"
 
 
 def _build_similar_movies_page(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -285,6 +287,50 @@ def test_a_cache_failure_after_the_commit_does_not_undo_or_fail_the_write(
         monkeypatch.undo()
         assert db.session.scalar(select(Movie.title)) == "Heat (1995)"
     assert "could not advance the catalogue generation" in caplog.text
+
+
+@contextmanager
+def cache_down() -> Iterator[None]:
+    """The shared cache answers as the resilient Redis backend does while Redis is down:
+    every read a miss, every write refused."""
+    with pytest.MonkeyPatch.context() as outage:
+        outage.setattr(cache, "get", lambda *args, **kwargs: None)
+        outage.setattr(cache, "add", lambda *args, **kwargs: False)
+        outage.setattr(cache, "set", lambda *args, **kwargs: False)
+        yield
+
+
+def test_while_the_cache_is_down_every_page_is_read_from_the_database(
+    app: Flask, client: FlaskClient
+) -> None:
+    """No generation, no copies kept: a change nobody could announce is seen at once."""
+    make_movie(app, title="Heat")
+    with cache_down():
+        assert titles(client) == ["Heat"]
+        with app.app_context():
+            db.session.execute(text("UPDATE movies SET title = 'Edited by hand'"))
+            db.session.commit()
+        assert titles(client) == ["Edited by hand"]
+
+
+def test_a_change_saved_while_the_cache_was_down_retires_the_pages_once_it_is_back(
+    app: Flask, client: FlaskClient
+) -> None:
+    movie = make_movie(app, title="Heat")
+    assert titles(client) == ["Heat"]  # cached under the generation of before
+    with app.app_context():
+        before = cache.get(GENERATION_KEY)
+        with cache_down():
+            stored = db.session.get(Movie, movie.id)
+            assert stored is not None
+            stored.title = "Heat (1995)"
+            db.session.commit()  # the generation cannot move now
+            assert titles(client) == ["Heat (1995)"]  # from the database meanwhile
+        # The cache is back, still holding the old generation and the old page.
+        assert cache.get(GENERATION_KEY) == before
+    assert titles(client) == ["Heat (1995)"]
+    with app.app_context():
+        assert cache.get(GENERATION_KEY) != before  # moved on: no worker serves the old page
 
 
 def cache_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
