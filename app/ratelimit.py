@@ -175,7 +175,8 @@ def exempt_blueprints(app: Flask, *names: str) -> None:
 
     Flask-Limiter's own `limiter.exempt(blueprint)` does the same, but it then works out
     every request's exemption from every exempt blueprint again (about 60 flag operations
-    a request with the admin's views, 0.1 ms); here it is one set lookup."""
+    a request with the admin's views, 7% of a cached detail's time under cProfile); here it
+    is one set lookup."""
     app.extensions.setdefault(UNTHROTTLED_BLUEPRINTS, set()).update(names)
 
 
