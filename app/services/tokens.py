@@ -186,7 +186,14 @@ def check_token(encoded: str, *, token_type: str | None = None) -> dict[str, Any
 
     Raises AuthenticationFailed otherwise.
     """
-    payload = decode_any_token(encoded)
+    return check_payload(decode_any_token(encoded), token_type=token_type)
+
+
+def check_payload(payload: dict[str, Any], *, token_type: str | None = None) -> dict[str, Any]:
+    """`payload` (a verified token's) when it is of `token_type` and not revoked.
+
+    Raises AuthenticationFailed otherwise.
+    """
     if token_type is not None and payload.get("type") != token_type:
         raise AuthenticationFailed(
             f"This operation needs a {token_type} token.",
@@ -205,9 +212,14 @@ def rotate_refresh_token(encoded_refresh: str) -> dict[str, str]:
     """A new token pair (same family) for a valid refresh token, which is revoked in the
     same transaction. Presenting it again revokes its whole family (see the module)."""
     presented = decode_any_token(encoded_refresh)
-    if presented.get("type") == "refresh" and _was_rotated(presented):
-        _revoke_family_on_reuse(presented)
-    payload = check_token(encoded_refresh, token_type="refresh")
+    try:
+        payload = check_payload(presented, token_type="refresh")
+    except AuthenticationFailed:
+        # Asked only once the token is refused: a rotation committed by a concurrent request
+        # after this one began is then on the blocklist, and its reuse is seen as one.
+        if presented.get("type") == "refresh" and _was_rotated(presented):
+            _revoke_family_on_reuse(presented)
+        raise
     try:
         claim_token(payload, REASON_ROTATION)
     except AuthenticationFailed:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import TokenBlocklist, User
+from app.services import tokens as token_service
 from app.services.passwords import verify_password
 from tests.factories import DEFAULT_PASSWORD, make_user, tokens_for
 from tests.helpers import assert_problem
@@ -650,6 +651,34 @@ def test_one_refresh_token_presented_twice_at_once_is_rotated_only_once(app: Fla
     with app.app_context():
         types = db.session.scalars(select(TokenBlocklist.token_type)).all()
         # One rotation; the other three were reuses, which revoked the family.
+        assert sorted(types) == ["family", "refresh"]
+
+
+def test_a_reuse_whose_rotation_lands_while_it_is_checked_still_revokes_the_family(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving the threaded test above can hit: a concurrent rotation commits
+    after this request began but before its blocklist lookup reads the token."""
+    tokens = tokens_for(app, make_user(app))
+    real_lookup = token_service.load_token_holder
+    concurrent: list[int] = []
+
+    def rotated_meanwhile(payload: dict[str, Any]) -> token_service.TokenHolder:
+        if not concurrent:
+            concurrent.append(0)
+            other = app.test_client().post(
+                f"{AUTH}/token/refresh/", json={"refresh": tokens["refresh"]}
+            )
+            concurrent[0] = other.status_code
+        return real_lookup(payload)
+
+    monkeypatch.setattr(token_service, "load_token_holder", rotated_meanwhile)
+    response = client.post(f"{AUTH}/token/refresh/", json={"refresh": tokens["refresh"]})
+    assert concurrent == [200]
+    assert_problem(response, 401, "token_revoked")
+    assert "every token issued from it is revoked" in response.get_json()["detail"]
+    with app.app_context():
+        types = db.session.scalars(select(TokenBlocklist.token_type)).all()
         assert sorted(types) == ["family", "refresh"]
 
 
