@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask_caching import Cache
 from flask_cors import CORS
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_sqlalchemy import SQLAlchemy
 
 from app.api import ProblemApi
 from app.models.base import Base
 from app.ratelimit import default_rate_limit, outside_api_budget, rate_limit_key
+from app.verified_tokens import OnceVerifyingJWTManager
 
 db = SQLAlchemy(model_class=Base)
-jwt = JWTManager()
+jwt = OnceVerifyingJWTManager()
 api = ProblemApi()
 cache = Cache()
 cors = CORS()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_app_context, request
@@ -24,11 +23,6 @@ from limits import parse_many
 from limits.storage import RedisStorage
 
 BEARER_PREFIX = "Bearer "
-
-
-def _decode_leeway_seconds() -> float:
-    leeway = current_app.config.get("JWT_DECODE_LEEWAY", 0)
-    return leeway.total_seconds() if isinstance(leeway, timedelta) else float(leeway)
 
 
 def caller_identity() -> str | None:
@@ -45,35 +39,16 @@ def caller_identity() -> str | None:
     return None if identity is None else str(identity)
 
 
-# How many tokens each process remembers having verified (about 0.5 kB each).
-VERIFIED_TOKENS_KEPT = 4096
-
-
 def token_identity(token: str) -> str | None:
-    """The user id of `token` if it is a validly signed, unexpired access token.
-
-    A token's signature is checked once per process: the view decodes it again anyway, and
-    a second full decode cost 0.1 ms of every signed-in request. What a check found is kept
-    by the token's exact text (so nothing else can match it) with its expiry, which is
-    compared again at each use; invalid tokens are never kept."""
-    verified: dict[str, tuple[str | None, float]] = current_app.extensions.setdefault(
-        "rate_limit_verified_tokens", {}
-    )
-    known = verified.get(token)
-    if known is not None:
-        identity, expires_at = known
-        return identity if time.time() < expires_at else None
+    """The user id of `token` if it is a validly signed, unexpired access token. The
+    signature is verified once per process (`app.verified_tokens`): the view checks the
+    same token right after."""
     try:
         payload = decode_token(token)
     except (JWTExtendedException, PyJWTError):
         return None  # an invalid token is rejected by the view; count by address
     is_access = payload.get("type") == "access" and payload.get("sub")
-    identity = str(payload["sub"]) if is_access else None
-    if "exp" in payload:  # tokens that never expire are checked every time (none are issued)
-        if len(verified) >= VERIFIED_TOKENS_KEPT:
-            verified.clear()  # rarely: a worker sees far fewer live tokens than this
-        verified[token] = (identity, float(payload["exp"]) + _decode_leeway_seconds())
-    return identity
+    return str(payload["sub"]) if is_access else None
 
 
 def client_address() -> str:

@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 from flask import Flask, has_app_context
-from flask_jwt_extended import decode_token
 
-from app import ratelimit
 from app.extensions import limiter
-from app.ratelimit import WindowRedisStorage, rate_limit_storage_uri, token_identity
+from app.ratelimit import WindowRedisStorage, rate_limit_storage_uri
 from tests.factories import auth_headers, make_user
 
 
@@ -69,21 +67,6 @@ def test_probes_and_the_documentation_count_against_no_budget(
     assert statuses == [200] * 12
     assert client.get("/api/v1/movies/genres/").status_code == 200  # the budget is untouched
     assert client.get("/api/v1/movies/genres/").status_code == 429
-
-
-def test_a_verified_token_counts_for_its_user_only_until_it_expires(
-    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The signature is checked once per process, the expiry at every request."""
-    headers = signed_in_with_budgets(app, monkeypatch, anonymous="1/minute", user="5/minute")
-    token = headers["Authorization"].removeprefix("Bearer ")
-    with app.test_request_context():
-        user_id = token_identity(token)
-        assert user_id is not None
-        assert token_identity(token) == user_id  # from what the first check found
-        expiry = decode_token(token)["exp"]
-        monkeypatch.setattr(ratelimit.time, "time", lambda: expiry + 1.0)
-        assert token_identity(token) is None
 
 
 def test_a_tampered_token_counts_by_address_even_after_the_genuine_one(
