@@ -203,6 +203,9 @@ class Config:
     # catalogue coverage@10 its choice must reach on validation (never below the defaults').
     RECOMMENDER_TUNE_BUDGET_SECONDS = env_float("RECOMMENDER_TUNE_BUDGET_SECONDS", 300.0)
     RECOMMENDER_TUNE_MIN_COVERAGE = env_float("RECOMMENDER_TUNE_MIN_COVERAGE", 0.0)
+    # The `recommender.tune` job runs this often under celery beat (0: never on a schedule);
+    # the next training then learns with what it chose.
+    JOBS_TUNE_INTERVAL_SECONDS = env_int("JOBS_TUNE_INTERVAL_SECONDS", 7 * 24 * 3600)
 
     # Background jobs on Celery (docs/jobs.md). The broker, e.g. redis://127.0.0.1:6379/1;
     # empty: no broker, and the same jobs run in-process (from the CLI, or after the

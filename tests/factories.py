@@ -112,3 +112,26 @@ def tokens_for(app: Flask, user: User) -> dict[str, str]:
 
 def auth_headers(app: Flask, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens_for(app, user)['access']}"}
+
+
+def two_clusters_in_the_database(app: Flask) -> tuple[list[User], list[Movie]]:
+    """12 users, each rating the 12 films of their cluster (8 or 9) over 12 days; 24 films."""
+    movies = [make_movie(app) for _ in range(24)]
+    users = [make_user(app) for _ in range(12)]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with app.app_context():
+        for u, user in enumerate(users):
+            first = 0 if u < 6 else 12
+            for step in range(12):
+                moment = start + timedelta(days=step, hours=u)
+                db.session.add(
+                    Rating(
+                        user_id=user.id,
+                        movie_id=movies[first + (u + step) % 12].id,
+                        rating=8 + step % 2,
+                        created_at=moment,
+                        updated_at=moment,
+                    )
+                )
+        db.session.commit()
+    return users, movies

@@ -20,6 +20,7 @@ def runnable_jobs() -> dict[str, tuple[Task, tuple[Any, ...]]]:
     return {
         "retrain": (recommender.retrain, ("cli",)),
         "retrain-if-due": (recommender.retrain_if_due, ()),
+        "tune": (recommender.tune, ("cli",)),
         "precompute": (recommender.precompute_stale, ()),
         "tmdb-changes": (catalogue.sync_tmdb_changes, ()),
         "tmdb-lists": (
@@ -29,7 +30,7 @@ def runnable_jobs() -> dict[str, tuple[Task, tuple[Any, ...]]]:
     }
 
 
-JOB_NAMES = ("retrain", "retrain-if-due", "precompute", "tmdb-changes", "tmdb-lists")
+JOB_NAMES = ("retrain", "retrain-if-due", "tune", "precompute", "tmdb-changes", "tmdb-lists")
 
 
 @click.group("jobs")

@@ -1,14 +1,16 @@
-"""Recommender jobs: retrain (on demand, on a schedule, after enough new interactions) and
-precompute users' recommendation batches."""
+"""Recommender jobs: retrain (on demand, on a schedule, after enough new interactions),
+tune the engine's configuration, and precompute users' recommendation batches."""
 
 from __future__ import annotations
 
 from celery import Task, shared_task
 from flask import current_app
 
+from app.services import tuning
 from app.services.jobs.precompute import chunks, regenerate_batches, stale_active_user_ids
 from app.services.jobs.training import retrain_due, train_model
 from app.services.recommendation.model_versions import interactions_since_current_version
+from app.services.recommendation.tuning import NothingToValidate
 from app.tasks.job import job_run, nothing_to_do
 
 # Users regenerated between two progress reports of the precompute job.
@@ -33,6 +35,29 @@ def retrain_if_due(self: Task) -> None:
     reason = "never trained" if since is None else f"{since} new interactions"
     with job_run(self, f"reason={reason}") as job:
         job.result = "Trained: " + train_model().describe()
+
+
+@shared_task(bind=True, name="recommender.tune")
+def tune(self: Task, reason: str = "schedule") -> None:
+    """Choose the engine's configuration again on this deployment's interactions, within
+    RECOMMENDER_TUNE_BUDGET_SECONDS; the next training learns with it. Too few
+    interactions to validate on is an outcome, not a failure: the configuration stays."""
+    config = current_app.config
+    with job_run(self, f"reason={reason}") as job:
+        try:
+            record = tuning.tune_deployment(
+                float(config["RECOMMENDER_TUNE_BUDGET_SECONDS"]),
+                float(config["RECOMMENDER_TUNE_MIN_COVERAGE"]),
+            )
+        except NothingToValidate as error:
+            job.result = f"Not tuned: {error}"
+            return
+        job.result = (
+            f"Tuned configuration #{record.id} ({record.candidates} candidates): "
+            f"validation NDCG@10 {record.validation_ndcg:.4f}, coverage@10 "
+            f"{record.validation_coverage:.4f} (defaults {record.default_ndcg:.4f}, "
+            f"{record.default_coverage:.4f}). {record.description}"
+        )
 
 
 @shared_task(bind=True, name="recommender.precompute_stale")

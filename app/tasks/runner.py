@@ -83,7 +83,8 @@ def celery_settings(config: Any) -> dict[str, Any]:
 
 
 def beat_schedule(config: Any) -> dict[str, dict[str, Any]]:
-    """The recurring jobs `celery beat` starts; TMDb's only when TMDb is configured."""
+    """The recurring jobs `celery beat` starts; TMDb's only when TMDb is configured, the
+    tuning only when JOBS_TUNE_INTERVAL_SECONDS is positive."""
     schedule: dict[str, dict[str, Any]] = {
         "retrain-when-due": {
             "task": "recommender.retrain_if_due",
@@ -99,6 +100,12 @@ def beat_schedule(config: Any) -> dict[str, dict[str, Any]]:
             "schedule": timedelta(seconds=config["JOBS_PRECOMPUTE_INTERVAL_SECONDS"]),
         },
     }
+    if config["JOBS_TUNE_INTERVAL_SECONDS"] > 0:
+        schedule["tune-on-schedule"] = {
+            "task": "recommender.tune",
+            "schedule": timedelta(seconds=config["JOBS_TUNE_INTERVAL_SECONDS"]),
+            "args": ("schedule",),
+        }
     if config["TMDB_API_KEY"]:
         schedule["tmdb-changes"] = {
             "task": "catalogue.sync_tmdb_changes",

@@ -29,6 +29,13 @@ def test_run_retrain_here_prints_the_outcome_and_records_it(app: Flask, runner: 
     assert recorded(app) == [("recommender.retrain", "succeeded", 1)]
 
 
+def test_run_tune_here_says_when_there_is_too_little_to_tune_on(app: Flask, runner: Any) -> None:
+    result = runner.invoke(args=["jobs", "run", "tune"])
+    assert result.exit_code == 0, result.output
+    assert "recommender.tune: succeeded after 1 attempt(s). Not tuned: Nothing to" in result.output
+    assert recorded(app) == [("recommender.tune", "succeeded", 1)]
+
+
 def test_a_job_that_fails_exits_1_with_its_error(
     app: Flask, runner: Any, fake_tmdb: FakeTMDb
 ) -> None:

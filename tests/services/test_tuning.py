@@ -3,13 +3,11 @@ serving then use the configuration it chose."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from flask import Flask
 
 from app.extensions import db
-from app.models import Movie, Rating, TunedConfiguration, User
+from app.models import Rating, TunedConfiguration
 from app.services import tuning
 from app.services.recommendation import state
 from app.services.recommendation.item_model import ModelSettings
@@ -24,7 +22,7 @@ from app.services.recommendation.tuning import (
     TuningResult,
 )
 from app.services.recommender import recommend_for_user
-from tests.factories import make_movie, make_user
+from tests.factories import make_movie, make_user, two_clusters_in_the_database
 
 CHOSEN = EngineConfiguration(
     model=ModelSettings("rp3beta", alpha=0.8, beta=0.3, popularity_exponent=0.2),
@@ -32,29 +30,6 @@ CHOSEN = EngineConfiguration(
     weights=Weights(0.0, 0.0, 0.0, 0.0, 1.0),
     max_same_genre_run=5,
 )
-
-
-def two_clusters_in_the_database(app: Flask) -> tuple[list[User], list[Movie]]:
-    """12 users, each rating the 12 films of their cluster (8 or 9) over 12 days; 24 films."""
-    movies = [make_movie(app) for _ in range(24)]
-    users = [make_user(app) for _ in range(12)]
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    with app.app_context():
-        for u, user in enumerate(users):
-            first = 0 if u < 6 else 12
-            for step in range(12):
-                moment = start + timedelta(days=step, hours=u)
-                db.session.add(
-                    Rating(
-                        user_id=user.id,
-                        movie_id=movies[first + (u + step) % 12].id,
-                        rating=8 + step % 2,
-                        created_at=moment,
-                        updated_at=moment,
-                    )
-                )
-        db.session.commit()
-    return users, movies
 
 
 def record(app: Flask, configuration: EngineConfiguration) -> None:

@@ -1,5 +1,6 @@
 """The recommender's jobs, run eagerly: retraining (on demand and when enough interactions
-arrived), precomputing stale batches, and `flask recommend --all` fanned out as a group."""
+arrived), tuning, precomputing stale batches, and `flask recommend --all` fanned out as a
+group."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Favorite, Movie, User, UserProfile, utcnow
+from app.services import tuning
 from app.services.recommendation.model_versions import current_version_id, list_versions
-from app.tasks.recommender import precompute_stale, retrain, retrain_if_due
+from app.tasks.recommender import precompute_stale, retrain, retrain_if_due, tune
 from app.tasks.runner import app_task, enqueue
-from tests.factories import make_entry, make_movie, make_user
+from tests.factories import make_entry, make_movie, make_user, two_clusters_in_the_database
 from tests.helpers import count_rows, recommendations_stale, update_profile
 
 JobRuns = Callable[..., list[dict[str, Any]]]
@@ -61,6 +63,36 @@ def test_retrain_records_a_succeeded_run_and_stores_the_current_model_version(
         assert current_version_id() == version.id
         assert (version.users, version.interactions) == (3, 9)
     assert recorded["result"].startswith(f"Trained: version {version.id}: ")
+
+
+def test_tune_records_the_configuration_the_next_training_uses(
+    app: Flask, job_runs: JobRuns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    two_clusters_in_the_database(app)
+    monkeypatch.setitem(app.config, "RECOMMENDER_TUNE_BUDGET_SECONDS", 60.0)
+    run(app, tune, "test")
+
+    [recorded] = job_runs("recommender.tune")
+    assert recorded["state"] == "succeeded", recorded
+    assert recorded["args_summary"] == "reason=test"
+    with app.app_context():
+        chosen = tuning.current_tuned_configuration()
+        assert chosen is not None and chosen.source == "database"
+        assert chosen.validation_ndcg >= chosen.default_ndcg
+        assert recorded["result"].startswith(f"Tuned configuration #{chosen.id} (")
+        assert chosen.description in recorded["result"]
+
+
+def test_tune_with_too_little_data_keeps_the_configuration_and_says_why(
+    app: Flask, community: tuple[list[User], list[Movie]], job_runs: JobRuns
+) -> None:
+    run_scheduled(app, tune)
+
+    [recorded] = job_runs("recommender.tune")
+    assert recorded["state"] == "succeeded"
+    assert recorded["result"].startswith("Not tuned: Nothing to validate on")
+    with app.app_context():
+        assert tuning.current_tuned_configuration() is None
 
 
 def test_retrain_if_due_trains_only_after_enough_new_interactions(

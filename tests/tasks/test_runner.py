@@ -23,6 +23,7 @@ def test_beat_schedules_tmdb_upkeep_only_when_tmdb_is_configured(app: Flask) -> 
         "recommender.retrain_if_due",
         "recommender.retrain",
         "recommender.precompute_stale",
+        "recommender.tune",
         "catalogue.sync_tmdb_changes",
         "catalogue.sync_tmdb_pages",
     }
@@ -31,6 +32,14 @@ def test_beat_schedules_tmdb_upkeep_only_when_tmdb_is_configured(app: Flask) -> 
 
     without_tmdb = beat_schedule({**config, "TMDB_API_KEY": ""})
     assert not any(entry["task"].startswith("catalogue.") for entry in without_tmdb.values())
+
+
+def test_beat_tunes_the_engine_weekly_unless_the_interval_is_zero(app: Flask) -> None:
+    weekly = beat_schedule(app.config)["tune-on-schedule"]
+    assert weekly["task"] == "recommender.tune"
+    assert weekly["schedule"].total_seconds() == 7 * 24 * 3600
+    never = beat_schedule({**app.config, "JOBS_TUNE_INTERVAL_SECONDS": 0})
+    assert "recommender.tune" not in {entry["task"] for entry in never.values()}
 
 
 def test_celery_settings_follow_ours(app: Flask) -> None:

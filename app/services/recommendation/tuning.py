@@ -141,6 +141,10 @@ class EngineConfiguration:
         )
 
 
+class NothingToValidate(ValueError):
+    """Too few interactions to build a validation split from: nothing can be tuned yet."""
+
+
 def default_configuration(weights: Weights | None = None) -> EngineConfiguration:
     """The hand-tuned engine (with the deployment's configured weights when given)."""
     return EngineConfiguration() if weights is None else EngineConfiguration(weights=weights)
@@ -290,7 +294,7 @@ def build_validation_set(
             )
         )
     if not users:
-        raise ValueError(
+        raise NothingToValidate(
             f"Nothing to validate on: no user has {min_interactions} or more interactions "
             "with a favourite or a rating of 7+ among the latest."
         )
