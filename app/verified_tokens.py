@@ -1,8 +1,9 @@
 """Each token's signature verified once per process, its expiry at every use.
 
 flask-jwt-extended decodes a bearer token twice per check (unverified, to pick the key, then
-verified) and PyJWT validates every character of it each time: 0.2 to 0.4 ms of every
-signed-in request, and the rate limiter's key needs the same check before the view's. What a
+verified) and PyJWT validates every character of it each time: about 0.2 ms of every
+signed-in request (193 us under `timeit` for a 423-character access token), and the rate
+limiter's key needs the same check before the view's. What a
 successful check returned is kept by the token's exact text, so no other text can match
 it, with the instant it stops being valid, compared again at each use: an expired token
 falls through to the full check, which refuses it as before. A token that fails is never
