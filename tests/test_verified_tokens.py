@@ -15,13 +15,9 @@ from flask_jwt_extended import decode_token
 from app import verified_tokens
 from app.ratelimit import token_identity
 from tests.factories import make_user, tokens_for
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, bearer
 
 ME = "/api/v1/auth/users/me/"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_retrain_records_a_succeeded_run_and_stores_the_current_model_version(
     assert recorded["result"].startswith(f"Trained: version {version.id}: ")
 
 
-def test_tune_records_the_configuration_the_next_training_uses(
+def test_tune_records_its_choice_as_the_configuration_training_reads(
     app: Flask, job_runs: JobRuns, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     two_clusters_in_the_database(app)
