@@ -12,7 +12,8 @@ no think time. Each endpoint's req/s, p50 and p99 are reported with their ratio 
 Flask route that returns a constant JSON body (`loadtest/bare.py`), served by the same
 gunicorn config: the ceiling of this machine. The same route after one primary-key SELECT
 through a pooled SQLAlchemy engine is measured too: the ceiling of any read that sends a
-statement.
+statement; and after the three statements the stored recommendations need (token holder,
+stored batch, impressions INSERT and commit): that endpoint's ceiling.
 
 LOAD_KEEP_DATABASE=1 reuses the previous run's database (only a new token is issued).
 `python loadtest/run.py --mix` (`make load-mix`) runs the locust traffic mix instead
@@ -62,6 +63,7 @@ CONNECTIONS = [int(n) for n in os.environ.get("LOAD_CONNECTIONS", "8,32").split(
 TOKEN_FILE = Path(tempfile.gettempdir()) / f"movie-api-load-token-{PORT}"
 BARE = "bare route"
 BARE_QUERY = "bare route + 1 query"
+BARE_STORED = "bare route + stored list's 3 statements"
 
 
 def server_environment(workers: str = WORKERS) -> dict[str, str]:
@@ -350,6 +352,7 @@ def benchmark_workers(workers: str, movie_id: int, token: str) -> list[dict[str,
         wait_until_answering("/bare/")
         rows += measure(BARE, "/bare/", None, workers)
         rows += measure(BARE_QUERY, "/bare/query/", None, workers)
+        rows += measure(BARE_STORED, "/bare/stored/", None, workers)
     finally:
         stop_server(bare)
     server = start_server(env, "wsgi:app")
