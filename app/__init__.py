@@ -6,6 +6,7 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -28,6 +29,7 @@ from app.database_timeouts import (
 )
 from app.errors import register_error_handlers
 from app.extensions import api, cache, cors, db, jwt, limiter
+from app.json_provider import OrjsonProvider
 from app.observability import (
     configure_logging,
     register_metrics_endpoint,
@@ -53,6 +55,7 @@ EXPOSED_HEADERS = ["ETag", "Link", "Retry-After", "X-Request-ID", *RATE_LIMIT_HE
 def create_app(config_name: str | None = None, **overrides: Any) -> Flask:
     """Build the app for `config_name` (or APP_ENV), with optional config overrides."""
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.json = OrjsonProvider(app)
     app.config.from_object(get_config(config_name))
     app.config.update(overrides)
     configure_logging(app)
@@ -86,7 +89,11 @@ def configure_proxy(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    # JSON columns (and PostgreSQL's json results) decoded by orjson, as responses are encoded.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        "json_deserializer": orjson.loads,
+        **engine_options(app.config),
+    }
     db.init_app(app)
     if is_postgres(app.config["SQLALCHEMY_DATABASE_URI"]):
         with app.app_context():
